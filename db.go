@@ -1,0 +1,423 @@
+package epochdb
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/epochdb/epochdb/internal/keyspace"
+)
+
+// numShards is the number of key shards. A shard's mutex serializes the
+// read-modify-write of every write to the keys that hash to it and guards
+// its tracked-read counts. Reads take no lock.
+const numShards = 256
+
+// formatVersion is the on-disk format this code writes and reads.
+const formatVersion = 1
+
+// NoTTL is what TTL returns for a key that never expires.
+const NoTTL time.Duration = -1
+
+// System-keyspace record names.
+const (
+	sysFormat  = "format"
+	sysKeys    = "keys"
+	sysTTLKeys = "ttlkeys"
+)
+
+// DB is an EpochDB database: a persistent key-value store that tracks each
+// key's age, deadline and access frequency.
+//
+// All methods are safe for concurrent use by multiple goroutines. Byte slices
+// passed in may be reused by the caller once a method returns; slices returned
+// are owned by the caller. After Close every method returns ErrClosed.
+type DB struct {
+	opts  Options // filled with defaults
+	pdb   *pebble.DB
+	clock Clock
+	log   *slog.Logger
+	wo    *pebble.WriteOptions // pebble.Sync when SyncWrites, else NoSync
+	seed  maphash.Seed
+
+	shards [numShards]shard
+
+	keys    atomic.Int64 // keys stored, including expired ones not yet swept
+	ttlKeys atomic.Int64 // of which carry a deadline
+	dirty   atomic.Bool  // a NoSync write happened since the last WAL sync
+
+	st counters
+
+	// Lifetime: inflight counts calls in progress; Close sets closed, waits
+	// for inflight to drain, stops the background goroutines, then closes
+	// Pebble.
+	inflight atomic.Int64
+	closed   atomic.Bool
+	closeMu  sync.Mutex // serializes Close
+	closeErr error      // result of the first Close; guarded by closeMu
+	closeCh  chan struct{}
+	wg       sync.WaitGroup
+}
+
+// shard is one stripe of the keyspace.
+type shard struct {
+	mu      sync.Mutex        // serializes writes to this shard's keys; guards pending
+	pending map[string]access // tracked reads not yet written to the meta keyspace
+	_       [40]byte          // keep shards on separate cache lines
+}
+
+// access is an aggregate of tracked reads of one key.
+type access struct {
+	count uint64
+	last  int64 // Unix ms of the latest read
+}
+
+// Open opens (creating if needed) the database in dir. A nil opts means
+// DefaultOptions. Keys whose deadline passed while the database was closed are
+// invisible from the first call after Open returns.
+func Open(dir string, opts *Options) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.ensureDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	db := &DB{
+		opts:    o,
+		clock:   o.Clock,
+		log:     o.Logger,
+		seed:    maphash.MakeSeed(),
+		closeCh: make(chan struct{}),
+	}
+	db.wo = pebble.NoSync
+	if o.SyncWrites {
+		db.wo = pebble.Sync
+	}
+	for i := range db.shards {
+		db.shards[i].pending = make(map[string]access)
+	}
+
+	popts := &pebble.Options{
+		Cache:              pebble.NewCache(o.CacheSize),
+		MemTableSize:       o.MemTableSize,
+		Merger:             &pebble.Merger{Name: mergerName, Merge: merge},
+		Logger:             pebbleLogger{o.Logger},
+		FormatMajorVersion: pebble.FormatNewest,
+	}
+	defer popts.Cache.Unref()
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	if o.InMemory {
+		popts.FS = vfs.NewMem()
+		dir = ""
+	}
+	pdb, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, fmt.Errorf("epochdb: open %q: %w", dir, err)
+	}
+	db.pdb = pdb
+	if err := db.loadSystem(); err != nil {
+		_ = pdb.Close()
+		return nil, err
+	}
+	db.log.Info("epochdb: opened", "dir", dir, "keys", db.keys.Load(), "keys_with_ttl", db.ttlKeys.Load(),
+		"sync_writes", o.SyncWrites, "in_memory", o.InMemory)
+
+	if !o.SyncWrites && o.SyncInterval > 0 {
+		db.goFunc(db.syncLoop)
+	}
+	if o.ExpiryInterval > 0 {
+		db.goFunc(db.expiryLoop)
+	}
+	if !o.DisableReadTracking {
+		db.goFunc(db.trackLoop)
+	}
+	return db, nil
+}
+
+// loadSystem checks the format version (writing it on a new store) and loads
+// the persistent key counters.
+func (db *DB) loadSystem() error {
+	v, err := db.getCounter(sysFormat)
+	if err != nil {
+		return err
+	}
+	switch v {
+	case 0:
+		b := db.pdb.NewBatch()
+		defer b.Close()
+		if err := b.Set(keyspace.SysKey(sysFormat), keyspace.AppendCounter(nil, formatVersion), nil); err != nil {
+			return err
+		}
+		if err := db.pdb.Apply(b, pebble.Sync); err != nil {
+			return fmt.Errorf("epochdb: write format version: %w", err)
+		}
+	case formatVersion:
+	default:
+		return fmt.Errorf("%w: on-disk format version %d, this build reads %d", ErrCorrupt, v, formatVersion)
+	}
+	keys, err := db.getCounter(sysKeys)
+	if err != nil {
+		return err
+	}
+	ttl, err := db.getCounter(sysTTLKeys)
+	if err != nil {
+		return err
+	}
+	db.keys.Store(keys)
+	db.ttlKeys.Store(ttl)
+	return nil
+}
+
+func (db *DB) getCounter(name string) (int64, error) {
+	v, closer, err := db.pdb.Get(keyspace.SysKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("epochdb: read %s: %w", name, err)
+	}
+	defer closer.Close()
+	n, err := keyspace.DecodeCounter(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: system record %q: %v", ErrCorrupt, name, err)
+	}
+	return n, nil
+}
+
+// goFunc runs f in a goroutine that Close waits for.
+func (db *DB) goFunc(f func()) {
+	db.wg.Add(1)
+	go func() {
+		defer db.wg.Done()
+		f()
+	}()
+}
+
+// enter marks a call in progress; it fails once Close has begun. Every
+// successful enter must be paired with leave.
+func (db *DB) enter() error {
+	db.inflight.Add(1)
+	if db.closed.Load() {
+		db.inflight.Add(-1)
+		return ErrClosed
+	}
+	return nil
+}
+
+func (db *DB) leave() { db.inflight.Add(-1) }
+
+// Close waits for calls in progress to finish, stops the background work,
+// writes tracked reads, syncs the WAL and closes the store. The first call
+// returns any error from that; later calls return nil. Iterations running in
+// other goroutines (Scan) finish before Close returns.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	defer db.closeMu.Unlock()
+	if db.closed.Load() {
+		return nil
+	}
+	db.closed.Store(true)
+	for db.inflight.Load() > 0 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	close(db.closeCh)
+	db.wg.Wait()
+
+	var errs []error
+	if err := db.flushTracked(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+		errs = append(errs, fmt.Errorf("epochdb: sync wal: %w", err))
+	}
+	if err := db.pdb.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("epochdb: close pebble: %w", err))
+	}
+	db.closeErr = errors.Join(errs...)
+	db.log.Info("epochdb: closed", "err", db.closeErr)
+	return db.closeErr
+}
+
+func (db *DB) shardIndex(key []byte) uint64 { return maphash.Bytes(db.seed, key) % numShards }
+
+func (db *DB) shardFor(key []byte) *shard { return &db.shards[db.shardIndex(key)] }
+
+func (db *DB) nowMs() int64 { return db.clock.Now().UnixMilli() }
+
+// checkKey validates a user key.
+func checkKey(key []byte) error {
+	if len(key) == 0 {
+		return ErrEmptyKey
+	}
+	if len(key) > MaxKeySize {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrKeyTooLarge, len(key), MaxKeySize)
+	}
+	return nil
+}
+
+func (db *DB) checkValue(value []byte) error {
+	if len(value) > db.opts.MaxValueSize {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrValueTooLarge, len(value), db.opts.MaxValueSize)
+	}
+	return nil
+}
+
+// deadline converts a TTL relative to now into an absolute deadline in Unix
+// milliseconds, rounded up so that a key never expires early. ttl 0 means
+// no deadline.
+func deadline(now time.Time, ttl time.Duration) (int64, error) {
+	if ttl < 0 {
+		return 0, fmt.Errorf("%w: %v is negative", ErrInvalidTTL, ttl)
+	}
+	if ttl == 0 {
+		return 0, nil
+	}
+	ns := now.UnixNano()
+	if int64(ttl) > math.MaxInt64-ns {
+		return 0, fmt.Errorf("%w: %v overflows the clock", ErrInvalidTTL, ttl)
+	}
+	end := ns + int64(ttl)
+	ms := end / int64(time.Millisecond)
+	if end%int64(time.Millisecond) != 0 {
+		ms++
+	}
+	return ms, nil
+}
+
+// record is a data record read from Pebble. value aliases Pebble's memory
+// and stays valid until release.
+type record struct {
+	hdr    keyspace.Header
+	value  []byte
+	closer interface{ Close() error }
+}
+
+func (r *record) release() {
+	if r.closer != nil {
+		_ = r.closer.Close()
+		r.closer = nil
+	}
+}
+
+// getRecord reads the data record of key. It returns ok=false if the key is
+// absent, and returns expired records too: callers decide. A record returned
+// with ok must be released.
+func (db *DB) getRecord(r pebble.Reader, key []byte) (rec record, ok bool, err error) {
+	var kbuf [64]byte
+	v, closer, err := r.Get(keyspace.DataKey(kbuf[:0], key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return record{}, false, nil
+	}
+	if err != nil {
+		return record{}, false, fmt.Errorf("epochdb: get %q: %w", key, err)
+	}
+	hdr, val, err := keyspace.DecodeRecord(v)
+	if err != nil {
+		_ = closer.Close()
+		return record{}, false, corruptErr(key, err)
+	}
+	return record{hdr: hdr, value: val, closer: closer}, true, nil
+}
+
+// getMeta reads the stored meta of key (without tracked, unflushed reads).
+func (db *DB) getMeta(r pebble.Reader, key []byte) (keyspace.Meta, error) {
+	var kbuf [64]byte
+	v, closer, err := r.Get(keyspace.MetaKey(kbuf[:0], key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return keyspace.Meta{}, nil
+	}
+	if err != nil {
+		return keyspace.Meta{}, fmt.Errorf("epochdb: get metadata of %q: %w", key, err)
+	}
+	defer closer.Close()
+	m, err := keyspace.DecodeMeta(v)
+	if err != nil {
+		return keyspace.Meta{}, corruptErr(key, err)
+	}
+	return m, nil
+}
+
+// commit applies b while the caller holds mu, releases mu, and then (with
+// SyncWrites) waits for the WAL fsync, so that concurrent writers to the same
+// shard share one fsync. It closes b.
+func (db *DB) commit(b *pebble.Batch, mu *sync.Mutex) error {
+	if !db.opts.SyncWrites {
+		err := db.pdb.Apply(b, pebble.NoSync)
+		mu.Unlock()
+		_ = b.Close()
+		if err != nil {
+			return fmt.Errorf("epochdb: commit: %w", err)
+		}
+		db.dirty.Store(true)
+		return nil
+	}
+	err := db.pdb.ApplyNoSyncWait(b, pebble.Sync)
+	mu.Unlock()
+	if err != nil {
+		_ = b.Close()
+		return fmt.Errorf("epochdb: commit: %w", err)
+	}
+	err = b.SyncWait()
+	_ = b.Close()
+	if err != nil {
+		return fmt.Errorf("epochdb: sync: %w", err)
+	}
+	return nil
+}
+
+// addCounters records changes of the persistent key counters in b.
+func addCounters(b *pebble.Batch, keysDelta, ttlDelta int64) {
+	if keysDelta != 0 {
+		_ = b.Merge(keyspace.SysKey(sysKeys), keyspace.AppendCounter(nil, keysDelta), nil)
+	}
+	if ttlDelta != 0 {
+		_ = b.Merge(keyspace.SysKey(sysTTLKeys), keyspace.AppendCounter(nil, ttlDelta), nil)
+	}
+}
+
+func (db *DB) applyCounters(keysDelta, ttlDelta int64) {
+	if keysDelta != 0 {
+		db.keys.Add(keysDelta)
+	}
+	if ttlDelta != 0 {
+		db.ttlKeys.Add(ttlDelta)
+	}
+}
+
+func boolDelta(was, is bool) int64 {
+	switch {
+	case was && !is:
+		return -1
+	case !was && is:
+		return 1
+	}
+	return 0
+}
+
+// ceilMs returns t in Unix milliseconds, rounded up.
+func ceilMs(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.After(time.UnixMilli(ms)) {
+		ms++
+	}
+	return ms
+}
+
+func msToTime(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}

@@ -1,0 +1,197 @@
+// Package keyspace defines how EpochDB lays its data out inside one Pebble
+// database: the key prefixes of its keyspaces and the byte encoding of every
+// record stored under them. It is the only package that knows the on-disk
+// format; see docs/ARCHITECTURE.md for the layout as a table.
+//
+// Keyspaces (the first byte of every Pebble key):
+//
+//	'd' data   d ‖ user key                 → record header ‖ value
+//	'm' meta   m ‖ user key                 → meta (frequency, last access)
+//	't' ttl    t ‖ expires-at (BE u64) ‖ key → empty
+//	's' system s ‖ name                      → system record (counters, format)
+//
+// All times are Unix milliseconds. Zero means "never" for deadlines.
+package keyspace
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Keyspace prefixes.
+const (
+	PrefixData byte = 'd'
+	PrefixMeta byte = 'm'
+	PrefixTTL  byte = 't'
+	PrefixSys  byte = 's'
+)
+
+// ErrCorrupt is returned (wrapped) when stored bytes cannot be decoded.
+var ErrCorrupt = errors.New("corrupt record")
+
+// RecordVersion is the version byte that starts every data record and meta
+// value written by this code.
+const RecordVersion byte = 1
+
+// HeaderLen is the length of a data record's header.
+const HeaderLen = 1 + 8 + 8 + 8
+
+// MetaLen is the length of an encoded meta value.
+const MetaLen = 1 + 8 + 8
+
+// DataKey appends the data-keyspace key for key to dst.
+func DataKey(dst, key []byte) []byte {
+	dst = append(dst, PrefixData)
+	return append(dst, key...)
+}
+
+// MetaKey appends the meta-keyspace key for key to dst.
+func MetaKey(dst, key []byte) []byte {
+	dst = append(dst, PrefixMeta)
+	return append(dst, key...)
+}
+
+// TTLKey appends the ttl-index key for (expiresAt, key) to dst. Entries sort
+// by deadline first, so an iterator over the index visits keys in the order
+// they expire.
+func TTLKey(dst []byte, expiresAt int64, key []byte) []byte {
+	dst = append(dst, PrefixTTL)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(expiresAt))
+	return append(dst, key...)
+}
+
+// TTLBound returns the smallest ttl-index key whose deadline is at or after
+// expiresAt; used as an exclusive upper bound when scanning for due keys.
+func TTLBound(expiresAt int64) []byte {
+	return TTLKey(make([]byte, 0, 9), expiresAt, nil)
+}
+
+// DecodeTTLKey splits a ttl-index key into its deadline and user key. The
+// returned key aliases k.
+func DecodeTTLKey(k []byte) (expiresAt int64, key []byte, err error) {
+	if len(k) < 9 || k[0] != PrefixTTL {
+		return 0, nil, fmt.Errorf("ttl index key of %d bytes: %w", len(k), ErrCorrupt)
+	}
+	return int64(binary.BigEndian.Uint64(k[1:9])), k[9:], nil
+}
+
+// UserKey strips the one-byte keyspace prefix from a data or meta key.
+func UserKey(k []byte) []byte { return k[1:] }
+
+// SysKey returns the system-keyspace key for name.
+func SysKey(name string) []byte { return append([]byte{PrefixSys}, name...) }
+
+// PrefixEnd returns the smallest key greater than every key that starts with
+// prefix, or nil if there is none (prefix is all 0xff).
+func PrefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// Header is the fixed-size prefix of every data record.
+type Header struct {
+	CreatedAt int64 // when the key was first written (since its last deletion)
+	UpdatedAt int64 // when its value was last written
+	ExpiresAt int64 // deadline; 0 = never expires
+}
+
+// Expired reports whether a key with this header is expired at now: a key is
+// invisible from its deadline on.
+func (h Header) Expired(now int64) bool { return h.ExpiresAt != 0 && now >= h.ExpiresAt }
+
+// AppendRecord appends the data record for (h, value) to dst.
+func AppendRecord(dst []byte, h Header, value []byte) []byte {
+	dst = append(dst, RecordVersion)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.CreatedAt))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.UpdatedAt))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(h.ExpiresAt))
+	return append(dst, value...)
+}
+
+// DecodeRecord splits a data record into its header and value. The value
+// aliases rec.
+func DecodeRecord(rec []byte) (Header, []byte, error) {
+	if len(rec) < HeaderLen {
+		return Header{}, nil, fmt.Errorf("data record of %d bytes, shorter than its %d-byte header: %w",
+			len(rec), HeaderLen, ErrCorrupt)
+	}
+	if rec[0] != RecordVersion {
+		return Header{}, nil, fmt.Errorf("data record version %d, want %d: %w", rec[0], RecordVersion, ErrCorrupt)
+	}
+	h := Header{
+		CreatedAt: int64(binary.BigEndian.Uint64(rec[1:9])),
+		UpdatedAt: int64(binary.BigEndian.Uint64(rec[9:17])),
+		ExpiresAt: int64(binary.BigEndian.Uint64(rec[17:25])),
+	}
+	if h.CreatedAt < 0 || h.UpdatedAt < 0 || h.ExpiresAt < 0 {
+		return Header{}, nil, fmt.Errorf("data record with a negative timestamp: %w", ErrCorrupt)
+	}
+	return h, rec[HeaderLen:], nil
+}
+
+// Meta is the hot, frequently rewritten part of a key's metadata. The same
+// encoding serves as a full value and as a merge operand (a delta): merging
+// adds frequencies and keeps the latest access time.
+type Meta struct {
+	Frequency  uint64
+	LastAccess int64
+}
+
+// Merge combines two meta values or deltas. Frequency saturates at MaxUint64.
+func (m Meta) Merge(o Meta) Meta {
+	f := m.Frequency + o.Frequency
+	if f < m.Frequency {
+		f = math.MaxUint64
+	}
+	last := m.LastAccess
+	if o.LastAccess > last {
+		last = o.LastAccess
+	}
+	return Meta{Frequency: f, LastAccess: last}
+}
+
+// AppendMeta appends the encoding of m to dst.
+func AppendMeta(dst []byte, m Meta) []byte {
+	dst = append(dst, RecordVersion)
+	dst = binary.BigEndian.AppendUint64(dst, m.Frequency)
+	return binary.BigEndian.AppendUint64(dst, uint64(m.LastAccess))
+}
+
+// DecodeMeta decodes a meta value or merge operand.
+func DecodeMeta(b []byte) (Meta, error) {
+	if len(b) != MetaLen {
+		return Meta{}, fmt.Errorf("meta value of %d bytes, want %d: %w", len(b), MetaLen, ErrCorrupt)
+	}
+	if b[0] != RecordVersion {
+		return Meta{}, fmt.Errorf("meta value version %d, want %d: %w", b[0], RecordVersion, ErrCorrupt)
+	}
+	m := Meta{
+		Frequency:  binary.BigEndian.Uint64(b[1:9]),
+		LastAccess: int64(binary.BigEndian.Uint64(b[9:17])),
+	}
+	if m.LastAccess < 0 {
+		return Meta{}, fmt.Errorf("meta value with a negative access time: %w", ErrCorrupt)
+	}
+	return m, nil
+}
+
+// AppendCounter appends the encoding of a system counter (or a delta to one).
+func AppendCounter(dst []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(v))
+}
+
+// DecodeCounter decodes a system counter or a delta to one.
+func DecodeCounter(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("counter of %d bytes, want 8: %w", len(b), ErrCorrupt)
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}

@@ -1,0 +1,24 @@
+// Package testutil holds helpers shared by EpochDB's tests. It is never
+// imported by production code.
+package testutil
+
+import (
+	"testing"
+	"time"
+
+	"github.com/epochdb/epochdb/internal/clock"
+)
+
+// Epoch is the time manual clocks in tests start at.
+var Epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// NewClock returns a manual clock at Epoch.
+func NewClock() *clock.Manual { return clock.NewManual(Epoch) }
+
+// Must fails the test on a non-nil error.
+func Must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

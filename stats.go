@@ -1,0 +1,83 @@
+package epochdb
+
+import "sync/atomic"
+
+// counters are the DB's running totals, read by Stats.
+type counters struct {
+	gets, misses, sets, deletes, increments atomic.Uint64
+	expired                                 atomic.Uint64
+	sweeps                                  atomic.Uint64
+	trackFlushes, trackedKeysFlushed        atomic.Uint64
+	walSyncs                                atomic.Uint64
+}
+
+// Stats is a point-in-time snapshot of a DB's counters. Totals count since
+// Open; use Sub to compute the activity between two snapshots.
+type Stats struct {
+	Keys        int64 // keys stored, including expired ones not yet swept
+	KeysWithTTL int64 // of which have a deadline
+
+	Gets       uint64 // Get calls
+	Misses     uint64 // Gets that found nothing (absent or expired)
+	Sets       uint64 // Set calls
+	Deletes    uint64 // Delete calls
+	Increments uint64 // IncrementFrequency calls
+
+	Expired      uint64 // keys removed because their deadline passed
+	ExpirySweeps uint64 // sweeper rounds run
+
+	PendingTrackedKeys int    // keys with tracked reads not yet flushed
+	TrackFlushes       uint64 // flushes that wrote tracked reads
+	TrackedKeysFlushed uint64 // per-key aggregates those flushes wrote
+
+	WALSyncs  uint64 // periodic WAL syncs (default durability mode)
+	DiskBytes uint64 // bytes on disk used by the store (Pebble's estimate)
+}
+
+// Sub returns the activity between an earlier snapshot o and s: totals are
+// subtracted, gauges (Keys, KeysWithTTL, PendingTrackedKeys, DiskBytes) are
+// taken from s.
+func (s Stats) Sub(o Stats) Stats {
+	d := s
+	d.Gets -= o.Gets
+	d.Misses -= o.Misses
+	d.Sets -= o.Sets
+	d.Deletes -= o.Deletes
+	d.Increments -= o.Increments
+	d.Expired -= o.Expired
+	d.ExpirySweeps -= o.ExpirySweeps
+	d.TrackFlushes -= o.TrackFlushes
+	d.TrackedKeysFlushed -= o.TrackedKeysFlushed
+	d.WALSyncs -= o.WALSyncs
+	return d
+}
+
+// Stats returns the DB's current counters. After Close it returns the
+// counters as they were at Close, without DiskBytes.
+func (db *DB) Stats() Stats {
+	s := Stats{
+		Keys:               db.keys.Load(),
+		KeysWithTTL:        db.ttlKeys.Load(),
+		Gets:               db.st.gets.Load(),
+		Misses:             db.st.misses.Load(),
+		Sets:               db.st.sets.Load(),
+		Deletes:            db.st.deletes.Load(),
+		Increments:         db.st.increments.Load(),
+		Expired:            db.st.expired.Load(),
+		ExpirySweeps:       db.st.sweeps.Load(),
+		TrackFlushes:       db.st.trackFlushes.Load(),
+		TrackedKeysFlushed: db.st.trackedKeysFlushed.Load(),
+		WALSyncs:           db.st.walSyncs.Load(),
+	}
+	for i := range db.shards {
+		sh := &db.shards[i]
+		sh.mu.Lock()
+		s.PendingTrackedKeys += len(sh.pending)
+		sh.mu.Unlock()
+	}
+	if db.enter() == nil {
+		s.DiskBytes = db.pdb.Metrics().DiskSpaceUsage()
+		db.leave()
+	}
+	return s
+}
