@@ -1,0 +1,35 @@
+# EpochDB. `make test` is the one command that runs every test; it installs
+# the system packages the tests need first (scripts/deps.sh).
+
+GO ?= go
+FUZZTIME ?= 3s
+
+.PHONY: test deps vet unit fuzz bench run
+
+test: deps vet unit fuzz
+
+deps:
+	./scripts/deps.sh
+
+vet:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: the files above need formatting" && exit 1)
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+# Each fuzz target runs briefly from its seed corpus (go test -fuzz takes one
+# target at a time).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+run:
+	$(GO) run ./cmd/epoch serve

@@ -1,0 +1,5 @@
+module github.com/epochdb/epochdb/bench
+
+go 1.26.8
+
+replace github.com/epochdb/epochdb => ../
