@@ -1,0 +1,51 @@
+package epochdb
+
+import (
+	"testing"
+	"time"
+
+	"github.com/epochdb/epochdb/internal/clock"
+	"github.com/epochdb/epochdb/internal/testutil"
+)
+
+// mustOpen opens a DB in a fresh temporary directory with a manual clock at
+// testutil.Epoch (unless opts sets a clock) and closes it at the end of the
+// test.
+func mustOpen(t testing.TB, opts *Options) (*DB, *clock.Manual) {
+	t.Helper()
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	clk, _ := o.Clock.(*clock.Manual)
+	if o.Clock == nil {
+		clk = testutil.NewClock()
+		o.Clock = clk
+	}
+	db, err := Open(t.TempDir(), &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return db, clk
+}
+
+func mustSet(t testing.TB, db *DB, key, value string, ttl time.Duration) {
+	t.Helper()
+	if err := db.Set([]byte(key), []byte(value), ttl); err != nil {
+		t.Fatalf("Set(%q): %v", key, err)
+	}
+}
+
+func mustGet(t testing.TB, db *DB, key string) string {
+	t.Helper()
+	v, err := db.Get([]byte(key))
+	if err != nil {
+		t.Fatalf("Get(%q): %v", key, err)
+	}
+	return string(v)
+}
