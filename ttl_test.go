@@ -186,7 +186,7 @@ func TestSweeper_DoesNotRemoveRewrittenKey(t *testing.T) {
 	mustSet(t, db, "a", "v", time.Second)
 	mustSet(t, db, "b", "v", time.Second)
 	clk.Advance(2 * time.Second)
-	mustSet(t, db, "a", "new", 0)            // replaces the expired record
+	mustSet(t, db, "a", "new", 0)           // replaces the expired record
 	mustSet(t, db, "b", "new", time.Minute) // new deadline
 	n, err := db.expireDue(nil)
 	testutil.Must(t, err)
