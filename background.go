@@ -29,14 +29,16 @@ func (db *DB) syncLoop() {
 	}
 }
 
+// syncWAL makes every NoSync write committed so far durable.
 func (db *DB) syncWAL() error {
-	if !db.dirty.Swap(false) {
+	seq := db.writeSeq.Load()
+	if seq == db.syncedSeq.Load() {
 		return nil
 	}
 	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
-		db.dirty.Store(true)
 		return err
 	}
+	db.syncedSeq.Store(seq)
 	db.st.walSyncs.Add(1)
 	return nil
 }
@@ -153,7 +155,7 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 	err = db.pdb.Apply(b, pebble.NoSync)
 	if err == nil {
 		db.applyCounters(keysDelta, ttlDelta)
-		db.dirty.Store(true)
+		db.writeSeq.Add(1)
 	}
 	unlock()
 	if err != nil {
@@ -208,7 +210,7 @@ func (db *DB) flushTracked() error {
 		sh.mu.Unlock()
 	}
 	if flushed > 0 {
-		db.dirty.Store(true)
+		db.writeSeq.Add(1)
 		db.st.trackFlushes.Add(1)
 		db.st.trackedKeysFlushed.Add(uint64(flushed))
 	}

@@ -52,7 +52,10 @@ type DB struct {
 
 	keys    atomic.Int64 // keys stored, including expired ones not yet swept
 	ttlKeys atomic.Int64 // of which carry a deadline
-	dirty   atomic.Bool  // a NoSync write happened since the last WAL sync
+
+	// Durability in the default mode: writeSeq counts NoSync commits,
+	// syncedSeq is the writeSeq that the last WAL sync covered.
+	writeSeq, syncedSeq atomic.Uint64
 
 	st counters
 
@@ -118,7 +121,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	if o.InMemory {
+	switch {
+	case o.fs != nil:
+		popts.FS = o.fs
+	case o.InMemory:
 		popts.FS = vfs.NewMem()
 		dir = ""
 	}
@@ -360,7 +366,7 @@ func (db *DB) commit(b *pebble.Batch, mu *sync.Mutex) error {
 		if err != nil {
 			return fmt.Errorf("epochdb: commit: %w", err)
 		}
-		db.dirty.Store(true)
+		db.writeSeq.Add(1)
 		return nil
 	}
 	err := db.pdb.ApplyNoSyncWait(b, pebble.Sync)

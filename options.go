@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/epochdb/epochdb/internal/clock"
 )
 
@@ -77,6 +78,9 @@ type Options struct {
 	// Logger receives EpochDB's and Pebble's log messages. The default
 	// discards them.
 	Logger *slog.Logger
+
+	// fs replaces the filesystem (tests: a crashable in-memory one).
+	fs vfs.FS
 }
 
 // DefaultOptions returns the options Open uses when given nil.

@@ -1,0 +1,238 @@
+package epochdb
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/epochdb/epochdb/internal/testutil"
+)
+
+// The crash tests run a child process (this test binary, re-executed with
+// crashChildEnv set; see TestMain) that writes under load and prints a line
+// for every write the DB acknowledged. The parent SIGKILLs it mid-run,
+// reopens the directory and checks what survived.
+
+const (
+	crashChildEnv  = "EPOCHDB_CRASH_CHILD_DIR"
+	crashModeEnv   = "EPOCHDB_CRASH_MODE"
+	crashInterval  = 50 * time.Millisecond // SyncInterval of the default-mode child
+	crashWriters   = 4
+	crashCounter   = "counter"
+	crashLongTTL   = 24 * time.Hour
+	crashRunBefore = 300 * time.Millisecond // how long the child writes before the kill
+)
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		crashChild(dir, os.Getenv(crashModeEnv) == "sync")
+		return // not reached: crashChild runs until killed
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild writes forever: each writer sets keys w<g>-<i> (every other one
+// with a TTL) and increments the frequency of a shared counter key, printing
+// "set <key> <unix ns>" and "inc <count> <unix ns>" after each acknowledgement.
+func crashChild(dir string, syncWrites bool) {
+	db, err := Open(dir, &Options{SyncWrites: syncWrites, SyncInterval: crashInterval})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	if err := db.Set([]byte(crashCounter), []byte("c"), 0); err != nil {
+		fmt.Println("set counter:", err)
+		os.Exit(2)
+	}
+	var mu sync.Mutex
+	out := bufio.NewWriterSize(os.Stdout, 0)
+	report := func(format string, args ...any) {
+		mu.Lock()
+		fmt.Fprintf(out, format, args...)
+		_ = out.Flush()
+		mu.Unlock()
+	}
+	report("ready\n")
+	var wg sync.WaitGroup
+	for g := range crashWriters {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("w%d-%d", g, i)
+				ttl := time.Duration(0)
+				if i%2 == 1 {
+					ttl = crashLongTTL
+				}
+				if err := db.Set([]byte(key), []byte(key), ttl); err != nil {
+					report("error %v\n", err)
+					return
+				}
+				report("set %s %d\n", key, time.Now().UnixNano())
+				if i%4 == 0 {
+					n, err := db.IncrementFrequency([]byte(crashCounter))
+					if err != nil {
+						report("error %v\n", err)
+						return
+					}
+					report("inc %d %d\n", n, time.Now().UnixNano())
+				}
+			}
+		})
+	}
+	wg.Wait()
+	os.Exit(3)
+}
+
+type ack struct {
+	key   string // for sets
+	count uint64 // for increments
+	at    time.Time
+}
+
+func TestCrash_SyncWrites_LosesNothingAcknowledged(t *testing.T) {
+	for run := range 3 {
+		t.Run(fmt.Sprint(run), func(t *testing.T) { crashRun(t, true) })
+	}
+}
+
+func TestCrash_DefaultMode_LosesAtMostOneInterval(t *testing.T) {
+	for run := range 3 {
+		t.Run(fmt.Sprint(run), func(t *testing.T) { crashRun(t, false) })
+	}
+}
+
+func crashRun(t *testing.T, syncWrites bool) {
+	dir := t.TempDir()
+	mode := "default"
+	if syncWrites {
+		mode = "sync"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashModeEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	testutil.Must(t, err)
+	testutil.Must(t, cmd.Start())
+
+	lines := make(chan string, 1<<16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	if first := <-lines; first != "ready" {
+		_ = cmd.Process.Kill()
+		t.Fatalf("child did not start: %q", first)
+	}
+
+	var sets, incs []ack
+	parse := func(line string) {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			t.Errorf("child: %s", line)
+			return
+		}
+		ns, _ := strconv.ParseInt(f[2], 10, 64)
+		a := ack{at: time.Unix(0, ns)}
+		switch f[0] {
+		case "set":
+			a.key = f[1]
+			sets = append(sets, a)
+		case "inc":
+			a.count, _ = strconv.ParseUint(f[1], 10, 64)
+			incs = append(incs, a)
+		default:
+			t.Errorf("child: %s", line)
+		}
+	}
+	stop := time.After(crashRunBefore)
+collect:
+	for {
+		select {
+		case line := <-lines:
+			parse(line)
+		case <-stop:
+			break collect
+		}
+	}
+	killedAt := time.Now()
+	testutil.Must(t, cmd.Process.Signal(syscall.SIGKILL))
+	for line := range lines { // acknowledgements already in the pipe
+		parse(line)
+	}
+	_ = cmd.Wait()
+	if len(sets) < 50 {
+		t.Fatalf("child acknowledged only %d writes before the kill", len(sets))
+	}
+
+	// Writes that must have survived: all acknowledged ones with SyncWrites,
+	// those acknowledged more than one sync interval before the kill otherwise.
+	mustSurvive := func(a ack) bool { return syncWrites || a.at.Before(killedAt.Add(-crashInterval)) }
+
+	db, err := Open(dir, &Options{ExpiryInterval: time.Hour})
+	testutil.Must(t, err)
+	defer db.Close()
+	checked, lost := 0, 0
+	for _, a := range sets {
+		if !mustSurvive(a) {
+			continue
+		}
+		checked++
+		v, err := db.Get([]byte(a.key))
+		if err != nil || string(v) != a.key {
+			lost++
+			if lost <= 5 {
+				t.Errorf("write of %s acknowledged %v before the kill is lost: %q, %v", a.key, killedAt.Sub(a.at), v, err)
+			}
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d writes that had to survive were lost", lost, checked)
+	}
+	var maxCount uint64
+	for _, a := range incs {
+		if mustSurvive(a) && a.count > maxCount {
+			maxCount = a.count
+		}
+	}
+	md, err := db.Metadata([]byte(crashCounter))
+	testutil.Must(t, err)
+	if md.Frequency < maxCount {
+		t.Fatalf("counter frequency %d after recovery, but %d was acknowledged in time", md.Frequency, maxCount)
+	}
+
+	// Metadata is consistent with the data: the persistent counters match a
+	// full scan, and every key with a deadline is in the ttl index.
+	var keys, withTTL int64
+	testutil.Must(t, db.Scan(ScanOptions{}, func(k, _ []byte, md Metadata) error {
+		keys++
+		if !md.ExpiresAt.IsZero() {
+			withTTL++
+		}
+		return nil
+	}))
+	if s := db.Stats(); s.Keys != keys || s.KeysWithTTL != withTTL {
+		t.Fatalf("after recovery the counters say %d keys (%d with ttl), a scan finds %d (%d)", s.Keys, s.KeysWithTTL, keys, withTTL)
+	}
+	indexed := 0
+	it, err := db.pdb.NewIter(nil)
+	testutil.Must(t, err)
+	for it.First(); it.Valid(); it.Next() {
+		if it.Key()[0] == 't' {
+			indexed++
+		}
+	}
+	testutil.Must(t, it.Close())
+	if int64(indexed) != withTTL {
+		t.Fatalf("ttl index holds %d entries for %d keys with a deadline", indexed, withTTL)
+	}
+	t.Logf("%s mode: %d writes acknowledged, %d checked, %d present after recovery (%d keys)", mode, len(sets), checked, checked-lost, keys)
+}
