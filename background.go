@@ -132,6 +132,7 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 	b := db.pdb.NewBatch()
 	defer b.Close()
 	var keysDelta, ttlDelta int64
+	var removed [][]byte
 	for _, d := range due {
 		rec, ok, err := db.getRecord(db.pdb, d.key)
 		rec.release()
@@ -149,11 +150,13 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 		keysDelta += kd
 		ttlDelta += td
 		delete(db.shards[d.shard].pending, string(d.key))
-		n++
+		removed = append(removed, d.key)
 	}
+	n = len(removed)
 	addCounters(b, keysDelta, ttlDelta)
 	err = db.pdb.Apply(b, pebble.NoSync)
 	if err == nil {
+		db.orc.record(removed...)
 		db.applyCounters(keysDelta, ttlDelta)
 		db.writeSeq.Add(1)
 	}

@@ -49,6 +49,7 @@ type DB struct {
 	seed  maphash.Seed
 
 	shards [numShards]shard
+	orc    *oracle
 
 	keys    atomic.Int64 // keys stored, including expired ones not yet swept
 	ttlKeys atomic.Int64 // of which carry a deadline
@@ -101,6 +102,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		log:     o.Logger,
 		seed:    maphash.MakeSeed(),
 		closeCh: make(chan struct{}),
+		orc:     newOracle(),
 	}
 	db.wo = pebble.NoSync
 	if o.SyncWrites {
@@ -355,27 +357,49 @@ func (db *DB) getMeta(r pebble.Reader, key []byte) (keyspace.Meta, error) {
 	return m, nil
 }
 
-// commit applies b while the caller holds mu, releases mu, and then (with
-// SyncWrites) waits for the WAL fsync, so that concurrent writers to the same
-// shard share one fsync. It closes b.
-func (db *DB) commit(b *pebble.Batch, mu *sync.Mutex) error {
-	if !db.opts.SyncWrites {
-		err := db.pdb.Apply(b, pebble.NoSync)
-		mu.Unlock()
-		_ = b.Close()
-		if err != nil {
-			return fmt.Errorf("epochdb: commit: %w", err)
-		}
-		db.writeSeq.Add(1)
-		return nil
+// commit applies b while the caller holds mu, registers the data keys it
+// wrote with the conflict oracle, releases mu, and then (with SyncWrites)
+// waits for the WAL fsync, so that concurrent writers to the same shard
+// share one fsync. It closes b.
+func (db *DB) commit(b *pebble.Batch, mu *sync.Mutex, keys ...[]byte) error {
+	err := db.applyBatch(b)
+	if err == nil {
+		db.orc.record(keys...)
 	}
-	err := db.pdb.ApplyNoSyncWait(b, pebble.Sync)
 	mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return db.awaitDurable(b)
+}
+
+// applyBatch applies b, making it visible. In the default mode it does not
+// sync; with SyncWrites it does not wait for the fsync: call awaitDurable
+// after releasing locks. On error it closes b.
+func (db *DB) applyBatch(b *pebble.Batch) error {
+	var err error
+	if db.opts.SyncWrites {
+		err = db.pdb.ApplyNoSyncWait(b, pebble.Sync)
+	} else {
+		err = db.pdb.Apply(b, pebble.NoSync)
+	}
 	if err != nil {
 		_ = b.Close()
 		return fmt.Errorf("epochdb: commit: %w", err)
 	}
-	err = b.SyncWait()
+	return nil
+}
+
+// awaitDurable completes a successful applyBatch: with SyncWrites it waits
+// for the WAL fsync; otherwise it counts the write for the periodic sync. It
+// closes b.
+func (db *DB) awaitDurable(b *pebble.Batch) error {
+	if !db.opts.SyncWrites {
+		_ = b.Close()
+		db.writeSeq.Add(1)
+		return nil
+	}
+	err := b.SyncWait()
 	_ = b.Close()
 	if err != nil {
 		return fmt.Errorf("epochdb: sync: %w", err)

@@ -65,9 +65,9 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 	}
 	old.release() // only the header is needed
 	b := db.pdb.NewBatch()
-	keysDelta, ttlDelta := stagePut(b, sh, key, old.hdr, existed, now, exp, value)
+	keysDelta, ttlDelta := stagePut(b, sh, key, old.hdr, existed, true, now, exp, value)
 	addCounters(b, keysDelta, ttlDelta)
-	if err := db.commit(b, &sh.mu); err != nil {
+	if err := db.commit(b, &sh.mu, key); err != nil {
 		return err
 	}
 	db.applyCounters(keysDelta, ttlDelta)
@@ -81,8 +81,10 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 // current record has header old if existed. A live key keeps its CreatedAt
 // and meta; a new key, or one replacing an expired record, starts both
 // afresh. The caller holds sh.mu.
-func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, existed bool, now, exp int64, value []byte) (keysDelta, ttlDelta int64) {
-	live := existed && !old.Expired(now)
+//
+// With keep false, a live key is replaced as if it had been deleted first.
+func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, existed, keep bool, now, exp int64, value []byte) (keysDelta, ttlDelta int64) {
+	live := keep && existed && !old.Expired(now)
 	hdr := keyspace.Header{CreatedAt: now, UpdatedAt: now, ExpiresAt: exp}
 	if live {
 		hdr.CreatedAt = old.CreatedAt
@@ -206,7 +208,7 @@ func (db *DB) Delete(key []byte) (existed bool, err error) {
 	b := db.pdb.NewBatch()
 	keysDelta, ttlDelta := stageDelete(b, key, old.hdr)
 	addCounters(b, keysDelta, ttlDelta)
-	if err := db.commit(b, &sh.mu); err != nil {
+	if err := db.commit(b, &sh.mu, key); err != nil {
 		return false, err
 	}
 	db.applyCounters(keysDelta, ttlDelta)
@@ -392,7 +394,7 @@ func (db *DB) setDeadline(key []byte, exp int64) error {
 	keysDelta, ttlDelta := stageRecord(b, key, &old.hdr, hdr, old.value)
 	old.release()
 	addCounters(b, keysDelta, ttlDelta)
-	if err := db.commit(b, &sh.mu); err != nil {
+	if err := db.commit(b, &sh.mu, key); err != nil {
 		return err
 	}
 	db.applyCounters(keysDelta, ttlDelta)
@@ -482,7 +484,7 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		if !ch.ExpiresAt.IsZero() {
 			exp = ceilMs(ch.ExpiresAt)
 		}
-		keysDelta, ttlDelta = stagePut(b, sh, key, old.hdr, existed, now, exp, ch.Value)
+		keysDelta, ttlDelta = stagePut(b, sh, key, old.hdr, existed, true, now, exp, ch.Value)
 		db.st.sets.Add(1)
 	case Remove:
 		keysDelta, ttlDelta = stageDelete(b, key, old.hdr)
@@ -496,7 +498,7 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 	}
 	old.release()
 	addCounters(b, keysDelta, ttlDelta)
-	if err := db.commit(b, &sh.mu); err != nil {
+	if err := db.commit(b, &sh.mu, key); err != nil {
 		return err
 	}
 	db.applyCounters(keysDelta, ttlDelta)

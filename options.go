@@ -60,6 +60,11 @@ type Options struct {
 	// keyspace. Metadata includes unflushed counts. The default is 500ms.
 	TrackFlushInterval time.Duration
 
+	// TxMaxRetries is how many times Update re-runs a transaction whose
+	// commit conflicted before it returns ErrConflict. A negative value
+	// means never retry. The default is 32.
+	TxMaxRetries int
+
 	// MaxValueSize is the largest value accepted. The default is 512 MiB.
 	MaxValueSize int
 
@@ -102,6 +107,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.TrackFlushInterval == 0 {
 		o.TrackFlushInterval = 500 * time.Millisecond
+	}
+	if o.TxMaxRetries == 0 {
+		o.TxMaxRetries = 32
 	}
 	if o.MaxValueSize == 0 {
 		o.MaxValueSize = 512 << 20
@@ -149,6 +157,7 @@ func (o *Options) String() string {
 	fmt.Fprintf(&b, "expiry_batch_size=%d\n", o.ExpiryBatchSize)
 	fmt.Fprintf(&b, "read_tracking=%t\n", !o.DisableReadTracking)
 	fmt.Fprintf(&b, "track_flush_interval=%v\n", o.TrackFlushInterval)
+	fmt.Fprintf(&b, "tx_max_retries=%d\n", o.TxMaxRetries)
 	fmt.Fprintf(&b, "max_value_size=%d\n", o.MaxValueSize)
 	fmt.Fprintf(&b, "cache_size=%d\n", o.CacheSize)
 	fmt.Fprintf(&b, "memtable_size=%d\n", o.MemTableSize)

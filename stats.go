@@ -9,6 +9,8 @@ type counters struct {
 	sweeps                                  atomic.Uint64
 	trackFlushes, trackedKeysFlushed        atomic.Uint64
 	walSyncs                                atomic.Uint64
+	txCommits, txConflicts, txRetries       atomic.Uint64
+	batches                                 atomic.Uint64
 }
 
 // Stats is a point-in-time snapshot of a DB's counters. Totals count since
@@ -30,6 +32,11 @@ type Stats struct {
 	TrackFlushes       uint64 // flushes that wrote tracked reads
 	TrackedKeysFlushed uint64 // per-key aggregates those flushes wrote
 
+	TxCommits   uint64 // read-write transactions committed
+	TxConflicts uint64 // commits refused with ErrConflict
+	TxRetries   uint64 // re-runs of Update functions after a conflict
+	Batches     uint64 // batches committed
+
 	WALSyncs  uint64 // periodic WAL syncs (default durability mode)
 	DiskBytes uint64 // bytes on disk used by the store (Pebble's estimate)
 }
@@ -48,6 +55,10 @@ func (s Stats) Sub(o Stats) Stats {
 	d.ExpirySweeps -= o.ExpirySweeps
 	d.TrackFlushes -= o.TrackFlushes
 	d.TrackedKeysFlushed -= o.TrackedKeysFlushed
+	d.TxCommits -= o.TxCommits
+	d.TxConflicts -= o.TxConflicts
+	d.TxRetries -= o.TxRetries
+	d.Batches -= o.Batches
 	d.WALSyncs -= o.WALSyncs
 	return d
 }
@@ -67,6 +78,10 @@ func (db *DB) Stats() Stats {
 		ExpirySweeps:       db.st.sweeps.Load(),
 		TrackFlushes:       db.st.trackFlushes.Load(),
 		TrackedKeysFlushed: db.st.trackedKeysFlushed.Load(),
+		TxCommits:          db.st.txCommits.Load(),
+		TxConflicts:        db.st.txConflicts.Load(),
+		TxRetries:          db.st.txRetries.Load(),
+		Batches:            db.st.batches.Load(),
 		WALSyncs:           db.st.walSyncs.Load(),
 	}
 	for i := range db.shards {

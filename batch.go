@@ -1,0 +1,147 @@
+package epochdb
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+)
+
+// Batch collects blind writes (no reads) and commits them atomically: after
+// a crash either all of them are present or none. It is the fast path for
+// bulk loads. A Batch is not safe for concurrent use; it can be committed
+// once.
+//
+// Commit locks every shard the batch touches for the duration of the
+// commit, so a very large batch briefly holds up writers (not readers).
+type Batch struct {
+	db   *DB
+	ops  []batchOp
+	idx  map[string]int // key → index of its last op
+	size int
+	done bool
+}
+
+type batchOp struct {
+	key   []byte
+	value []byte
+	ttl   time.Duration
+	del   bool
+	fresh bool // a Set after a Delete of the same key in this batch
+}
+
+// NewBatch returns an empty batch.
+func (db *DB) NewBatch() *Batch { return &Batch{db: db, idx: make(map[string]int)} }
+
+// Set adds a write of value under key with ttl (0 = never expires; the
+// deadline is measured from Commit), with the semantics of DB.Set. key and
+// value are copied.
+func (b *Batch) Set(key, value []byte, ttl time.Duration) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := b.db.checkValue(value); err != nil {
+		return err
+	}
+	if ttl < 0 {
+		return fmt.Errorf("%w: %v is negative", ErrInvalidTTL, ttl)
+	}
+	fresh := false
+	if i, ok := b.idx[string(key)]; ok {
+		fresh = b.ops[i].del || b.ops[i].fresh
+	}
+	b.add(batchOp{key: bytes.Clone(key), value: append([]byte{}, value...), ttl: ttl, fresh: fresh})
+	return nil
+}
+
+// Delete adds the removal of key.
+func (b *Batch) Delete(key []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	b.add(batchOp{key: bytes.Clone(key), del: true})
+	return nil
+}
+
+func (b *Batch) add(op batchOp) {
+	if i, ok := b.idx[string(op.key)]; ok {
+		b.size -= len(b.ops[i].value)
+		b.ops[i] = op // the last write of a key wins
+	} else {
+		b.idx[string(op.key)] = len(b.ops)
+		b.ops = append(b.ops, op)
+	}
+	b.size += len(op.key) + len(op.value)
+}
+
+// Len returns the number of distinct keys the batch writes.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Commit applies the batch atomically. With SyncWrites it returns once the
+// batch is durable.
+func (b *Batch) Commit() error {
+	if b.done {
+		return ErrTxClosed
+	}
+	b.done = true
+	db := b.db
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.leave()
+	if len(b.ops) == 0 {
+		return nil
+	}
+	keys := make([][]byte, len(b.ops))
+	for i, op := range b.ops {
+		keys[i] = op.key
+	}
+	unlock := db.lockShards(keys)
+	now := db.clock.Now()
+	nowMs := now.UnixMilli()
+	pb := db.pdb.NewBatch()
+	var keysDelta, ttlDelta int64
+	var expired uint64
+	for _, op := range b.ops {
+		old, existed, err := db.getRecord(db.pdb, op.key)
+		old.release()
+		if err != nil {
+			unlock()
+			_ = pb.Close()
+			return err
+		}
+		sh := db.shardFor(op.key)
+		var kd, td int64
+		if op.del {
+			if existed {
+				kd, td = stageDelete(pb, op.key, old.hdr)
+				delete(sh.pending, string(op.key))
+			}
+		} else {
+			exp, err := deadline(now, op.ttl)
+			if err != nil {
+				unlock()
+				_ = pb.Close()
+				return err
+			}
+			kd, td = stagePut(pb, sh, op.key, old.hdr, existed, !op.fresh, nowMs, exp, op.value)
+		}
+		if existed && old.hdr.Expired(nowMs) {
+			expired++
+		}
+		keysDelta += kd
+		ttlDelta += td
+	}
+	addCounters(pb, keysDelta, ttlDelta)
+	err := db.applyBatch(pb)
+	if err == nil {
+		db.orc.record(keys...)
+		db.applyCounters(keysDelta, ttlDelta)
+	}
+	unlock()
+	if err != nil {
+		return err
+	}
+	db.st.batches.Add(1)
+	db.st.expired.Add(expired)
+	return db.awaitDurable(pb)
+}

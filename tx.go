@@ -1,0 +1,715 @@
+package epochdb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/epochdb/epochdb/internal/keyspace"
+)
+
+// Errors returned by transactions.
+var (
+	// ErrConflict is returned by Commit when something the transaction read,
+	// scanned or wrote was written by someone else after its snapshot, and by
+	// Update when that still happens after Options.TxMaxRetries retries.
+	ErrConflict = errors.New("epochdb: transaction conflict")
+	// ErrTxClosed is returned by the methods of a transaction that has been
+	// committed or rolled back (for Update and View: once the function
+	// returned).
+	ErrTxClosed = errors.New("epochdb: transaction closed")
+	// ErrTxReadOnly is returned by the write methods of a read-only
+	// transaction.
+	ErrTxReadOnly = errors.New("epochdb: transaction is read-only")
+)
+
+// Tx is a transaction: a consistent snapshot of the database plus a buffer of
+// the transaction's own writes, which its reads see (read-your-writes).
+// Writes reach the database atomically at Commit, and only if nothing the
+// transaction read, scanned or wrote was written by anyone else after its
+// snapshot (optimistic concurrency control). This makes read-write
+// transactions serializable.
+//
+// Deadlines are judged at the transaction's start time: a key live when the
+// transaction began stays visible to it even if its deadline passes before
+// Commit. If the sweeper removes such a key meanwhile, that removal is a
+// write, so a transaction that read the key fails with ErrConflict (and
+// Update retries it).
+//
+// Reads inside a transaction count as accesses like Get (unless read tracking
+// is disabled). IncrementFrequency in a transaction is applied at Commit as
+// an increment, so concurrent increments are never lost, but the count it
+// returns is computed from the snapshot and may be stale.
+//
+// A Tx must be used by one goroutine at a time. IMPORTANT: a transaction
+// from Begin must end with Commit or Rollback; Close waits for open
+// transactions.
+type Tx struct {
+	db       *DB
+	writable bool
+	done     bool
+	snap     *pebble.Snapshot
+	readSeq  uint64
+	now      int64 // start time, Unix ms: every deadline is judged at it
+
+	reads   map[string]struct{}
+	ranges  []keyRange
+	writes  map[string]*txWrite
+	watches []*Watch
+}
+
+type writeKind uint8
+
+const (
+	wNone     writeKind = iota // only frequency increments
+	wPut                       // a new value and deadline
+	wDelete                    // removal
+	wDeadline                  // a new deadline for the current value
+)
+
+type txWrite struct {
+	kind  writeKind
+	value []byte
+	exp   int64
+	fresh bool   // the transaction deleted the key before putting it: start afresh
+	incs  uint64 // frequency increments
+}
+
+// Begin starts a transaction; writable selects a read-write one. Prefer
+// Update and View, which commit or roll back for you.
+func (db *DB) Begin(writable bool) (*Tx, error) {
+	if err := db.enter(); err != nil {
+		return nil, err
+	}
+	tx := &Tx{
+		db:       db,
+		writable: writable,
+		readSeq:  db.orc.begin(),
+		reads:    make(map[string]struct{}),
+		writes:   make(map[string]*txWrite),
+	}
+	tx.snap = db.pdb.NewSnapshot()
+	tx.now = db.nowMs()
+	return tx, nil
+}
+
+// Update runs fn in a read-write transaction and commits it if fn returns
+// nil. If the commit conflicts, Update runs fn again on a fresh snapshot, up
+// to Options.TxMaxRetries times, then returns ErrConflict; fn must therefore
+// have no effects outside the transaction. If fn returns an error, nothing is
+// written and that error is returned unchanged. If fn panics, the
+// transaction is rolled back and the panic continues.
+func (db *DB) Update(fn func(tx *Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		tx, err := db.Begin(true)
+		if err != nil {
+			return err
+		}
+		if err := tx.run(fn); err != nil {
+			return err
+		}
+		err = tx.Commit()
+		if !errors.Is(err, ErrConflict) || attempt >= db.opts.TxMaxRetries {
+			return err
+		}
+		db.st.txRetries.Add(1)
+		runtime.Gosched()
+	}
+}
+
+// View runs fn in a read-only transaction on a consistent snapshot. Write
+// methods return ErrTxReadOnly. fn's error is returned unchanged.
+func (db *DB) View(fn func(tx *Tx) error) error {
+	tx, err := db.Begin(false)
+	if err != nil {
+		return err
+	}
+	err = tx.run(fn)
+	if err == nil {
+		tx.Rollback()
+	}
+	return err
+}
+
+// run calls fn, rolling back if it fails or panics.
+func (tx *Tx) run(fn func(*Tx) error) (err error) {
+	ok := false
+	defer func() {
+		if !ok {
+			tx.Rollback()
+		}
+	}()
+	err = fn(tx)
+	ok = err == nil
+	return err
+}
+
+// Rollback discards the transaction. Calling it on a finished transaction
+// does nothing.
+func (tx *Tx) Rollback() {
+	if tx.done {
+		return
+	}
+	tx.finish()
+}
+
+func (tx *Tx) finish() {
+	tx.done = true
+	_ = tx.snap.Close()
+	tx.db.orc.end(tx.readSeq)
+	tx.db.leave()
+}
+
+func (tx *Tx) check(write bool) error {
+	if tx.done {
+		return ErrTxClosed
+	}
+	if write && !tx.writable {
+		return ErrTxReadOnly
+	}
+	return nil
+}
+
+// view returns key's state as the transaction sees it: its own writes over
+// the snapshot, deadlines judged at the start time. It records the read.
+// value is owned by the caller when fromSnap is false; otherwise it is a
+// copy too. meta is the snapshot's meta plus unflushed reads, zero for a key
+// the transaction starts afresh.
+type txView struct {
+	live  bool
+	value []byte
+	hdr   keyspace.Header
+	meta  keyspace.Meta
+}
+
+func (tx *Tx) view(key []byte) (txView, error) {
+	tx.reads[string(key)] = struct{}{}
+	w := tx.writes[string(key)]
+	var v txView
+	if w == nil || w.kind == wNone || w.kind == wDeadline {
+		rec, ok, err := tx.db.getRecord(tx.snap, key)
+		if err != nil {
+			return txView{}, err
+		}
+		if ok && !rec.hdr.Expired(tx.now) {
+			v = txView{live: true, value: slices.Clone(rec.value), hdr: rec.hdr}
+			if v.value == nil {
+				v.value = []byte{}
+			}
+		}
+		rec.release()
+		if v.live {
+			if v.meta, err = tx.db.getMeta(tx.snap, key); err != nil {
+				return txView{}, err
+			}
+			sh := tx.db.shardFor(key)
+			sh.mu.Lock()
+			a := sh.pending[string(key)]
+			sh.mu.Unlock()
+			v.meta = v.meta.Merge(keyspace.Meta{Frequency: a.count, LastAccess: a.last})
+		}
+	}
+	if w == nil {
+		return v, nil
+	}
+	switch w.kind {
+	case wDelete:
+		return txView{}, nil
+	case wPut:
+		if w.exp != 0 && w.exp <= tx.now {
+			return txView{}, nil
+		}
+		prev, err := tx.snapshotLive(key, w)
+		if err != nil {
+			return txView{}, err
+		}
+		v = txView{live: true, value: w.value, hdr: keyspace.Header{CreatedAt: tx.now, UpdatedAt: tx.now, ExpiresAt: w.exp}}
+		if prev.live {
+			v.hdr.CreatedAt = prev.hdr.CreatedAt
+			v.meta = prev.meta
+		}
+		v.meta = v.meta.Merge(keyspace.Meta{LastAccess: tx.now})
+	case wDeadline:
+		if !v.live {
+			return txView{}, nil
+		}
+		v.hdr.ExpiresAt = w.exp
+		if w.exp != 0 && w.exp <= tx.now {
+			return txView{}, nil
+		}
+	}
+	if v.live {
+		v.meta = v.meta.Merge(keyspace.Meta{Frequency: w.incs})
+	}
+	return v, nil
+}
+
+// snapshotLive returns the snapshot state of a key the transaction put, or a
+// dead view if the transaction starts it afresh.
+func (tx *Tx) snapshotLive(key []byte, w *txWrite) (txView, error) {
+	if w.fresh {
+		return txView{}, nil
+	}
+	saved := tx.writes[string(key)]
+	delete(tx.writes, string(key))
+	v, err := tx.view(key)
+	tx.writes[string(key)] = saved
+	return v, err
+}
+
+// Get returns a copy of key's value as the transaction sees it, or
+// ErrNotFound.
+func (tx *Tx) Get(key []byte) ([]byte, error) {
+	if err := tx.check(false); err != nil {
+		return nil, err
+	}
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	v, err := tx.view(key)
+	if err != nil {
+		return nil, err
+	}
+	if !v.live {
+		return nil, ErrNotFound
+	}
+	if !tx.db.opts.DisableReadTracking {
+		tx.db.track(key, tx.db.nowMs())
+	}
+	return slices.Clip(v.value), nil
+}
+
+// Metadata returns key's metadata as the transaction sees it, or
+// ErrNotFound.
+func (tx *Tx) Metadata(key []byte) (Metadata, error) {
+	if err := tx.check(false); err != nil {
+		return Metadata{}, err
+	}
+	if err := checkKey(key); err != nil {
+		return Metadata{}, err
+	}
+	v, err := tx.view(key)
+	if err != nil {
+		return Metadata{}, err
+	}
+	if !v.live {
+		return Metadata{}, ErrNotFound
+	}
+	return makeMetadata(v.hdr, v.meta), nil
+}
+
+// Set buffers a write of value under key with a ttl measured from the
+// transaction's start (0 = never expires), with the semantics of DB.Set.
+func (tx *Tx) Set(key, value []byte, ttl time.Duration) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := tx.db.checkValue(value); err != nil {
+		return err
+	}
+	exp, err := deadline(time.UnixMilli(tx.now), ttl)
+	if err != nil {
+		return err
+	}
+	w := tx.writes[string(key)]
+	fresh := w != nil && (w.kind == wDelete || w.fresh)
+	tx.writes[string(key)] = &txWrite{kind: wPut, value: bytes.Clone(value), exp: exp, fresh: fresh}
+	if tx.writes[string(key)].value == nil {
+		tx.writes[string(key)].value = []byte{}
+	}
+	return nil
+}
+
+// Delete buffers the removal of key. Deleting an absent key is not an error.
+func (tx *Tx) Delete(key []byte) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	tx.writes[string(key)] = &txWrite{kind: wDelete}
+	return nil
+}
+
+// IncrementFrequency buffers one access of key, applied at Commit as an
+// increment, and returns the count the transaction sees. It returns
+// ErrNotFound if the key is not live in the transaction's view.
+func (tx *Tx) IncrementFrequency(key []byte) (uint64, error) {
+	if err := tx.check(true); err != nil {
+		return 0, err
+	}
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	v, err := tx.view(key)
+	if err != nil {
+		return 0, err
+	}
+	if !v.live {
+		return 0, ErrNotFound
+	}
+	w := tx.writes[string(key)]
+	if w == nil {
+		w = &txWrite{kind: wNone}
+		tx.writes[string(key)] = w
+	}
+	w.incs++
+	return v.meta.Frequency + 1, nil
+}
+
+// Expire buffers a new deadline now+ttl (now = the transaction's start) for
+// key. It returns ErrNotFound if the key is not live in the transaction's
+// view.
+func (tx *Tx) Expire(key []byte, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("%w: Expire needs a positive ttl, got %v (Persist removes a deadline)", ErrInvalidTTL, ttl)
+	}
+	exp, err := deadline(time.UnixMilli(tx.now), ttl)
+	if err != nil {
+		return err
+	}
+	return tx.setDeadline(key, exp)
+}
+
+// Persist buffers the removal of key's deadline. It returns ErrNotFound if
+// the key is not live in the transaction's view.
+func (tx *Tx) Persist(key []byte) error { return tx.setDeadline(key, 0) }
+
+func (tx *Tx) setDeadline(key []byte, exp int64) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	v, err := tx.view(key)
+	if err != nil {
+		return err
+	}
+	if !v.live {
+		return ErrNotFound
+	}
+	w := tx.writes[string(key)]
+	switch {
+	case w == nil:
+		tx.writes[string(key)] = &txWrite{kind: wDeadline, exp: exp}
+	case w.kind == wPut || w.kind == wDeadline:
+		w.exp = exp
+	default: // wNone: only increments so far
+		w.kind, w.exp = wDeadline, exp
+	}
+	return nil
+}
+
+// Watch makes the commit of tx fail with ErrConflict if any key watched by w
+// was written after w began. The server's WATCH/EXEC is built on it.
+func (tx *Tx) Watch(w *Watch) error {
+	if err := tx.check(false); err != nil {
+		return err
+	}
+	tx.watches = append(tx.watches, w)
+	return nil
+}
+
+// Scan calls fn for each live key selected by opts, as the transaction sees
+// it (its own writes included), in ascending order. The scanned range counts
+// as read: a key written into it by someone else makes the commit conflict.
+// key and value are valid only until fn returns.
+func (tx *Tx) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) error) error {
+	if err := tx.check(false); err != nil {
+		return err
+	}
+	lower := bytes.Clone(opts.Prefix)
+	if opts.After != nil && bytes.Compare(opts.After, opts.Prefix) >= 0 {
+		lower = append(bytes.Clone(opts.After), 0)
+	}
+	var upper []byte
+	if len(opts.Prefix) > 0 {
+		upper = keyspace.PrefixEnd(opts.Prefix)
+	}
+	inRange := func(k []byte) bool {
+		return bytes.HasPrefix(k, opts.Prefix) && bytes.Compare(k, lower) >= 0
+	}
+
+	// Candidate keys: the snapshot's, merged with the transaction's writes.
+	var buffered [][]byte
+	for k := range tx.writes {
+		if inRange([]byte(k)) {
+			buffered = append(buffered, []byte(k))
+		}
+	}
+	slices.SortFunc(buffered, bytes.Compare)
+	iterUpper := []byte{keyspace.PrefixData + 1}
+	if upper != nil {
+		iterUpper = keyspace.DataKey(nil, upper)
+	}
+	it, err := tx.snap.NewIter(&pebble.IterOptions{LowerBound: keyspace.DataKey(nil, lower), UpperBound: iterUpper})
+	if err != nil {
+		return fmt.Errorf("epochdb: scan: %w", err)
+	}
+	defer it.Close()
+	it.First()
+
+	seen := 0
+	stoppedAt := []byte(nil)
+	for {
+		var key []byte
+		snapValid := it.Valid()
+		switch {
+		case snapValid && len(buffered) > 0:
+			sk := keyspace.UserKey(it.Key())
+			if c := bytes.Compare(sk, buffered[0]); c < 0 {
+				key = bytes.Clone(sk)
+				it.Next()
+			} else {
+				key = buffered[0]
+				buffered = buffered[1:]
+				if c == 0 {
+					it.Next()
+				}
+			}
+		case snapValid:
+			key = bytes.Clone(keyspace.UserKey(it.Key()))
+			it.Next()
+		case len(buffered) > 0:
+			key = buffered[0]
+			buffered = buffered[1:]
+		}
+		if key == nil {
+			break
+		}
+		if opts.Limit > 0 && seen >= opts.Limit {
+			stoppedAt = key
+			break
+		}
+		v, err := tx.view(key)
+		if err != nil {
+			return err
+		}
+		if !v.live {
+			continue
+		}
+		seen++
+		if err := fn(key, v.value, makeMetadata(v.hdr, v.meta)); err != nil {
+			tx.ranges = append(tx.ranges, keyRange{lo: lower, hi: append(bytes.Clone(key), 0)})
+			if errors.Is(err, ErrStopScan) {
+				return nil
+			}
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("epochdb: scan: %w", err)
+	}
+	hi := upper
+	if stoppedAt != nil {
+		hi = stoppedAt
+	}
+	tx.ranges = append(tx.ranges, keyRange{lo: lower, hi: hi})
+	return nil
+}
+
+// Commit writes the transaction's changes atomically, or returns
+// ErrConflict (writing nothing) if anything it read, scanned or wrote was
+// written by someone else after its snapshot, or a key it watched changed.
+// A read-only or empty transaction commits trivially. Commit ends the
+// transaction either way.
+func (tx *Tx) Commit() error {
+	if err := tx.check(false); err != nil {
+		return err
+	}
+	defer tx.finish()
+	if len(tx.writes) == 0 && len(tx.watches) == 0 {
+		return nil
+	}
+	db := tx.db
+	keys := make([][]byte, 0, len(tx.writes))
+	for k := range tx.writes {
+		keys = append(keys, []byte(k))
+	}
+	unlock := db.lockShards(keys)
+	db.orc.mu.Lock()
+	if tx.conflictLocked() {
+		db.orc.mu.Unlock()
+		unlock()
+		db.st.txConflicts.Add(1)
+		return ErrConflict
+	}
+
+	b := db.pdb.NewBatch()
+	now := db.nowMs()
+	var keysDelta, ttlDelta int64
+	var changed [][]byte
+	for _, key := range keys {
+		kd, td, wrote, err := tx.stage(b, key, now)
+		if err != nil {
+			db.orc.mu.Unlock()
+			unlock()
+			_ = b.Close()
+			return err
+		}
+		keysDelta += kd
+		ttlDelta += td
+		if wrote {
+			changed = append(changed, key)
+		}
+	}
+	addCounters(b, keysDelta, ttlDelta)
+	err := db.applyBatch(b)
+	if err == nil {
+		db.orc.recordLocked(changed)
+		db.applyCounters(keysDelta, ttlDelta)
+	}
+	db.orc.mu.Unlock()
+	unlock()
+	if err != nil {
+		return err
+	}
+	db.st.txCommits.Add(1)
+	return db.awaitDurable(b)
+}
+
+// conflictLocked reports whether a commit after the snapshot touched what the
+// transaction read, scanned or wrote, or a key one of its watches covers.
+func (tx *Tx) conflictLocked() bool {
+	if tx.db.orc.conflictLocked(tx.readSeq, func(k []byte) bool {
+		if _, ok := tx.reads[string(k)]; ok {
+			return true
+		}
+		if w, ok := tx.writes[string(k)]; ok && w.kind != wNone {
+			return true
+		}
+		for _, r := range tx.ranges {
+			if r.contains(k) {
+				return true
+			}
+		}
+		return false
+	}) {
+		return true
+	}
+	for _, w := range tx.watches {
+		if w.changedLocked() {
+			return true
+		}
+	}
+	return false
+}
+
+// stage adds the transaction's write of key to b, against the key's current
+// record (its shard is locked). wrote reports whether data changed (as
+// opposed to frequency only).
+func (tx *Tx) stage(b *pebble.Batch, key []byte, now int64) (keysDelta, ttlDelta int64, wrote bool, err error) {
+	db := tx.db
+	w := tx.writes[string(key)]
+	sh := db.shardFor(key)
+	old, existed, err := db.getRecord(db.pdb, key)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer old.release()
+	live := existed && !old.hdr.Expired(now)
+	switch w.kind {
+	case wPut:
+		keysDelta, ttlDelta = stagePut(b, sh, key, old.hdr, existed, !w.fresh, now, w.exp, w.value)
+		wrote = true
+		db.st.sets.Add(1)
+	case wDelete:
+		if existed {
+			keysDelta, ttlDelta = stageDelete(b, key, old.hdr)
+			delete(sh.pending, string(key))
+			wrote = true
+		}
+		db.st.deletes.Add(1)
+	case wDeadline:
+		if live && old.hdr.ExpiresAt != w.exp {
+			hdr := old.hdr
+			hdr.ExpiresAt = w.exp
+			keysDelta, ttlDelta = stageRecord(b, key, &old.hdr, hdr, old.value)
+			wrote = true
+		}
+	}
+	if w.incs > 0 && (live || w.kind == wPut) {
+		_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{Frequency: w.incs, LastAccess: now}), nil)
+		db.st.increments.Add(w.incs)
+	}
+	return keysDelta, ttlDelta, wrote, nil
+}
+
+// lockShards locks the shards of keys in ascending order (the order every
+// multi-shard writer uses) and returns the function that unlocks them.
+func (db *DB) lockShards(keys [][]byte) (unlock func()) {
+	idx := make([]int, 0, len(keys))
+	for _, k := range keys {
+		idx = append(idx, int(db.shardIndex(k)))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		db.shards[i].mu.Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			db.shards[i].mu.Unlock()
+		}
+	}
+}
+
+// Watch records writes to a set of keys from the moment it is created, so
+// that a later transaction can require that none happened (Tx.Watch) — the
+// building block of Redis's WATCH. A Watch must be closed.
+type Watch struct {
+	db      *DB
+	readSeq uint64
+	keys    map[string]struct{}
+	closed  bool
+}
+
+// Watch starts watching keys. Writes by anyone — transactions, plain writes,
+// the expiry sweeper — count.
+func (db *DB) Watch(keys ...[]byte) (*Watch, error) {
+	if err := db.enter(); err != nil {
+		return nil, err
+	}
+	defer db.leave()
+	w := &Watch{db: db, readSeq: db.orc.begin(), keys: make(map[string]struct{}, len(keys))}
+	for _, k := range keys {
+		w.keys[string(k)] = struct{}{}
+	}
+	return w, nil
+}
+
+// Changed reports whether a watched key has been written since the watch
+// began.
+func (w *Watch) Changed() bool {
+	w.db.orc.mu.Lock()
+	defer w.db.orc.mu.Unlock()
+	return w.changedLocked()
+}
+
+func (w *Watch) changedLocked() bool {
+	if w.closed {
+		return false
+	}
+	return w.db.orc.conflictLocked(w.readSeq, func(k []byte) bool {
+		_, ok := w.keys[string(k)]
+		return ok
+	})
+}
+
+// Close stops the watch. Closing twice does nothing.
+func (w *Watch) Close() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	w.db.orc.end(w.readSeq)
+}
