@@ -32,8 +32,11 @@ const (
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
+		if os.Getenv(crashModeEnv) == "batch" {
+			batchCrashChild(dir)
+		}
 		crashChild(dir, os.Getenv(crashModeEnv) == "sync")
-		return // not reached: crashChild runs until killed
+		return // not reached: the children run until killed
 	}
 	os.Exit(m.Run())
 }
@@ -235,4 +238,103 @@ collect:
 		t.Fatalf("ttl index holds %d entries for %d keys with a deadline", indexed, withTTL)
 	}
 	t.Logf("%s mode: %d writes acknowledged, %d checked, %d present after recovery (%d keys)", mode, len(sets), checked, checked-lost, keys)
+}
+
+// batchKeys is the size of the batch the batch crash test commits: 1M keys,
+// scaled down under the race detector (which makes it ~15× slower).
+func batchKeys() int {
+	if raceEnabled {
+		return 100_000
+	}
+	return 1_000_000
+}
+
+// batchCrashChild commits one large batch and then waits to be killed,
+// printing "committing" before Commit and "committed" after it returns.
+func batchCrashChild(dir string) {
+	db, err := Open(dir, &Options{SyncWrites: true})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	b := db.NewBatch()
+	for i := range batchKeys() {
+		k := []byte(fmt.Sprintf("b-%07d", i))
+		if err := b.Set(k, k, time.Duration(i%2)*crashLongTTL); err != nil {
+			fmt.Println("batch:", err)
+			os.Exit(2)
+		}
+	}
+	fmt.Println("committing")
+	if err := b.Commit(); err != nil {
+		fmt.Println("commit:", err)
+		os.Exit(2)
+	}
+	fmt.Println("committed")
+	select {}
+}
+
+// TestCrash_Batch_AllOrNothing kills a process while (or just after) it
+// commits a batch of batchKeys() keys: after recovery either every key of the
+// batch is there or none is, and the counters agree.
+func TestCrash_Batch_AllOrNothing(t *testing.T) {
+	for _, delay := range []time.Duration{100 * time.Millisecond, 700 * time.Millisecond, -1} {
+		name := fmt.Sprint("kill ", delay, " into the commit")
+		if delay < 0 {
+			name = "kill after the commit returned"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashModeEnv+"=batch")
+			cmd.Stderr = os.Stderr
+			stdout, err := cmd.StdoutPipe()
+			testutil.Must(t, err)
+			testutil.Must(t, cmd.Start())
+			sc := bufio.NewScanner(stdout)
+			if !sc.Scan() || sc.Text() != "committing" {
+				_ = cmd.Process.Kill()
+				t.Fatalf("child: %q", sc.Text())
+			}
+			committed := make(chan bool, 1)
+			go func() { committed <- sc.Scan() && sc.Text() == "committed" }()
+			acked := false
+			if delay < 0 {
+				acked = <-committed
+				if !acked {
+					t.Fatal("child did not commit")
+				}
+			} else {
+				time.Sleep(delay)
+			}
+			testutil.Must(t, cmd.Process.Signal(syscall.SIGKILL))
+			_ = cmd.Wait()
+			if !acked {
+				acked = <-committed
+			}
+
+			db, err := Open(dir, &Options{ExpiryInterval: time.Hour})
+			testutil.Must(t, err)
+			defer db.Close()
+			present := 0
+			testutil.Must(t, db.Scan(ScanOptions{Prefix: []byte("b-")}, func(k, v []byte, _ Metadata) error {
+				if string(k) != string(v) {
+					t.Fatalf("key %q holds %q", k, v)
+				}
+				present++
+				return nil
+			}))
+			n := batchKeys()
+			if present != 0 && present != n {
+				t.Fatalf("%d of the batch's %d keys survived: a batch must be all or nothing", present, n)
+			}
+			if acked && present != n {
+				t.Fatalf("the commit was acknowledged but %d of %d keys survived", present, n)
+			}
+			if s := db.Stats(); s.Keys != int64(present) || s.KeysWithTTL != int64(present/2) {
+				t.Fatalf("counters after recovery: %+v with %d keys present", s, present)
+			}
+			t.Logf("batch of %d keys: acknowledged %t, %d present after recovery", n, acked, present)
+		})
+	}
 }
