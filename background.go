@@ -131,11 +131,12 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 	}
 	b := db.pdb.NewBatch()
 	defer b.Close()
-	var keysDelta, ttlDelta int64
+	var c counts
 	var removed [][]byte
 	for _, d := range due {
 		rec, ok, err := db.getRecord(db.pdb, d.key)
 		rec.release()
+		vlen := len(rec.value)
 		if err != nil {
 			unlock()
 			return 0, false, err
@@ -146,18 +147,16 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 			_ = b.Delete(keyspace.TTLKey(nil, d.exp, d.key), nil)
 			continue
 		}
-		kd, td := stageDelete(b, d.key, rec.hdr)
-		keysDelta += kd
-		ttlDelta += td
+		c.add(stageDelete(b, d.key, rec.hdr, vlen))
 		delete(db.shards[d.shard].pending, string(d.key))
 		removed = append(removed, d.key)
 	}
 	n = len(removed)
-	addCounters(b, keysDelta, ttlDelta)
+	addCounters(b, c)
 	err = db.pdb.Apply(b, pebble.NoSync)
 	if err == nil {
 		db.orc.record(removed...)
-		db.applyCounters(keysDelta, ttlDelta)
+		db.applyCounters(c)
 		db.writeSeq.Add(1)
 	}
 	unlock()

@@ -99,7 +99,7 @@ func (b *Batch) Commit() error {
 	now := db.clock.Now()
 	nowMs := now.UnixMilli()
 	pb := db.pdb.NewBatch()
-	var keysDelta, ttlDelta int64
+	var c counts
 	var expired uint64
 	for _, op := range b.ops {
 		old, existed, err := db.getRecord(db.pdb, op.key)
@@ -110,10 +110,9 @@ func (b *Batch) Commit() error {
 			return err
 		}
 		sh := db.shardFor(op.key)
-		var kd, td int64
 		if op.del {
 			if existed {
-				kd, td = stageDelete(pb, op.key, old.hdr)
+				c.add(stageDelete(pb, op.key, old.hdr, len(old.value)))
 				delete(sh.pending, string(op.key))
 			}
 		} else {
@@ -123,19 +122,17 @@ func (b *Batch) Commit() error {
 				_ = pb.Close()
 				return err
 			}
-			kd, td = stagePut(pb, sh, op.key, old.hdr, existed, !op.fresh, nowMs, exp, op.value)
+			c.add(stagePut(pb, sh, op.key, old.hdr, len(old.value), existed, !op.fresh, nowMs, exp, op.value))
 		}
 		if existed && old.hdr.Expired(nowMs) {
 			expired++
 		}
-		keysDelta += kd
-		ttlDelta += td
 	}
-	addCounters(pb, keysDelta, ttlDelta)
+	addCounters(pb, c)
 	err := db.applyBatch(pb)
 	if err == nil {
 		db.orc.record(keys...)
-		db.applyCounters(keysDelta, ttlDelta)
+		db.applyCounters(c)
 	}
 	unlock()
 	if err != nil {

@@ -32,6 +32,7 @@ const (
 	sysFormat  = "format"
 	sysKeys    = "keys"
 	sysTTLKeys = "ttlkeys"
+	sysBytes   = "bytes"
 )
 
 // DB is an EpochDB database: a persistent key-value store that tracks each
@@ -53,6 +54,7 @@ type DB struct {
 
 	keys    atomic.Int64 // keys stored, including expired ones not yet swept
 	ttlKeys atomic.Int64 // of which carry a deadline
+	bytes   atomic.Int64 // their keys' and values' lengths
 
 	// Durability in the default mode: writeSeq counts NoSync commits,
 	// syncedSeq is the writeSeq that the last WAL sync covered.
@@ -183,8 +185,13 @@ func (db *DB) loadSystem() error {
 	if err != nil {
 		return err
 	}
+	nbytes, err := db.getCounter(sysBytes)
+	if err != nil {
+		return err
+	}
 	db.keys.Store(keys)
 	db.ttlKeys.Store(ttl)
+	db.bytes.Store(nbytes)
 	return nil
 }
 
@@ -407,23 +414,33 @@ func (db *DB) awaitDurable(b *pebble.Batch) error {
 	return nil
 }
 
-// addCounters records changes of the persistent key counters in b.
-func addCounters(b *pebble.Batch, keysDelta, ttlDelta int64) {
-	if keysDelta != 0 {
-		_ = b.Merge(keyspace.SysKey(sysKeys), keyspace.AppendCounter(nil, keysDelta), nil)
-	}
-	if ttlDelta != 0 {
-		_ = b.Merge(keyspace.SysKey(sysTTLKeys), keyspace.AppendCounter(nil, ttlDelta), nil)
+// counts are changes of the persistent counters: keys, keys with a deadline,
+// and live bytes (user keys plus values).
+type counts struct{ keys, ttlKeys, bytes int64 }
+
+func (c *counts) add(o counts) {
+	c.keys += o.keys
+	c.ttlKeys += o.ttlKeys
+	c.bytes += o.bytes
+}
+
+// addCounters records changes of the persistent counters in b.
+func addCounters(b *pebble.Batch, c counts) {
+	for _, kv := range [...]struct {
+		name string
+		d    int64
+	}{{sysKeys, c.keys}, {sysTTLKeys, c.ttlKeys}, {sysBytes, c.bytes}} {
+		if kv.d != 0 {
+			_ = b.Merge(keyspace.SysKey(kv.name), keyspace.AppendCounter(nil, kv.d), nil)
+		}
 	}
 }
 
-func (db *DB) applyCounters(keysDelta, ttlDelta int64) {
-	if keysDelta != 0 {
-		db.keys.Add(keysDelta)
-	}
-	if ttlDelta != 0 {
-		db.ttlKeys.Add(ttlDelta)
-	}
+// applyCounters applies committed counter changes to the in-memory copies.
+func (db *DB) applyCounters(c counts) {
+	db.keys.Add(c.keys)
+	db.ttlKeys.Add(c.ttlKeys)
+	db.bytes.Add(c.bytes)
 }
 
 func boolDelta(was, is bool) int64 {

@@ -259,16 +259,17 @@ func TestDB_ConcurrentSetDelete_CountsStayExact(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	var keys, withTTL int64
+	var keys, withTTL, nbytes int64
 	testutil.Must(t, db.Scan(ScanOptions{}, func(k, v []byte, md Metadata) error {
 		keys++
+		nbytes += int64(len(k) + len(v))
 		if !md.ExpiresAt.IsZero() {
 			withTTL++
 		}
 		return nil
 	}))
-	if s := db.Stats(); s.Keys != keys || s.KeysWithTTL != withTTL {
-		t.Fatalf("counters say %d keys (%d with ttl), scan found %d (%d)", s.Keys, s.KeysWithTTL, keys, withTTL)
+	if s := db.Stats(); s.Keys != keys || s.KeysWithTTL != withTTL || s.LiveBytes != nbytes {
+		t.Fatalf("counters say %d keys (%d with ttl, %d bytes), scan found %d (%d, %d)", s.Keys, s.KeysWithTTL, s.LiveBytes, keys, withTTL, nbytes)
 	}
 	// Every index entry belongs to a live record with that deadline.
 	clk.Advance(2 * time.Hour)

@@ -65,12 +65,12 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 	}
 	old.release() // only the header is needed
 	b := db.pdb.NewBatch()
-	keysDelta, ttlDelta := stagePut(b, sh, key, old.hdr, existed, true, now, exp, value)
-	addCounters(b, keysDelta, ttlDelta)
+	c := stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, value)
+	addCounters(b, c)
 	if err := db.commit(b, &sh.mu, key); err != nil {
 		return err
 	}
-	db.applyCounters(keysDelta, ttlDelta)
+	db.applyCounters(c)
 	if existed && old.hdr.Expired(now) {
 		db.st.expired.Add(1)
 	}
@@ -83,7 +83,7 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 // afresh. The caller holds sh.mu.
 //
 // With keep false, a live key is replaced as if it had been deleted first.
-func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, existed, keep bool, now, exp int64, value []byte) (keysDelta, ttlDelta int64) {
+func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, oldLen int, existed, keep bool, now, exp int64, value []byte) counts {
 	live := keep && existed && !old.Expired(now)
 	hdr := keyspace.Header{CreatedAt: now, UpdatedAt: now, ExpiresAt: exp}
 	if live {
@@ -93,7 +93,7 @@ func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, exist
 	if existed {
 		oldHdr = &old
 	}
-	keysDelta, ttlDelta = stageRecord(b, key, oldHdr, hdr, value)
+	c := stageRecord(b, key, oldHdr, oldLen, hdr, value)
 	metaKey := keyspace.MetaKey(nil, key)
 	touch := keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now})
 	if live {
@@ -102,13 +102,13 @@ func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, exist
 		_ = b.Set(metaKey, touch, nil)
 		delete(sh.pending, string(key))
 	}
-	return keysDelta, ttlDelta
+	return c
 }
 
 // stageRecord adds to b the data record (hdr, value) of key and the ttl-index
-// change from old (nil if the key has no record) to hdr. It returns the
-// changes of the key counters.
-func stageRecord(b *pebble.Batch, key []byte, old *keyspace.Header, hdr keyspace.Header, value []byte) (keysDelta, ttlDelta int64) {
+// change from old (nil if the key has no record; oldLen is its value's
+// length) to hdr. It returns the changes of the counters.
+func stageRecord(b *pebble.Batch, key []byte, old *keyspace.Header, oldLen int, hdr keyspace.Header, value []byte) counts {
 	op := b.SetDeferred(1+len(key), keyspace.HeaderLen+len(value))
 	keyspace.DataKey(op.Key[:0], key)
 	keyspace.AppendRecord(op.Value[:0], hdr, value)
@@ -121,21 +121,25 @@ func stageRecord(b *pebble.Batch, key []byte, old *keyspace.Header, hdr keyspace
 	if hdr.ExpiresAt != 0 && (!hadTTL || old.ExpiresAt != hdr.ExpiresAt) {
 		_ = b.Set(keyspace.TTLKey(nil, hdr.ExpiresAt, key), nil, nil)
 	}
+	c := counts{ttlKeys: boolDelta(hadTTL, hdr.ExpiresAt != 0), bytes: int64(len(value) - oldLen)}
 	if old == nil {
-		keysDelta = 1
+		c.keys = 1
+		c.bytes += int64(len(key))
 	}
-	return keysDelta, boolDelta(hadTTL, hdr.ExpiresAt != 0)
+	return c
 }
 
-// stageDelete adds to b the removal of key, whose record has header hdr.
-func stageDelete(b *pebble.Batch, key []byte, hdr keyspace.Header) (keysDelta, ttlDelta int64) {
+// stageDelete adds to b the removal of key, whose record has header hdr and
+// a value of vlen bytes.
+func stageDelete(b *pebble.Batch, key []byte, hdr keyspace.Header, vlen int) counts {
 	_ = b.Delete(keyspace.DataKey(nil, key), nil)
 	_ = b.Delete(keyspace.MetaKey(nil, key), nil)
+	c := counts{keys: -1, bytes: -int64(len(key) + vlen)}
 	if hdr.ExpiresAt != 0 {
 		_ = b.Delete(keyspace.TTLKey(nil, hdr.ExpiresAt, key), nil)
-		return -1, -1
+		c.ttlKeys = -1
 	}
-	return -1, 0
+	return c
 }
 
 // Get returns a copy of the value stored under key, or ErrNotFound if there
@@ -206,12 +210,12 @@ func (db *DB) Delete(key []byte) (existed bool, err error) {
 		return false, nil
 	}
 	b := db.pdb.NewBatch()
-	keysDelta, ttlDelta := stageDelete(b, key, old.hdr)
-	addCounters(b, keysDelta, ttlDelta)
+	c := stageDelete(b, key, old.hdr, len(old.value))
+	addCounters(b, c)
 	if err := db.commit(b, &sh.mu, key); err != nil {
 		return false, err
 	}
-	db.applyCounters(keysDelta, ttlDelta)
+	db.applyCounters(c)
 	if old.hdr.Expired(db.nowMs()) {
 		db.st.expired.Add(1)
 		return false, nil
@@ -391,13 +395,13 @@ func (db *DB) setDeadline(key []byte, exp int64) error {
 	hdr := old.hdr
 	hdr.ExpiresAt = exp
 	b := db.pdb.NewBatch()
-	keysDelta, ttlDelta := stageRecord(b, key, &old.hdr, hdr, old.value)
+	c := stageRecord(b, key, &old.hdr, len(old.value), hdr, old.value)
 	old.release()
-	addCounters(b, keysDelta, ttlDelta)
+	addCounters(b, c)
 	if err := db.commit(b, &sh.mu, key); err != nil {
 		return err
 	}
-	db.applyCounters(keysDelta, ttlDelta)
+	db.applyCounters(c)
 	return nil
 }
 
@@ -477,17 +481,17 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 	}
 
 	b := db.pdb.NewBatch()
-	var keysDelta, ttlDelta int64
+	var c counts
 	switch ch.Action {
 	case Put:
 		exp := int64(0)
 		if !ch.ExpiresAt.IsZero() {
 			exp = ceilMs(ch.ExpiresAt)
 		}
-		keysDelta, ttlDelta = stagePut(b, sh, key, old.hdr, existed, true, now, exp, ch.Value)
+		c = stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, ch.Value)
 		db.st.sets.Add(1)
 	case Remove:
-		keysDelta, ttlDelta = stageDelete(b, key, old.hdr)
+		c = stageDelete(b, key, old.hdr, len(old.value))
 		delete(sh.pending, string(key))
 		db.st.deletes.Add(1)
 	default:
@@ -497,11 +501,11 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		return fmt.Errorf("epochdb: Modify: unknown action %d", ch.Action)
 	}
 	old.release()
-	addCounters(b, keysDelta, ttlDelta)
+	addCounters(b, c)
 	if err := db.commit(b, &sh.mu, key); err != nil {
 		return err
 	}
-	db.applyCounters(keysDelta, ttlDelta)
+	db.applyCounters(c)
 	if existed && !live {
 		db.st.expired.Add(1)
 	}

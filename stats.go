@@ -18,6 +18,7 @@ type counters struct {
 type Stats struct {
 	Keys        int64 // keys stored, including expired ones not yet swept
 	KeysWithTTL int64 // of which have a deadline
+	LiveBytes   int64 // the length of their keys and values (what MaxDiskBytes bounds)
 
 	Gets       uint64 // Get calls
 	Misses     uint64 // Gets that found nothing (absent or expired)
@@ -69,6 +70,7 @@ func (db *DB) Stats() Stats {
 	s := Stats{
 		Keys:               db.keys.Load(),
 		KeysWithTTL:        db.ttlKeys.Load(),
+		LiveBytes:          db.bytes.Load(),
 		Gets:               db.st.gets.Load(),
 		Misses:             db.st.misses.Load(),
 		Sets:               db.st.sets.Load(),

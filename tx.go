@@ -546,27 +546,26 @@ func (tx *Tx) Commit() error {
 
 	b := db.pdb.NewBatch()
 	now := db.nowMs()
-	var keysDelta, ttlDelta int64
+	var c counts
 	var changed [][]byte
 	for _, key := range keys {
-		kd, td, wrote, err := tx.stage(b, key, now)
+		kc, wrote, err := tx.stage(b, key, now)
 		if err != nil {
 			db.orc.mu.Unlock()
 			unlock()
 			_ = b.Close()
 			return err
 		}
-		keysDelta += kd
-		ttlDelta += td
+		c.add(kc)
 		if wrote {
 			changed = append(changed, key)
 		}
 	}
-	addCounters(b, keysDelta, ttlDelta)
+	addCounters(b, c)
 	err := db.applyBatch(b)
 	if err == nil {
 		db.orc.recordLocked(changed)
-		db.applyCounters(keysDelta, ttlDelta)
+		db.applyCounters(c)
 	}
 	db.orc.mu.Unlock()
 	unlock()
@@ -607,24 +606,24 @@ func (tx *Tx) conflictLocked() bool {
 // stage adds the transaction's write of key to b, against the key's current
 // record (its shard is locked). wrote reports whether data changed (as
 // opposed to frequency only).
-func (tx *Tx) stage(b *pebble.Batch, key []byte, now int64) (keysDelta, ttlDelta int64, wrote bool, err error) {
+func (tx *Tx) stage(b *pebble.Batch, key []byte, now int64) (c counts, wrote bool, err error) {
 	db := tx.db
 	w := tx.writes[string(key)]
 	sh := db.shardFor(key)
 	old, existed, err := db.getRecord(db.pdb, key)
 	if err != nil {
-		return 0, 0, false, err
+		return counts{}, false, err
 	}
 	defer old.release()
 	live := existed && !old.hdr.Expired(now)
 	switch w.kind {
 	case wPut:
-		keysDelta, ttlDelta = stagePut(b, sh, key, old.hdr, existed, !w.fresh, now, w.exp, w.value)
+		c = stagePut(b, sh, key, old.hdr, len(old.value), existed, !w.fresh, now, w.exp, w.value)
 		wrote = true
 		db.st.sets.Add(1)
 	case wDelete:
 		if existed {
-			keysDelta, ttlDelta = stageDelete(b, key, old.hdr)
+			c = stageDelete(b, key, old.hdr, len(old.value))
 			delete(sh.pending, string(key))
 			wrote = true
 		}
@@ -633,7 +632,7 @@ func (tx *Tx) stage(b *pebble.Batch, key []byte, now int64) (keysDelta, ttlDelta
 		if live && old.hdr.ExpiresAt != w.exp {
 			hdr := old.hdr
 			hdr.ExpiresAt = w.exp
-			keysDelta, ttlDelta = stageRecord(b, key, &old.hdr, hdr, old.value)
+			c = stageRecord(b, key, &old.hdr, len(old.value), hdr, old.value)
 			wrote = true
 		}
 	}
@@ -641,7 +640,7 @@ func (tx *Tx) stage(b *pebble.Batch, key []byte, now int64) (keysDelta, ttlDelta
 		_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{Frequency: w.incs, LastAccess: now}), nil)
 		db.st.increments.Add(w.incs)
 	}
-	return keysDelta, ttlDelta, wrote, nil
+	return c, wrote, nil
 }
 
 // lockShards locks the shards of keys in ascending order (the order every
