@@ -133,22 +133,35 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 	defer b.Close()
 	var c counts
 	var removed [][]byte
+	want := db.wantEvents()
+	r := retired{db: db}
 	for _, d := range due {
 		rec, ok, err := db.getRecord(db.pdb, d.key)
-		rec.release()
-		vlen := len(rec.value)
 		if err != nil {
 			unlock()
+			r.finish(false)
 			return 0, false, err
 		}
 		if !ok || rec.hdr.ExpiresAt != d.exp {
 			// A stale index entry: the record was deleted or given another
 			// deadline without its old entry being removed.
+			rec.release()
 			_ = b.Delete(keyspace.TTLKey(nil, d.exp, d.key), nil)
 			continue
 		}
-		c.add(stageDelete(b, d.key, rec.hdr, vlen))
-		delete(db.shards[d.shard].pending, string(d.key))
+		sh := &db.shards[d.shard]
+		if want {
+			m, err := db.currentMetaLocked(sh, d.key)
+			if err != nil {
+				db.log.Warn("epochdb: reading the metadata of an expired key", "key", d.key, "err", err)
+			}
+			r.stage(b, EventExpired, d.key, rec.hdr, m, rec.value, now)
+		} else {
+			db.st.expired.Add(1)
+		}
+		c.add(stageDelete(b, d.key, rec.hdr, len(rec.value)))
+		rec.release()
+		delete(sh.pending, string(d.key))
 		removed = append(removed, d.key)
 	}
 	n = len(removed)
@@ -159,11 +172,11 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 		db.applyCounters(c)
 		db.writeSeq.Add(1)
 	}
+	r.finish(err == nil)
 	unlock()
 	if err != nil {
 		return 0, false, fmt.Errorf("epochdb: expiry: %w", err)
 	}
-	db.st.expired.Add(uint64(n))
 	return n, len(due) == limit, nil
 }
 
@@ -198,8 +211,7 @@ func (db *DB) flushTracked() error {
 		}
 		b := db.pdb.NewBatch()
 		for k, a := range sh.pending {
-			_ = b.Merge(keyspace.MetaKey(nil, []byte(k)),
-				keyspace.AppendMeta(nil, keyspace.Meta{Frequency: a.count, LastAccess: a.last}), nil)
+			_ = b.Merge(keyspace.MetaKey(nil, []byte(k)), keyspace.AppendMeta(nil, a.meta()), nil)
 		}
 		err := db.pdb.Apply(b, pebble.NoSync)
 		_ = b.Close()
@@ -211,6 +223,7 @@ func (db *DB) flushTracked() error {
 		clear(sh.pending)
 		sh.mu.Unlock()
 	}
+	db.noteTrackFlush()
 	if flushed > 0 {
 		db.writeSeq.Add(1)
 		db.st.trackFlushes.Add(1)

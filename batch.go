@@ -100,16 +100,23 @@ func (b *Batch) Commit() error {
 	nowMs := now.UnixMilli()
 	pb := db.pdb.NewBatch()
 	var c counts
-	var expired uint64
+	r := retired{db: db}
+	fail := func(err error) error {
+		r.finish(false)
+		unlock()
+		_ = pb.Close()
+		return err
+	}
 	for _, op := range b.ops {
 		old, existed, err := db.getRecord(db.pdb, op.key)
-		old.release()
 		if err != nil {
-			unlock()
-			_ = pb.Close()
-			return err
+			return fail(err)
 		}
 		sh := db.shardFor(op.key)
+		if existed && old.hdr.Expired(nowMs) {
+			db.stageLazyExpiry(pb, &r, sh, op.key, old, nowMs)
+		}
+		old.release()
 		if op.del {
 			if existed {
 				c.add(stageDelete(pb, op.key, old.hdr, len(old.value)))
@@ -118,15 +125,13 @@ func (b *Batch) Commit() error {
 		} else {
 			exp, err := deadline(now, op.ttl)
 			if err != nil {
-				unlock()
-				_ = pb.Close()
-				return err
+				return fail(err)
 			}
 			c.add(stagePut(pb, sh, op.key, old.hdr, len(old.value), existed, !op.fresh, nowMs, exp, op.value))
 		}
-		if existed && old.hdr.Expired(nowMs) {
-			expired++
-		}
+	}
+	if err := db.admit(c); err != nil {
+		return fail(err)
 	}
 	addCounters(pb, c)
 	err := db.applyBatch(pb)
@@ -134,11 +139,14 @@ func (b *Batch) Commit() error {
 		db.orc.record(keys...)
 		db.applyCounters(c)
 	}
+	r.finish(err == nil)
 	unlock()
 	if err != nil {
 		return err
 	}
 	db.st.batches.Add(1)
-	db.st.expired.Add(expired)
-	return db.awaitDurable(pb)
+	if err := db.awaitDurable(pb); err != nil {
+		return err
+	}
+	return db.afterWrite(c)
 }

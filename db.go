@@ -29,10 +29,11 @@ const NoTTL time.Duration = -1
 
 // System-keyspace record names.
 const (
-	sysFormat  = "format"
-	sysKeys    = "keys"
-	sysTTLKeys = "ttlkeys"
-	sysBytes   = "bytes"
+	sysFormat   = "format"
+	sysKeys     = "keys"
+	sysTTLKeys  = "ttlkeys"
+	sysBytes    = "bytes"
+	sysEventSeq = "eventseq"
 )
 
 // DB is an EpochDB database: a persistent key-value store that tracks each
@@ -49,8 +50,12 @@ type DB struct {
 	wo    *pebble.WriteOptions // pebble.Sync when SyncWrites, else NoSync
 	seed  maphash.Seed
 
+	halfLifeMs int64 // Options.HeatHalfLife in ms
+
 	shards [numShards]shard
 	orc    *oracle
+	ev     eventHub
+	life   lifecycleState
 
 	keys    atomic.Int64 // keys stored, including expired ones not yet swept
 	ttlKeys atomic.Int64 // of which carry a deadline
@@ -60,7 +65,8 @@ type DB struct {
 	// syncedSeq is the writeSeq that the last WAL sync covered.
 	writeSeq, syncedSeq atomic.Uint64
 
-	st counters
+	st  counters
+	met metrics // latencies, outcomes, backups, engine events (metrics.go)
 
 	// Lifetime: inflight counts calls in progress; Close sets closed, waits
 	// for inflight to drain, stops the background goroutines, then closes
@@ -86,6 +92,16 @@ type access struct {
 	last  int64 // Unix ms of the latest read
 }
 
+// meta returns the reads as a meta delta. Their heat is counted at the time
+// of the latest read: an error far below a half-life, since reads are
+// flushed every TrackFlushInterval.
+func (a access) meta() keyspace.Meta {
+	return keyspace.Meta{Frequency: a.count, LastAccess: a.last, Heat: float64(a.count)}
+}
+
+// mergeMeta merges meta values with the DB's heat half-life.
+func (db *DB) mergeMeta(m, o keyspace.Meta) keyspace.Meta { return m.Merge(o, db.halfLifeMs) }
+
 // Open opens (creating if needed) the database in dir. A nil opts means
 // DefaultOptions. Keys whose deadline passed while the database was closed are
 // invisible from the first call after Open returns.
@@ -106,6 +122,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		closeCh: make(chan struct{}),
 		orc:     newOracle(),
 	}
+	db.halfLifeMs = o.HeatHalfLife.Milliseconds()
 	db.wo = pebble.NoSync
 	if o.SyncWrites {
 		db.wo = pebble.Sync
@@ -117,9 +134,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 	popts := &pebble.Options{
 		Cache:              pebble.NewCache(o.CacheSize),
 		MemTableSize:       o.MemTableSize,
-		Merger:             &pebble.Merger{Name: mergerName, Merge: merge},
+		Merger:             &pebble.Merger{Name: mergerName, Merge: db.merge},
 		Logger:             pebbleLogger{o.Logger},
 		FormatMajorVersion: pebble.FormatNewest,
+		EventListener:      db.met.eventListener(),
 	}
 	defer popts.Cache.Unref()
 	for i := range popts.Levels {
@@ -137,7 +155,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("epochdb: open %q: %w", dir, err)
 	}
 	db.pdb = pdb
-	if err := db.loadSystem(); err != nil {
+	if err := db.loadSystem(); err == nil {
+		err = db.loadEventSeq()
+	}
+	if err != nil {
 		_ = pdb.Close()
 		return nil, err
 	}
@@ -152,6 +173,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	if !o.DisableReadTracking {
 		db.goFunc(db.trackLoop)
+	}
+	if db.pruneRuleOn() || db.budgetOn() || o.EventLog {
+		db.goFunc(db.lifecycleLoop)
 	}
 	return db, nil
 }
@@ -249,6 +273,7 @@ func (db *DB) Close() error {
 	}
 	close(db.closeCh)
 	db.wg.Wait()
+	db.closeSubscriptions()
 
 	var errs []error
 	if err := db.flushTracked(); err != nil {

@@ -14,8 +14,9 @@ import (
 const mergerName = "epochdb.merge.v1"
 
 // merge starts a merge for a Pebble key. Meta records merge by adding
-// frequencies and keeping the latest access; system counters by addition.
-func merge(key, value []byte) (pebble.ValueMerger, error) {
+// frequencies, keeping the latest access and adding decayed heats; system
+// counters by addition.
+func (db *DB) merge(key, value []byte) (pebble.ValueMerger, error) {
 	if len(key) == 0 {
 		return nil, fmt.Errorf("epochdb: merge of an empty key: %w", ErrCorrupt)
 	}
@@ -25,7 +26,7 @@ func merge(key, value []byte) (pebble.ValueMerger, error) {
 		if err != nil {
 			return nil, corruptErr(keyspace.UserKey(key), err)
 		}
-		return &metaMerger{key: append([]byte(nil), key...), m: m}, nil
+		return &metaMerger{key: append([]byte(nil), key...), m: m, halfLifeMs: db.halfLifeMs}, nil
 	case keyspace.PrefixSys:
 		n, err := keyspace.DecodeCounter(value)
 		if err != nil {
@@ -37,8 +38,9 @@ func merge(key, value []byte) (pebble.ValueMerger, error) {
 }
 
 type metaMerger struct {
-	key []byte
-	m   keyspace.Meta
+	key        []byte
+	m          keyspace.Meta
+	halfLifeMs int64
 }
 
 func (mm *metaMerger) add(value []byte) error {
@@ -46,7 +48,7 @@ func (mm *metaMerger) add(value []byte) error {
 	if err != nil {
 		return corruptErr(keyspace.UserKey(mm.key), err)
 	}
-	mm.m = mm.m.Merge(o)
+	mm.m = mm.m.Merge(o, mm.halfLifeMs)
 	return nil
 }
 

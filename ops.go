@@ -17,6 +17,10 @@ type Metadata struct {
 	// read tracking is disabled, Gets. It survives overwrites and restarts and
 	// starts at zero when the key is created.
 	Frequency uint64
+	// Heat is the key's access count decayed with Options.HeatHalfLife, as of
+	// the time of the call: each access adds 1 and the sum halves every
+	// half-life. A new key starts at 1. Eviction by LFU removes the coldest.
+	Heat float64
 	// CreatedAt is when the key was first written since it last did not exist.
 	CreatedAt time.Time
 	// UpdatedAt is when its value was last written.
@@ -34,7 +38,8 @@ type Metadata struct {
 // Overwriting a live key replaces its value and deadline (ttl 0 makes it
 // persistent) and keeps its CreatedAt and Frequency. A nil value is stored
 // as an empty one.
-func (db *DB) Set(key, value []byte, ttl time.Duration) error {
+func (db *DB) Set(key, value []byte, ttl time.Duration) (err error) {
+	defer db.met.set.observe(time.Now(), &err)
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -63,18 +68,41 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 		sh.mu.Unlock()
 		return err
 	}
-	old.release() // only the header is needed
+	defer old.release()
 	b := db.pdb.NewBatch()
 	c := stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, value)
+	if err := db.admit(c); err != nil {
+		sh.mu.Unlock()
+		_ = b.Close()
+		return err
+	}
+	r := retired{db: db}
+	if existed && old.hdr.Expired(now) {
+		db.stageLazyExpiry(b, &r, sh, key, old, now)
+	}
 	addCounters(b, c)
-	if err := db.commit(b, &sh.mu, key); err != nil {
+	err = db.commit(b, &sh.mu, key)
+	r.finish(err == nil)
+	if err != nil {
 		return err
 	}
 	db.applyCounters(c)
-	if existed && old.hdr.Expired(now) {
+	return db.afterWrite(c)
+}
+
+// stageLazyExpiry records in b and r that the expired record rec of key is
+// being replaced or deleted: an expiry like the sweeper's. The caller holds
+// sh.mu.
+func (db *DB) stageLazyExpiry(b *pebble.Batch, r *retired, sh *shard, key []byte, rec record, now int64) {
+	if !db.wantEvents() {
 		db.st.expired.Add(1)
+		return
 	}
-	return nil
+	m, err := db.currentMetaLocked(sh, key)
+	if err != nil {
+		db.log.Warn("epochdb: reading the metadata of an expired key", "key", key, "err", err)
+	}
+	r.stage(b, EventExpired, key, rec.hdr, m, rec.value, now)
 }
 
 // stagePut adds to b the write of value with deadline exp under key, whose
@@ -95,11 +123,12 @@ func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, oldLe
 	}
 	c := stageRecord(b, key, oldHdr, oldLen, hdr, value)
 	metaKey := keyspace.MetaKey(nil, key)
-	touch := keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now})
 	if live {
-		_ = b.Merge(metaKey, touch, nil)
+		_ = b.Merge(metaKey, keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now}), nil)
 	} else {
-		_ = b.Set(metaKey, touch, nil)
+		// A new key starts at frequency 0 and heat 1 (its creation), so
+		// that it is not the first victim of eviction.
+		_ = b.Set(metaKey, keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now, Heat: 1}), nil)
 		delete(sh.pending, string(key))
 	}
 	return c
@@ -145,7 +174,8 @@ func stageDelete(b *pebble.Batch, key []byte, hdr keyspace.Header, vlen int) cou
 // Get returns a copy of the value stored under key, or ErrNotFound if there
 // is none or it has expired. Unless read tracking is disabled, a hit counts
 // as an access of the key (see Metadata.Frequency).
-func (db *DB) Get(key []byte) ([]byte, error) {
+func (db *DB) Get(key []byte) (_ []byte, err error) {
+	defer db.met.get.observe(time.Now(), &err)
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
@@ -188,6 +218,7 @@ func (db *DB) track(key []byte, now int64) {
 // Delete removes key. It reports whether a live key was removed; deleting an
 // absent or expired key is not an error.
 func (db *DB) Delete(key []byte) (existed bool, err error) {
+	defer db.met.del.observeDelete(time.Now(), &existed, &err)
 	if err := checkKey(key); err != nil {
 		return false, err
 	}
@@ -203,30 +234,36 @@ func (db *DB) Delete(key []byte) (existed bool, err error) {
 		sh.mu.Unlock()
 		return false, err
 	}
-	old.release()
-	delete(sh.pending, string(key))
+	defer old.release()
 	if !ok {
+		delete(sh.pending, string(key))
 		sh.mu.Unlock()
 		return false, nil
 	}
+	now := db.nowMs()
+	expired := old.hdr.Expired(now)
 	b := db.pdb.NewBatch()
+	r := retired{db: db}
+	if expired {
+		db.stageLazyExpiry(b, &r, sh, key, old, now)
+	}
+	delete(sh.pending, string(key))
 	c := stageDelete(b, key, old.hdr, len(old.value))
 	addCounters(b, c)
-	if err := db.commit(b, &sh.mu, key); err != nil {
+	err = db.commit(b, &sh.mu, key)
+	r.finish(err == nil)
+	if err != nil {
 		return false, err
 	}
 	db.applyCounters(c)
-	if old.hdr.Expired(db.nowMs()) {
-		db.st.expired.Add(1)
-		return false, nil
-	}
-	return true, nil
+	return !expired, nil
 }
 
 // IncrementFrequency adds one access to key's frequency and returns the new
 // count. Concurrent increments are exact: N calls add exactly N. It returns
 // ErrNotFound if the key is absent or expired.
-func (db *DB) IncrementFrequency(key []byte) (uint64, error) {
+func (db *DB) IncrementFrequency(key []byte) (_ uint64, err error) {
+	defer db.met.incr.observe(time.Now(), &err)
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
@@ -252,8 +289,8 @@ func (db *DB) IncrementFrequency(key []byte) (uint64, error) {
 		sh.mu.Unlock()
 		return 0, err
 	}
-	delta := keyspace.Meta{Frequency: 1, LastAccess: now}
-	n := m.Merge(keyspace.Meta{Frequency: sh.pending[string(key)].count}).Merge(delta).Frequency
+	delta := keyspace.Meta{Frequency: 1, LastAccess: now, Heat: 1}
+	n := db.mergeMeta(db.mergeMeta(m, sh.pending[string(key)].meta()), delta).Frequency
 	b := db.pdb.NewBatch()
 	_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, delta), nil)
 	if err := db.commit(b, &sh.mu); err != nil {
@@ -281,27 +318,15 @@ func (db *DB) Metadata(key []byte) (Metadata, error) {
 	if err != nil {
 		return Metadata{}, err
 	}
-	if !ok || rec.hdr.Expired(db.nowMs()) {
+	now := db.nowMs()
+	if !ok || rec.hdr.Expired(now) {
 		return Metadata{}, ErrNotFound
 	}
-	m, err := db.getMeta(db.pdb, key)
+	m, err := db.currentMetaLocked(sh, key)
 	if err != nil {
 		return Metadata{}, err
 	}
-	if a, ok := sh.pending[string(key)]; ok {
-		m = m.Merge(keyspace.Meta{Frequency: a.count, LastAccess: a.last})
-	}
-	return makeMetadata(rec.hdr, m), nil
-}
-
-func makeMetadata(h keyspace.Header, m keyspace.Meta) Metadata {
-	return Metadata{
-		Frequency:  m.Frequency,
-		CreatedAt:  msToTime(h.CreatedAt),
-		UpdatedAt:  msToTime(h.UpdatedAt),
-		LastAccess: msToTime(m.LastAccess),
-		ExpiresAt:  msToTime(h.ExpiresAt),
-	}
+	return db.makeMetadata(rec.hdr, m, now), nil
 }
 
 // TTL returns the time left until key expires (at least 1ms for a live key),
@@ -481,6 +506,10 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 	}
 
 	b := db.pdb.NewBatch()
+	r := retired{db: db}
+	if existed && !live {
+		db.stageLazyExpiry(b, &r, sh, key, old, now)
+	}
 	var c counts
 	switch ch.Action {
 	case Put:
@@ -495,19 +524,25 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		delete(sh.pending, string(key))
 		db.st.deletes.Add(1)
 	default:
+		err = fmt.Errorf("epochdb: Modify: unknown action %d", ch.Action)
+	}
+	if err == nil {
+		err = db.admit(c)
+	}
+	if err != nil {
+		r.finish(false)
 		old.release()
 		sh.mu.Unlock()
 		_ = b.Close()
-		return fmt.Errorf("epochdb: Modify: unknown action %d", ch.Action)
+		return err
 	}
-	old.release()
 	addCounters(b, c)
-	if err := db.commit(b, &sh.mu, key); err != nil {
+	err = db.commit(b, &sh.mu, key)
+	old.release()
+	r.finish(err == nil)
+	if err != nil {
 		return err
 	}
 	db.applyCounters(c)
-	if existed && !live {
-		db.st.expired.Add(1)
-	}
-	return nil
+	return db.afterWrite(c)
 }

@@ -60,6 +60,70 @@ type Options struct {
 	// keyspace. Metadata includes unflushed counts. The default is 500ms.
 	TrackFlushInterval time.Duration
 
+	// HeatHalfLife is the half-life with which a key's heat decays: each
+	// access adds 1 to the heat, and the sum halves every HeatHalfLife (the
+	// idea of Redis's LFU decay). Eviction by heat keeps the keys used most
+	// recently and often. A negative value disables decay. The default is 1h.
+	HeatHalfLife time.Duration
+
+	// PruneMinFrequency turns on the frequency rule of pruning: a key older
+	// than PruneGrace whose frequency is below this is removed by a
+	// background pass. 0 (the default) disables the rule.
+	PruneMinFrequency uint64
+
+	// PruneIdle turns on the idle rule of pruning: a key older than
+	// PruneGrace not accessed for this long is removed. 0 (the default)
+	// disables the rule. A key is pruned if either enabled rule selects it.
+	PruneIdle time.Duration
+
+	// PruneGrace is the age (since CreatedAt) under which no key is pruned.
+	// The default is 0: any age.
+	PruneGrace time.Duration
+
+	// PruneInterval is how often the pruning pass walks the keyspace. The
+	// default is 1m.
+	PruneInterval time.Duration
+
+	// PruneBatchSize is how many keys one step of the pruning pass examines;
+	// the pass releases its locks and yields between steps. The default is
+	// 1000.
+	PruneBatchSize int
+
+	// PruneSkipTTLKeys exempts keys with a deadline from pruning: they are
+	// left to expire. By default they follow the same rule.
+	PruneSkipTTLKeys bool
+
+	// MaxKeys is a budget on the number of keys; 0 (the default) means no
+	// limit. See EvictionPolicy.
+	MaxKeys int64
+
+	// MaxDiskBytes is a budget on the live data size, Stats.LiveBytes: the
+	// length of all keys and values. Physical disk use follows it after
+	// compactions (Pebble compresses, and deleted data is reclaimed
+	// lazily). 0 (the default) means no limit.
+	MaxDiskBytes int64
+
+	// EvictionPolicy says what happens when a write would exceed MaxKeys or
+	// MaxDiskBytes. The default, NoEviction, fails the write with ErrFull.
+	EvictionPolicy EvictionPolicy
+
+	// EventLog keeps a durable log of lifecycle events (expiries, prunes,
+	// evictions) in the store: each event gets a sequence number, survives
+	// restarts, and can be read from a cursor with ReadEvents. Off by
+	// default.
+	EventLog bool
+
+	// EventLogValues stores the retired key's value in its event.
+	EventLogValues bool
+
+	// EventLogMaxEntries bounds the event log by count; older events are
+	// dropped. The default is 1,000,000.
+	EventLogMaxEntries int64
+
+	// EventLogMaxAge bounds the event log by age. The default, 0, keeps
+	// events until EventLogMaxEntries drops them.
+	EventLogMaxAge time.Duration
+
 	// TxMaxRetries is how many times Update re-runs a transaction whose
 	// commit conflicted before it returns ErrConflict. A negative value
 	// means never retry. The default is 32.
@@ -108,6 +172,18 @@ func (o *Options) ensureDefaults() {
 	if o.TrackFlushInterval == 0 {
 		o.TrackFlushInterval = 500 * time.Millisecond
 	}
+	if o.HeatHalfLife == 0 {
+		o.HeatHalfLife = time.Hour
+	}
+	if o.PruneInterval == 0 {
+		o.PruneInterval = time.Minute
+	}
+	if o.PruneBatchSize == 0 {
+		o.PruneBatchSize = 1000
+	}
+	if o.EventLogMaxEntries == 0 {
+		o.EventLogMaxEntries = 1_000_000
+	}
 	if o.TxMaxRetries == 0 {
 		o.TxMaxRetries = 32
 	}
@@ -138,6 +214,14 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: TrackFlushInterval %v is negative", ErrInvalidOptions, o.TrackFlushInterval)
 	case o.MaxValueSize < 0 || o.MaxValueSize > 1<<30:
 		return fmt.Errorf("%w: MaxValueSize %d is outside [0, 1 GiB]", ErrInvalidOptions, o.MaxValueSize)
+	case o.PruneIdle < 0 || o.PruneGrace < 0 || o.PruneInterval < 0 || o.PruneBatchSize < 0:
+		return fmt.Errorf("%w: negative pruning option", ErrInvalidOptions)
+	case o.MaxKeys < 0 || o.MaxDiskBytes < 0:
+		return fmt.Errorf("%w: negative budget (MaxKeys %d, MaxDiskBytes %d)", ErrInvalidOptions, o.MaxKeys, o.MaxDiskBytes)
+	case o.EvictionPolicy > EvictAllKeysLRU:
+		return fmt.Errorf("%w: unknown EvictionPolicy %d", ErrInvalidOptions, o.EvictionPolicy)
+	case o.EventLogMaxEntries < 0 || o.EventLogMaxAge < 0:
+		return fmt.Errorf("%w: negative event log retention", ErrInvalidOptions)
 	case o.CacheSize < 0:
 		return fmt.Errorf("%w: CacheSize %d is negative", ErrInvalidOptions, o.CacheSize)
 	case o.MemTableSize > 1<<32:
@@ -157,9 +241,56 @@ func (o *Options) String() string {
 	fmt.Fprintf(&b, "expiry_batch_size=%d\n", o.ExpiryBatchSize)
 	fmt.Fprintf(&b, "read_tracking=%t\n", !o.DisableReadTracking)
 	fmt.Fprintf(&b, "track_flush_interval=%v\n", o.TrackFlushInterval)
+	fmt.Fprintf(&b, "heat_half_life=%v\n", o.HeatHalfLife)
+	fmt.Fprintf(&b, "prune_min_frequency=%d\n", o.PruneMinFrequency)
+	fmt.Fprintf(&b, "prune_idle=%v\n", o.PruneIdle)
+	fmt.Fprintf(&b, "prune_grace=%v\n", o.PruneGrace)
+	fmt.Fprintf(&b, "prune_interval=%v\n", o.PruneInterval)
+	fmt.Fprintf(&b, "prune_skip_ttl_keys=%t\n", o.PruneSkipTTLKeys)
+	fmt.Fprintf(&b, "max_keys=%d\n", o.MaxKeys)
+	fmt.Fprintf(&b, "max_disk_bytes=%d\n", o.MaxDiskBytes)
+	fmt.Fprintf(&b, "eviction_policy=%v\n", o.EvictionPolicy)
+	fmt.Fprintf(&b, "event_log=%t\n", o.EventLog)
 	fmt.Fprintf(&b, "tx_max_retries=%d\n", o.TxMaxRetries)
 	fmt.Fprintf(&b, "max_value_size=%d\n", o.MaxValueSize)
 	fmt.Fprintf(&b, "cache_size=%d\n", o.CacheSize)
 	fmt.Fprintf(&b, "memtable_size=%d\n", o.MemTableSize)
 	return b.String()
+}
+
+// EvictionPolicy chooses what happens when a write would exceed the
+// budget (MaxKeys, MaxDiskBytes). The names follow Redis's maxmemory-policy.
+type EvictionPolicy uint8
+
+const (
+	// NoEviction fails writes that would exceed the budget with ErrFull.
+	NoEviction EvictionPolicy = iota
+	// EvictAllKeysLFU evicts the keys with the lowest heat ("allkeys-lfu").
+	EvictAllKeysLFU
+	// EvictVolatileLFU evicts the keys with a deadline with the lowest heat
+	// ("volatile-lfu"); if none is left, writes fail with ErrFull.
+	EvictVolatileLFU
+	// EvictAllKeysLRU evicts the keys accessed least recently ("allkeys-lru").
+	EvictAllKeysLRU
+)
+
+var evictionPolicyNames = [...]string{"noeviction", "allkeys-lfu", "volatile-lfu", "allkeys-lru"}
+
+// String returns the policy's Redis name, e.g. "allkeys-lfu".
+func (p EvictionPolicy) String() string {
+	if int(p) < len(evictionPolicyNames) {
+		return evictionPolicyNames[p]
+	}
+	return fmt.Sprintf("EvictionPolicy(%d)", p)
+}
+
+// ParseEvictionPolicy parses a policy's Redis name.
+func ParseEvictionPolicy(s string) (EvictionPolicy, error) {
+	for i, n := range evictionPolicyNames {
+		if strings.EqualFold(s, n) {
+			return EvictionPolicy(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: unknown eviction policy %q (want one of %s)", ErrInvalidOptions, s,
+		strings.Join(evictionPolicyNames[:], ", "))
 }

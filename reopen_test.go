@@ -3,6 +3,7 @@ package epochdb
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -38,10 +39,17 @@ func TestReopen_PreservesValuesMetadataAndDeadlines(t *testing.T) {
 	}
 	got, err := db.Metadata([]byte("persistent"))
 	testutil.Must(t, err)
+	// Heat decays while time passes (1h half-life, 2 minutes): compare it
+	// apart.
+	if wantHeat := want.Heat * math.Exp2(-2.0/60); math.Abs(got.Heat-wantHeat) > 1e-9 {
+		t.Fatalf("heat after reopen %v, want %v", got.Heat, wantHeat)
+	}
+	got.Heat, want.Heat = 0, 0
 	if got != want {
 		t.Fatalf("metadata after reopen\n got %+v\nwant %+v", got, want)
 	}
 	gotLong, _ := db.Metadata([]byte("long"))
+	gotLong.Heat, wantLong.Heat = 0, 0
 	if gotLong != wantLong || gotLong.Frequency != 1 {
 		t.Fatalf("tracked read lost across reopen\n got %+v\nwant %+v", gotLong, wantLong)
 	}

@@ -95,12 +95,12 @@ func (db *DB) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) err
 			sh := db.shardFor(key)
 			sh.mu.Lock()
 			if a, ok := sh.pending[string(key)]; ok {
-				m = m.Merge(keyspace.Meta{Frequency: a.count, LastAccess: a.last})
+				m = db.mergeMeta(m, a.meta())
 			}
 			sh.mu.Unlock()
 		}
 		seen++
-		if err := fn(key, value, makeMetadata(hdr, m)); err != nil {
+		if err := fn(key, value, db.makeMetadata(hdr, m, now)); err != nil {
 			if errors.Is(err, ErrStopScan) {
 				return nil
 			}

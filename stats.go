@@ -1,6 +1,9 @@
 package epochdb
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // counters are the DB's running totals, read by Stats.
 type counters struct {
@@ -11,6 +14,8 @@ type counters struct {
 	walSyncs                                atomic.Uint64
 	txCommits, txConflicts, txRetries       atomic.Uint64
 	batches                                 atomic.Uint64
+	pruned, evicted, eventsDropped          atomic.Uint64
+	prunePasses, pruneScanned               atomic.Uint64
 }
 
 // Stats is a point-in-time snapshot of a DB's counters. Totals count since
@@ -27,7 +32,13 @@ type Stats struct {
 	Increments uint64 // IncrementFrequency calls
 
 	Expired      uint64 // keys removed because their deadline passed
-	ExpirySweeps uint64 // sweeper rounds run
+	Pruned       uint64 // keys removed by the pruning rule
+	Evicted      uint64 // keys evicted to keep the budget
+	PrunePasses  uint64 // completed pruning passes over the keyspace
+	PruneScanned uint64 // keys the pruning pass examined (progress of the current pass included)
+
+	EventsDropped uint64 // events not delivered to a subscriber whose buffer was full
+	ExpirySweeps  uint64 // sweeper rounds run
 
 	PendingTrackedKeys int    // keys with tracked reads not yet flushed
 	TrackFlushes       uint64 // flushes that wrote tracked reads
@@ -40,11 +51,23 @@ type Stats struct {
 
 	WALSyncs  uint64 // periodic WAL syncs (default durability mode)
 	DiskBytes uint64 // bytes on disk used by the store (Pebble's estimate)
+
+	// Ops are the outcomes and latency histograms of Get, Set, Delete,
+	// IncrementFrequency and transaction commits (see metrics.go).
+	Ops OpsStats
+	// TrackFlushLag is the time since tracked reads were last flushed to
+	// the meta keyspace (0 before the first flush, or with read tracking
+	// disabled); it stays below TrackFlushInterval when flushing keeps up.
+	TrackFlushLag time.Duration
+
+	Backups        uint64      // backups completed
+	BackupFailures uint64      // backups that failed
+	LastBackup     BackupStats // the most recent backup, successful or not
 }
 
 // Sub returns the activity between an earlier snapshot o and s: totals are
-// subtracted, gauges (Keys, KeysWithTTL, PendingTrackedKeys, DiskBytes) are
-// taken from s.
+// subtracted, gauges (Keys, KeysWithTTL, PendingTrackedKeys, DiskBytes,
+// TrackFlushLag, LastBackup) are taken from s.
 func (s Stats) Sub(o Stats) Stats {
 	d := s
 	d.Gets -= o.Gets
@@ -54,6 +77,11 @@ func (s Stats) Sub(o Stats) Stats {
 	d.Increments -= o.Increments
 	d.Expired -= o.Expired
 	d.ExpirySweeps -= o.ExpirySweeps
+	d.Pruned -= o.Pruned
+	d.Evicted -= o.Evicted
+	d.PrunePasses -= o.PrunePasses
+	d.PruneScanned -= o.PruneScanned
+	d.EventsDropped -= o.EventsDropped
 	d.TrackFlushes -= o.TrackFlushes
 	d.TrackedKeysFlushed -= o.TrackedKeysFlushed
 	d.TxCommits -= o.TxCommits
@@ -61,6 +89,7 @@ func (s Stats) Sub(o Stats) Stats {
 	d.TxRetries -= o.TxRetries
 	d.Batches -= o.Batches
 	d.WALSyncs -= o.WALSyncs
+	d.subMetrics(o)
 	return d
 }
 
@@ -78,6 +107,11 @@ func (db *DB) Stats() Stats {
 		Increments:         db.st.increments.Load(),
 		Expired:            db.st.expired.Load(),
 		ExpirySweeps:       db.st.sweeps.Load(),
+		Pruned:             db.st.pruned.Load(),
+		Evicted:            db.st.evicted.Load(),
+		PrunePasses:        db.st.prunePasses.Load(),
+		PruneScanned:       db.st.pruneScanned.Load(),
+		EventsDropped:      db.st.eventsDropped.Load(),
 		TrackFlushes:       db.st.trackFlushes.Load(),
 		TrackedKeysFlushed: db.st.trackedKeysFlushed.Load(),
 		TxCommits:          db.st.txCommits.Load(),
@@ -92,6 +126,7 @@ func (db *DB) Stats() Stats {
 		s.PendingTrackedKeys += len(sh.pending)
 		sh.mu.Unlock()
 	}
+	db.fillStats(&s)
 	if db.enter() == nil {
 		s.DiskBytes = db.pdb.Metrics().DiskSpaceUsage()
 		db.leave()

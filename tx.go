@@ -54,7 +54,8 @@ type Tx struct {
 	done     bool
 	snap     *pebble.Snapshot
 	readSeq  uint64
-	now      int64 // start time, Unix ms: every deadline is judged at it
+	now      int64     // start time, Unix ms: every deadline is judged at it
+	began    time.Time // monotonic start, for the commit latency metric
 
 	reads   map[string]struct{}
 	ranges  []keyRange
@@ -89,6 +90,7 @@ func (db *DB) Begin(writable bool) (*Tx, error) {
 		db:       db,
 		writable: writable,
 		readSeq:  db.orc.begin(),
+		began:    time.Now(),
 		reads:    make(map[string]struct{}),
 		writes:   make(map[string]*txWrite),
 	}
@@ -210,7 +212,7 @@ func (tx *Tx) view(key []byte) (txView, error) {
 			sh.mu.Lock()
 			a := sh.pending[string(key)]
 			sh.mu.Unlock()
-			v.meta = v.meta.Merge(keyspace.Meta{Frequency: a.count, LastAccess: a.last})
+			v.meta = tx.db.mergeMeta(v.meta, a.meta())
 		}
 	}
 	if w == nil {
@@ -232,7 +234,7 @@ func (tx *Tx) view(key []byte) (txView, error) {
 			v.hdr.CreatedAt = prev.hdr.CreatedAt
 			v.meta = prev.meta
 		}
-		v.meta = v.meta.Merge(keyspace.Meta{LastAccess: tx.now})
+		v.meta = tx.db.mergeMeta(v.meta, keyspace.Meta{LastAccess: tx.now})
 	case wDeadline:
 		if !v.live {
 			return txView{}, nil
@@ -243,7 +245,7 @@ func (tx *Tx) view(key []byte) (txView, error) {
 		}
 	}
 	if v.live {
-		v.meta = v.meta.Merge(keyspace.Meta{Frequency: w.incs})
+		v.meta = tx.db.mergeMeta(v.meta, keyspace.Meta{Frequency: w.incs, LastAccess: tx.now, Heat: float64(w.incs)})
 	}
 	return v, nil
 }
@@ -299,7 +301,7 @@ func (tx *Tx) Metadata(key []byte) (Metadata, error) {
 	if !v.live {
 		return Metadata{}, ErrNotFound
 	}
-	return makeMetadata(v.hdr, v.meta), nil
+	return tx.db.makeMetadata(v.hdr, v.meta, tx.now), nil
 }
 
 // Set buffers a write of value under key with a ttl measured from the
@@ -498,7 +500,7 @@ func (tx *Tx) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) err
 			continue
 		}
 		seen++
-		if err := fn(key, v.value, makeMetadata(v.hdr, v.meta)); err != nil {
+		if err := fn(key, v.value, tx.db.makeMetadata(v.hdr, v.meta, tx.now)); err != nil {
 			tx.ranges = append(tx.ranges, keyRange{lo: lower, hi: append(bytes.Clone(key), 0)})
 			if errors.Is(err, ErrStopScan) {
 				return nil
@@ -522,7 +524,8 @@ func (tx *Tx) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) err
 // written by someone else after its snapshot, or a key it watched changed.
 // A read-only or empty transaction commits trivially. Commit ends the
 // transaction either way.
-func (tx *Tx) Commit() error {
+func (tx *Tx) Commit() (err error) {
+	defer tx.db.met.commit.observe(tx.began, &err)
 	if err := tx.check(false); err != nil {
 		return err
 	}
@@ -548,32 +551,44 @@ func (tx *Tx) Commit() error {
 	now := db.nowMs()
 	var c counts
 	var changed [][]byte
+	r := retired{db: db}
+	fail := func(err error) error {
+		r.finish(false)
+		db.orc.mu.Unlock()
+		unlock()
+		_ = b.Close()
+		return err
+	}
 	for _, key := range keys {
-		kc, wrote, err := tx.stage(b, key, now)
+		kc, wrote, err := tx.stage(b, &r, key, now)
 		if err != nil {
-			db.orc.mu.Unlock()
-			unlock()
-			_ = b.Close()
-			return err
+			return fail(err)
 		}
 		c.add(kc)
 		if wrote {
 			changed = append(changed, key)
 		}
 	}
+	if err := db.admit(c); err != nil {
+		return fail(err)
+	}
 	addCounters(b, c)
-	err := db.applyBatch(b)
+	err = db.applyBatch(b)
 	if err == nil {
 		db.orc.recordLocked(changed)
 		db.applyCounters(c)
 	}
+	r.finish(err == nil)
 	db.orc.mu.Unlock()
 	unlock()
 	if err != nil {
 		return err
 	}
 	db.st.txCommits.Add(1)
-	return db.awaitDurable(b)
+	if err := db.awaitDurable(b); err != nil {
+		return err
+	}
+	return db.afterWrite(c)
 }
 
 // conflictLocked reports whether a commit after the snapshot touched what the
@@ -606,7 +621,7 @@ func (tx *Tx) conflictLocked() bool {
 // stage adds the transaction's write of key to b, against the key's current
 // record (its shard is locked). wrote reports whether data changed (as
 // opposed to frequency only).
-func (tx *Tx) stage(b *pebble.Batch, key []byte, now int64) (c counts, wrote bool, err error) {
+func (tx *Tx) stage(b *pebble.Batch, r *retired, key []byte, now int64) (c counts, wrote bool, err error) {
 	db := tx.db
 	w := tx.writes[string(key)]
 	sh := db.shardFor(key)
@@ -616,6 +631,9 @@ func (tx *Tx) stage(b *pebble.Batch, key []byte, now int64) (c counts, wrote boo
 	}
 	defer old.release()
 	live := existed && !old.hdr.Expired(now)
+	if existed && !live && w.kind != wNone {
+		db.stageLazyExpiry(b, r, sh, key, old, now)
+	}
 	switch w.kind {
 	case wPut:
 		c = stagePut(b, sh, key, old.hdr, len(old.value), existed, !w.fresh, now, w.exp, w.value)
@@ -637,7 +655,7 @@ func (tx *Tx) stage(b *pebble.Batch, key []byte, now int64) (c counts, wrote boo
 		}
 	}
 	if w.incs > 0 && (live || w.kind == wPut) {
-		_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{Frequency: w.incs, LastAccess: now}), nil)
+		_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{Frequency: w.incs, LastAccess: now, Heat: float64(w.incs)}), nil)
 		db.st.increments.Add(w.incs)
 	}
 	return c, wrote, nil

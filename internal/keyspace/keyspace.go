@@ -39,7 +39,7 @@ const RecordVersion byte = 1
 const HeaderLen = 1 + 8 + 8 + 8
 
 // MetaLen is the length of an encoded meta value.
-const MetaLen = 1 + 8 + 8
+const MetaLen = 1 + 8 + 8 + 8
 
 // DataKey appends the data-keyspace key for key to dst.
 func DataKey(dst, key []byte) []byte {
@@ -139,30 +139,52 @@ func DecodeRecord(rec []byte) (Header, []byte, error) {
 
 // Meta is the hot, frequently rewritten part of a key's metadata. The same
 // encoding serves as a full value and as a merge operand (a delta): merging
-// adds frequencies and keeps the latest access time.
+// adds frequencies, keeps the latest access time and adds heats after
+// decaying both to that time.
 type Meta struct {
 	Frequency  uint64
 	LastAccess int64
+	// Heat is the access count decayed with a half-life, as of LastAccess:
+	// each access adds 1, and the sum halves every half-life.
+	Heat float64
 }
 
-// Merge combines two meta values or deltas. Frequency saturates at MaxUint64.
-func (m Meta) Merge(o Meta) Meta {
+// Merge combines two meta values or deltas, decaying heat with the given
+// half-life in milliseconds (<= 0: no decay). Frequency saturates at
+// MaxUint64.
+func (m Meta) Merge(o Meta, halfLifeMs int64) Meta {
 	f := m.Frequency + o.Frequency
 	if f < m.Frequency {
 		f = math.MaxUint64
 	}
-	last := m.LastAccess
-	if o.LastAccess > last {
-		last = o.LastAccess
+	last := max(m.LastAccess, o.LastAccess)
+	heat := Decay(m.Heat, last-m.LastAccess, halfLifeMs) + Decay(o.Heat, last-o.LastAccess, halfLifeMs)
+	return Meta{Frequency: f, LastAccess: last, Heat: heat}
+}
+
+// HeatAt returns the key's heat decayed to now (Unix ms).
+func (m Meta) HeatAt(now, halfLifeMs int64) float64 {
+	if now < m.LastAccess {
+		return m.Heat
 	}
-	return Meta{Frequency: f, LastAccess: last}
+	return Decay(m.Heat, now-m.LastAccess, halfLifeMs)
+}
+
+// Decay returns heat after elapsedMs of exponential decay with the given
+// half-life (<= 0: no decay).
+func Decay(heat float64, elapsedMs, halfLifeMs int64) float64 {
+	if heat == 0 || elapsedMs <= 0 || halfLifeMs <= 0 {
+		return heat
+	}
+	return heat * math.Exp2(-float64(elapsedMs)/float64(halfLifeMs))
 }
 
 // AppendMeta appends the encoding of m to dst.
 func AppendMeta(dst []byte, m Meta) []byte {
 	dst = append(dst, RecordVersion)
 	dst = binary.BigEndian.AppendUint64(dst, m.Frequency)
-	return binary.BigEndian.AppendUint64(dst, uint64(m.LastAccess))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(m.LastAccess))
+	return binary.BigEndian.AppendUint64(dst, math.Float64bits(m.Heat))
 }
 
 // DecodeMeta decodes a meta value or merge operand.
@@ -176,9 +198,13 @@ func DecodeMeta(b []byte) (Meta, error) {
 	m := Meta{
 		Frequency:  binary.BigEndian.Uint64(b[1:9]),
 		LastAccess: int64(binary.BigEndian.Uint64(b[9:17])),
+		Heat:       math.Float64frombits(binary.BigEndian.Uint64(b[17:25])),
 	}
 	if m.LastAccess < 0 {
 		return Meta{}, fmt.Errorf("meta value with a negative access time: %w", ErrCorrupt)
+	}
+	if m.Heat < 0 || math.IsNaN(m.Heat) || math.IsInf(m.Heat, 0) {
+		return Meta{}, fmt.Errorf("meta value with heat %v: %w", m.Heat, ErrCorrupt)
 	}
 	return m, nil
 }
@@ -194,4 +220,85 @@ func DecodeCounter(b []byte) (int64, error) {
 		return 0, fmt.Errorf("counter of %d bytes, want 8: %w", len(b), ErrCorrupt)
 	}
 	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// PrefixEvent is the keyspace of the durable event log:
+//
+//	'e' ‖ sequence (BE u64) → event record
+const PrefixEvent byte = 'e'
+
+// EventKey returns the event-log key of sequence number seq.
+func EventKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{PrefixEvent}, seq)
+}
+
+// DecodeEventKey returns the sequence number of an event-log key.
+func DecodeEventKey(k []byte) (uint64, error) {
+	if len(k) != 9 || k[0] != PrefixEvent {
+		return 0, fmt.Errorf("event key of %d bytes: %w", len(k), ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(k[1:]), nil
+}
+
+// EventRecord is a lifecycle event as stored in the event log.
+type EventRecord struct {
+	Kind     uint8
+	Time     int64 // when the key was retired, Unix ms
+	Key      []byte
+	Header   Header
+	Meta     Meta
+	HasValue bool
+	Value    []byte
+}
+
+// AppendEvent appends the encoding of e to dst.
+func AppendEvent(dst []byte, e EventRecord) []byte {
+	dst = append(dst, RecordVersion, e.Kind)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(e.Time))
+	dst = AppendRecord(dst, e.Header, nil)
+	dst = AppendMeta(dst, e.Meta)
+	dst = binary.AppendUvarint(dst, uint64(len(e.Key)))
+	dst = append(dst, e.Key...)
+	if !e.HasValue {
+		return append(dst, 0)
+	}
+	dst = append(dst, 1)
+	return append(dst, e.Value...)
+}
+
+// DecodeEvent decodes an event record. Key and Value alias b.
+func DecodeEvent(b []byte) (EventRecord, error) {
+	const fixed = 2 + 8 + HeaderLen + MetaLen
+	if len(b) < fixed+2 {
+		return EventRecord{}, fmt.Errorf("event record of %d bytes: %w", len(b), ErrCorrupt)
+	}
+	if b[0] != RecordVersion {
+		return EventRecord{}, fmt.Errorf("event record version %d, want %d: %w", b[0], RecordVersion, ErrCorrupt)
+	}
+	e := EventRecord{Kind: b[1], Time: int64(binary.BigEndian.Uint64(b[2:10]))}
+	var err error
+	if e.Header, _, err = DecodeRecord(b[10 : 10+HeaderLen]); err != nil {
+		return EventRecord{}, err
+	}
+	if e.Meta, err = DecodeMeta(b[10+HeaderLen : fixed]); err != nil {
+		return EventRecord{}, err
+	}
+	rest := b[fixed:]
+	n, w := binary.Uvarint(rest)
+	if w <= 0 || n >= uint64(len(rest)-w) {
+		return EventRecord{}, fmt.Errorf("event record key length: %w", ErrCorrupt)
+	}
+	rest = rest[w:]
+	e.Key, rest = rest[:n], rest[n:]
+	switch rest[0] {
+	case 0:
+		if len(rest) != 1 {
+			return EventRecord{}, fmt.Errorf("event record with trailing bytes: %w", ErrCorrupt)
+		}
+	case 1:
+		e.HasValue, e.Value = true, rest[1:]
+	default:
+		return EventRecord{}, fmt.Errorf("event record value flag %d: %w", rest[0], ErrCorrupt)
+	}
+	return e, nil
 }

@@ -69,12 +69,23 @@ func TestTTLKey_OrderAndRoundTrip(t *testing.T) {
 }
 
 func TestMeta_Merge(t *testing.T) {
-	m := Meta{Frequency: 3, LastAccess: 10}.Merge(Meta{Frequency: 2, LastAccess: 5})
+	m := Meta{Frequency: 3, LastAccess: 10}.Merge(Meta{Frequency: 2, LastAccess: 5}, 0)
 	if m != (Meta{Frequency: 5, LastAccess: 10}) {
 		t.Fatalf("merge = %+v", m)
 	}
-	if s := (Meta{Frequency: math.MaxUint64}).Merge(Meta{Frequency: 1}); s.Frequency != math.MaxUint64 {
+	if s := (Meta{Frequency: math.MaxUint64}).Merge(Meta{Frequency: 1}, 0); s.Frequency != math.MaxUint64 {
 		t.Fatalf("frequency must saturate, got %d", s.Frequency)
+	}
+	// Heat: 4 as of t=0 and 1 as of t=1000 with a 1000ms half-life merge to
+	// 4/2 + 1 = 3 as of t=1000, in either order.
+	a, b := Meta{LastAccess: 0, Heat: 4}, Meta{LastAccess: 1000, Heat: 1}
+	for _, m := range []Meta{a.Merge(b, 1000), b.Merge(a, 1000)} {
+		if m.LastAccess != 1000 || math.Abs(m.Heat-3) > 1e-12 {
+			t.Fatalf("heat merge = %+v, want 3 at 1000", m)
+		}
+	}
+	if h := (Meta{LastAccess: 1000, Heat: 3}).HeatAt(3000, 1000); math.Abs(h-0.75) > 1e-12 {
+		t.Fatalf("HeatAt two half-lives later = %v, want 0.75", h)
 	}
 }
 
@@ -111,7 +122,7 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 func FuzzDecodeMeta(f *testing.F) {
-	f.Add(AppendMeta(nil, Meta{Frequency: 7, LastAccess: 1700000000000}))
+	f.Add(AppendMeta(nil, Meta{Frequency: 7, LastAccess: 1700000000000, Heat: 2.5}))
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeMeta(b)
@@ -138,5 +149,24 @@ func FuzzTTLKey(f *testing.F) {
 		}
 		// Decoding arbitrary bytes must not panic.
 		_, _, _ = DecodeTTLKey(key)
+	})
+}
+
+func FuzzDecodeEvent(f *testing.F) {
+	f.Add(AppendEvent(nil, EventRecord{Kind: 1, Time: 5, Key: []byte("k"), Header: Header{CreatedAt: 1, ExpiresAt: 5},
+		Meta: Meta{Frequency: 3, LastAccess: 4, Heat: 1.5}}))
+	f.Add(AppendEvent(nil, EventRecord{Kind: 2, Key: []byte("key"), HasValue: true, Value: []byte("value")}))
+	f.Add([]byte{1, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := DecodeEvent(b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		if got := AppendEvent(nil, e); !bytes.Equal(got, b) {
+			t.Fatalf("re-encoding %x gave %x", b, got)
+		}
 	})
 }

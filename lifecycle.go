@@ -1,0 +1,531 @@
+package epochdb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/epochdb/epochdb/internal/keyspace"
+)
+
+// ErrFull is returned by a write that would exceed MaxKeys or MaxDiskBytes
+// when the eviction policy cannot make room (NoEviction, or VolatileLFU with
+// no key with a deadline left).
+var ErrFull = errors.New("epochdb: budget exceeded")
+
+// pruning and eviction are the lifecycle passes beyond TTL expiry:
+//
+//   - pruning walks the data keyspace in steps of PruneBatchSize keys from a
+//     cursor, every PruneInterval, and removes keys the rule selects;
+//   - eviction keeps MaxKeys/MaxDiskBytes: on the write path (a write that
+//     grew the store evicts up to evictPerWrite keys) and in the background.
+//     Victims come from sampling: each eviction scores the next evictSample
+//     keys after a rotating cursor by the policy and keeps the evictPool
+//     lowest in a candidate pool, as Redis does with random samples. Over a
+//     cycle of the cursor every key is sampled once, whatever the key
+//     distribution (a random seek would favour keys after gaps), and the
+//     cost of an eviction does not grow with the number of keys.
+const (
+	evictSample   = 16
+	evictPool     = 16
+	evictPerWrite = 4
+)
+
+// lifecycleState is the state of the pruning and eviction passes.
+type lifecycleState struct {
+	pruneMu     sync.Mutex // serializes prune steps; guards pruneCursor
+	pruneCursor []byte     // the next user key the prune pass examines; nil = start
+
+	evictMu      sync.Mutex  // serializes evictions; guards pool and sampleCursor
+	pool         []candidate // sorted by score, lowest first
+	sampleCursor []byte      // the next user key to sample; nil = the first
+}
+
+type candidate struct {
+	key   []byte
+	score float64
+}
+
+// pruneRuleOn reports whether pruning is configured.
+func (db *DB) pruneRuleOn() bool { return db.opts.PruneMinFrequency > 0 || db.opts.PruneIdle > 0 }
+
+// prunable applies the pruning rule to a key at now.
+func (db *DB) prunable(hdr keyspace.Header, m keyspace.Meta, now int64) bool {
+	o := &db.opts
+	if !db.pruneRuleOn() || now-hdr.CreatedAt < o.PruneGrace.Milliseconds() {
+		return false
+	}
+	if o.PruneSkipTTLKeys && hdr.ExpiresAt != 0 {
+		return false
+	}
+	if o.PruneMinFrequency > 0 && m.Frequency < o.PruneMinFrequency {
+		return true
+	}
+	return o.PruneIdle > 0 && now-m.LastAccess >= o.PruneIdle.Milliseconds()
+}
+
+// lifecycleLoop runs the pruning pass every PruneInterval, keeps the budget
+// and trims the event log.
+func (db *DB) lifecycleLoop() {
+	t := time.NewTicker(min(db.opts.PruneInterval, time.Second))
+	defer t.Stop()
+	lastPrune := time.Now()
+	for {
+		select {
+		case <-db.closeCh:
+			return
+		case <-t.C:
+		}
+		if db.budgetOn() && db.opts.EvictionPolicy != NoEviction {
+			if _, err := db.evictOver(-1); err != nil && !errors.Is(err, ErrFull) {
+				db.log.Error("epochdb: background eviction failed", "err", err)
+			}
+		}
+		if db.opts.EventLog {
+			if err := db.trimEventLog(db.nowMs()); err != nil {
+				db.log.Error("epochdb: trimming the event log failed", "err", err)
+			}
+		}
+		if db.pruneRuleOn() && time.Since(lastPrune) >= db.opts.PruneInterval {
+			lastPrune = time.Now()
+			if _, err := db.prunePass(db.closeCh); err != nil {
+				db.log.Error("epochdb: prune pass failed", "err", err)
+			}
+		}
+	}
+}
+
+// prunePass runs prune steps until the cursor wraps around, and returns how
+// many keys it removed.
+func (db *DB) prunePass(stop <-chan struct{}) (int, error) {
+	total := 0
+	for {
+		n, done, err := db.pruneStep()
+		total += n
+		if err != nil || done {
+			if done {
+				db.st.prunePasses.Add(1)
+			}
+			return total, err
+		}
+		select {
+		case <-stop:
+			return total, nil
+		default:
+		}
+	}
+}
+
+// pruneStep examines up to PruneBatchSize keys from the cursor and removes
+// those the rule selects. done reports that the pass reached the end of the
+// keyspace (the cursor starts over).
+func (db *DB) pruneStep() (removed int, done bool, err error) {
+	db.life.pruneMu.Lock()
+	defer db.life.pruneMu.Unlock()
+	now := db.nowMs()
+	var victims [][]byte
+	var last []byte
+	examined := 0
+	err = db.walk(db.life.pruneCursor, db.opts.PruneBatchSize, func(key, _ []byte, hdr keyspace.Header, m keyspace.Meta) {
+		examined++
+		last = append(last[:0], key...)
+		if !hdr.Expired(now) && db.prunable(hdr, m, now) {
+			victims = append(victims, bytes.Clone(key))
+		}
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	db.st.pruneScanned.Add(uint64(examined))
+	if examined < db.opts.PruneBatchSize {
+		db.life.pruneCursor = nil
+		done = true
+	} else {
+		db.life.pruneCursor = append(last, 0)
+	}
+	if len(victims) == 0 {
+		return 0, done, nil
+	}
+	removed, err = db.retire(victims, EventPruned, func(hdr keyspace.Header, m keyspace.Meta) bool {
+		return !hdr.Expired(now) && db.prunable(hdr, m, now)
+	})
+	return removed, done, err
+}
+
+// walk calls fn for up to limit data records (-1: all) from start (nil =
+// the first), in key order, with each key's meta including unflushed reads.
+// Arguments are valid only during fn.
+func (db *DB) walk(start []byte, limit int, fn func(key, value []byte, hdr keyspace.Header, m keyspace.Meta)) error {
+	data, err := db.pdb.NewIter(&pebble.IterOptions{
+		LowerBound: keyspace.DataKey(nil, start),
+		UpperBound: []byte{keyspace.PrefixData + 1},
+	})
+	if err != nil {
+		return err
+	}
+	defer data.Close()
+	n := 0
+	for data.First(); data.Valid() && (limit < 0 || n < limit); data.Next() {
+		key := keyspace.UserKey(data.Key())
+		v, err := data.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		hdr, value, err := keyspace.DecodeRecord(v)
+		if err != nil {
+			return corruptErr(key, err)
+		}
+		m, err := db.currentMeta(key)
+		if err != nil {
+			return err
+		}
+		fn(key, value, hdr, m)
+		n++
+	}
+	return data.Error()
+}
+
+// currentMeta returns key's stored meta plus its unflushed reads.
+func (db *DB) currentMeta(key []byte) (keyspace.Meta, error) {
+	sh := db.shardFor(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return db.currentMetaLocked(sh, key)
+}
+
+func (db *DB) currentMetaLocked(sh *shard, key []byte) (keyspace.Meta, error) {
+	m, err := db.getMeta(db.pdb, key)
+	if err != nil {
+		return keyspace.Meta{}, err
+	}
+	if a, ok := sh.pending[string(key)]; ok {
+		m = db.mergeMeta(m, a.meta())
+	}
+	return m, nil
+}
+
+// retire removes the keys for which still (re-checked under their locks)
+// returns true, atomically, with a lifecycle event of the given kind each.
+func (db *DB) retire(keys [][]byte, kind EventKind, still func(keyspace.Header, keyspace.Meta) bool) (int, error) {
+	unlock := db.lockShards(keys)
+	now := db.nowMs()
+	b := db.pdb.NewBatch()
+	r := retired{db: db}
+	var c counts
+	var removed [][]byte
+	for _, key := range keys {
+		rec, ok, err := db.getRecord(db.pdb, key)
+		if err != nil {
+			unlock()
+			_ = b.Close()
+			return 0, err
+		}
+		sh := db.shardFor(key)
+		m, err := db.currentMetaLocked(sh, key)
+		if err != nil || !ok || !still(rec.hdr, m) {
+			rec.release()
+			if err != nil {
+				unlock()
+				_ = b.Close()
+				return 0, err
+			}
+			continue
+		}
+		c.add(stageDelete(b, key, rec.hdr, len(rec.value)))
+		r.stage(b, kind, key, rec.hdr, m, rec.value, now)
+		rec.release()
+		delete(sh.pending, string(key))
+		removed = append(removed, key)
+	}
+	if len(removed) == 0 {
+		unlock()
+		_ = b.Close()
+		return 0, nil
+	}
+	addCounters(b, c)
+	err := db.applyBatch(b)
+	if err == nil {
+		db.orc.record(removed...)
+		db.applyCounters(c)
+	}
+	r.finish(err == nil)
+	unlock()
+	if err != nil {
+		return 0, err
+	}
+	return len(removed), db.awaitDurable(b)
+}
+
+// budgetOn reports whether a budget is configured.
+func (db *DB) budgetOn() bool { return db.opts.MaxKeys > 0 || db.opts.MaxDiskBytes > 0 }
+
+// overBudget reports whether the store is over its budget after adding c.
+func (db *DB) overBudget(c counts) bool {
+	o := &db.opts
+	return (o.MaxKeys > 0 && db.keys.Load()+c.keys > o.MaxKeys) ||
+		(o.MaxDiskBytes > 0 && db.bytes.Load()+c.bytes > o.MaxDiskBytes)
+}
+
+// admit checks a write that changes the counters by c against the budget
+// under NoEviction: a write that grows an over-budget store fails. With an
+// eviction policy writes are always admitted and eviction follows.
+func (db *DB) admit(c counts) error {
+	if !db.budgetOn() || db.opts.EvictionPolicy != NoEviction || (c.keys <= 0 && c.bytes <= 0) {
+		return nil
+	}
+	if db.overBudget(c) {
+		return fmt.Errorf("%w: %d keys and %d bytes stored, the budget is %d keys and %d bytes (0 = none)",
+			ErrFull, db.keys.Load(), db.bytes.Load(), db.opts.MaxKeys, db.opts.MaxDiskBytes)
+	}
+	return nil
+}
+
+// afterWrite evicts after a write that grew the store by c, if that took it
+// over budget. Called without locks held.
+func (db *DB) afterWrite(c counts) error {
+	if !db.budgetOn() || db.opts.EvictionPolicy == NoEviction || (c.keys <= 0 && c.bytes <= 0) {
+		return nil
+	}
+	_, err := db.evictOver(evictPerWrite)
+	if errors.Is(err, ErrFull) {
+		return nil // volatile-lfu with nothing evictable: the write stands
+	}
+	return err
+}
+
+// evictOver evicts keys while the store is over budget, at most limit (-1 =
+// no limit), and returns how many it evicted.
+func (db *DB) evictOver(limit int) (int, error) {
+	n := 0
+	for db.overBudget(counts{}) && (limit < 0 || n < limit) {
+		ok, err := db.evictOne()
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			return n, ErrFull
+		}
+		n++
+	}
+	return n, nil
+}
+
+// score rates a key for eviction: lower goes first. ok is false for keys the
+// policy never evicts.
+func (db *DB) score(hdr keyspace.Header, m keyspace.Meta, now int64) (float64, bool) {
+	switch db.opts.EvictionPolicy {
+	case EvictAllKeysLRU:
+		return float64(m.LastAccess), true
+	case EvictVolatileLFU:
+		if hdr.ExpiresAt == 0 {
+			return 0, false
+		}
+	}
+	return m.HeatAt(now, db.halfLifeMs), true
+}
+
+// evictOne evicts the best candidate from the pool, refilling the pool by
+// sampling. It returns false if no key can be evicted.
+func (db *DB) evictOne() (bool, error) {
+	db.life.evictMu.Lock()
+	defer db.life.evictMu.Unlock()
+	for attempt := 0; attempt < 8; attempt++ {
+		if err := db.sample(); err != nil {
+			return false, err
+		}
+		if len(db.life.pool) == 0 {
+			return false, nil
+		}
+		victim := db.life.pool[0]
+		db.life.pool = db.life.pool[1:]
+		now := db.nowMs()
+		rescored := math.NaN()
+		n, err := db.retire([][]byte{victim.key}, EventEvicted, func(hdr keyspace.Header, m keyspace.Meta) bool {
+			s, ok := db.score(hdr, m, now)
+			if !ok || hdr.Expired(now) {
+				return false
+			}
+			if s > victim.score && len(db.life.pool) > 0 && s > db.life.pool[0].score {
+				rescored = s // it warmed up since it was sampled
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return false, err
+		}
+		if n == 1 {
+			return true, nil
+		}
+		if !math.IsNaN(rescored) {
+			db.addCandidate(candidate{key: victim.key, score: rescored})
+		}
+		// Otherwise it was deleted or changed meanwhile: try the next.
+	}
+	return false, nil
+}
+
+// sample adds the next evictSample keys after the sampling cursor to the
+// candidate pool, keeping the evictPool lowest-scored.
+func (db *DB) sample() error {
+	it, err := db.pdb.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{keyspace.PrefixData},
+		UpperBound: []byte{keyspace.PrefixData + 1},
+	})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	if !it.SeekGE(keyspace.DataKey(nil, db.life.sampleCursor)) && !it.First() {
+		db.life.pool = db.life.pool[:0]
+		return it.Error()
+	}
+	now := db.nowMs()
+	wrapped := false
+	for i := 0; i < evictSample; i++ {
+		if !it.Valid() {
+			if wrapped || !it.First() {
+				break
+			}
+			wrapped = true
+		}
+		key := keyspace.UserKey(it.Key())
+		db.life.sampleCursor = append(append(db.life.sampleCursor[:0], key...), 0)
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		hdr, _, err := keyspace.DecodeRecord(v)
+		if err != nil {
+			return corruptErr(key, err)
+		}
+		m, err := db.currentMeta(key)
+		if err != nil {
+			return err
+		}
+		if s, ok := db.score(hdr, m, now); ok && !hdr.Expired(now) {
+			db.addCandidate(candidate{key: bytes.Clone(key), score: s})
+		}
+		it.Next()
+	}
+	return it.Error()
+}
+
+// addCandidate inserts c into the pool (replacing an older entry for the
+// same key) and drops the highest scores beyond evictPool.
+func (db *DB) addCandidate(c candidate) {
+	p := slices.DeleteFunc(db.life.pool, func(o candidate) bool { return bytes.Equal(o.key, c.key) })
+	i, _ := slices.BinarySearchFunc(p, c.score, func(o candidate, s float64) int {
+		switch {
+		case o.score < s:
+			return -1
+		case o.score > s:
+			return 1
+		}
+		return 0
+	})
+	p = slices.Insert(p, i, c)
+	if len(p) > evictPool {
+		p = p[:evictPool]
+	}
+	db.life.pool = p
+}
+
+// Candidate is a key that a lifecycle rule would retire now; see Preview.
+type Candidate struct {
+	Key      []byte
+	Metadata Metadata
+}
+
+// Preview lists what the current rules would retire now, without retiring
+// anything: every key the pruning rule selects, and the keys the budget would
+// evict (the lowest-scored by the eviction policy, enough to get back under
+// budget after pruning), each list cut at limit entries. It reads the whole
+// keyspace: use it to tune a rule before turning it on, not on a hot path.
+type Preview struct {
+	Prune      []Candidate
+	PruneTotal int // keys the pruning rule selects
+	Evict      []Candidate
+	EvictTotal int // keys eviction would remove (by an exact ordering, unlike sampling)
+}
+
+// Preview computes a Preview with lists of at most limit entries (0 = 100).
+func (db *DB) Preview(limit int) (Preview, error) {
+	if err := db.enter(); err != nil {
+		return Preview{}, err
+	}
+	defer db.leave()
+	if limit <= 0 {
+		limit = 100
+	}
+	now := db.nowMs()
+	var p Preview
+	type scored struct {
+		c     Candidate
+		score float64
+		size  int64
+	}
+	var evictable []scored
+	keysLeft, bytesLeft := db.keys.Load(), db.bytes.Load()
+	err := db.walk(nil, -1, func(key, value []byte, hdr keyspace.Header, m keyspace.Meta) {
+		if hdr.Expired(now) {
+			return
+		}
+		md := db.makeMetadata(hdr, m, now)
+		if db.prunable(hdr, m, now) {
+			p.PruneTotal++
+			keysLeft--
+			bytesLeft -= int64(len(key) + len(value))
+			if len(p.Prune) < limit {
+				p.Prune = append(p.Prune, Candidate{Key: bytes.Clone(key), Metadata: md})
+			}
+			return
+		}
+		if s, ok := db.score(hdr, m, now); ok && db.budgetOn() && db.opts.EvictionPolicy != NoEviction {
+			evictable = append(evictable, scored{Candidate{Key: bytes.Clone(key), Metadata: md}, s, int64(len(key) + len(value))})
+		}
+	})
+	if err != nil {
+		return Preview{}, err
+	}
+	slices.SortFunc(evictable, func(a, b scored) int { return cmpFloat(a.score, b.score) })
+	for _, e := range evictable {
+		if !((db.opts.MaxKeys > 0 && keysLeft > db.opts.MaxKeys) || (db.opts.MaxDiskBytes > 0 && bytesLeft > db.opts.MaxDiskBytes)) {
+			break
+		}
+		keysLeft--
+		bytesLeft -= e.size
+		p.EvictTotal++
+		if len(p.Evict) < limit {
+			p.Evict = append(p.Evict, e.c)
+		}
+	}
+	return p, nil
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// makeMetadata builds the public metadata of a key, its heat decayed to now.
+func (db *DB) makeMetadata(h keyspace.Header, m keyspace.Meta, now int64) Metadata {
+	return Metadata{
+		Frequency:  m.Frequency,
+		Heat:       m.HeatAt(now, db.halfLifeMs),
+		CreatedAt:  msToTime(h.CreatedAt),
+		UpdatedAt:  msToTime(h.UpdatedAt),
+		LastAccess: msToTime(m.LastAccess),
+		ExpiresAt:  msToTime(h.ExpiresAt),
+	}
+}

@@ -1,0 +1,268 @@
+package epochdb
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/epochdb/epochdb/internal/backupfmt"
+	"github.com/epochdb/epochdb/internal/keyspace"
+)
+
+// RestoreOptions configure Restore. A nil *RestoreOptions means the zero
+// value: refuse a non-empty target, build with default options.
+type RestoreOptions struct {
+	// Replace allows restoring over a target directory that exists and is
+	// not empty: it is replaced as a whole once the restore is complete (the
+	// old contents are removed only then). The default refuses with
+	// ErrTargetNotEmpty. The target must not be open.
+	Replace bool
+
+	// Options open the database while it is built. Its Clock decides which
+	// keys have expired (and are left out); its Logger receives progress.
+	// InMemory, SyncWrites and SyncInterval are ignored. nil means the
+	// defaults.
+	Options *Options
+}
+
+// RestoreInfo describes a completed restore.
+type RestoreInfo struct {
+	Backup   BackupInfo    // what the backup file holds
+	Keys     int64         // keys restored
+	Expired  int64         // keys left out because their deadline had passed when the restore began
+	Duration time.Duration // total time, including moving the result into place
+}
+
+// Restore builds a database in dir from a backup file read from r (written
+// by Backup). Every key gets back its value, deadline, CreatedAt, UpdatedAt,
+// frequency and last access exactly. Keys whose deadline has passed by the
+// time the restore begins (by RestoreOptions.Options.Clock) are left out and
+// counted in RestoreInfo.Expired.
+//
+// Restore verifies the file as it reads it. It builds the database in a
+// temporary directory beside dir (in the same parent, so that the final
+// rename is atomic) and moves it into place only once the whole file has
+// been read and verified and the database is closed and durable: a failed
+// restore — a damaged file, an I/O error — leaves dir exactly as it was.
+//
+// dir must not exist or be empty, unless opts.Replace is set; otherwise
+// Restore returns ErrTargetNotEmpty before reading anything.
+func Restore(r io.Reader, dir string, opts *RestoreOptions) (info RestoreInfo, err error) {
+	start := time.Now()
+	var ro RestoreOptions
+	if opts != nil {
+		ro = *opts
+	}
+	var o Options
+	if ro.Options != nil {
+		o = *ro.Options
+	}
+	o.InMemory, o.SyncWrites, o.SyncInterval = false, false, -1
+	o.ensureDefaults()
+	log := o.Logger
+
+	dir = filepath.Clean(dir)
+	if err := checkRestoreTarget(dir, ro.Replace); err != nil {
+		return RestoreInfo{}, err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return RestoreInfo{}, fmt.Errorf("epochdb: restore: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".restore-*")
+	if err != nil {
+		return RestoreInfo{}, fmt.Errorf("epochdb: restore: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(tmp)
+			log.Error("epochdb: restore failed; the target is unchanged", "dir", dir, "err", err)
+		}
+	}()
+	log.Info("epochdb: restore started", "dir", dir, "building_in", tmp)
+
+	db, err := Open(tmp, &o)
+	if err != nil {
+		return RestoreInfo{}, err
+	}
+	info, err = db.restoreFrom(r)
+	if err == nil {
+		// Flush the memtable so that the restored store opens without
+		// replaying a large WAL.
+		if ferr := db.pdb.Flush(); ferr != nil {
+			err = fmt.Errorf("epochdb: restore: flush: %w", ferr)
+		}
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return RestoreInfo{}, err
+	}
+	if err := moveIntoPlace(tmp, dir, ro.Replace, log); err != nil {
+		return RestoreInfo{}, err
+	}
+	info.Duration = time.Since(start)
+	log.Info("epochdb: restore done", "dir", dir, "keys", info.Keys, "expired_skipped", info.Expired,
+		"bytes", info.Backup.Bytes, "duration", info.Duration)
+	return info, nil
+}
+
+// restoreBatchBytes is the size at which Restore commits a batch.
+const restoreBatchBytes = 4 << 20
+
+// restoreFrom writes the records of a backup file into db, which nothing
+// else uses, through Pebble batches that set every keyspace explicitly and
+// maintain the key counters with the same merge operands as other writes.
+func (db *DB) restoreFrom(r io.Reader) (RestoreInfo, error) {
+	start := time.Now()
+	br, err := backupfmt.NewReader(r)
+	if err != nil {
+		return RestoreInfo{}, err
+	}
+	defer br.Close()
+	now := db.nowMs()
+	var info RestoreInfo
+	b := db.pdb.NewBatch()
+	var c counts
+	commit := func() error {
+		addCounters(b, c)
+		err := db.pdb.Apply(b, pebble.NoSync)
+		_ = b.Close()
+		if err != nil {
+			return fmt.Errorf("epochdb: restore: write: %w", err)
+		}
+		db.applyCounters(c)
+		c = counts{}
+		b = db.pdb.NewBatch()
+		return nil
+	}
+	defer func() { _ = b.Close() }()
+	for {
+		rec, err := br.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return RestoreInfo{}, err
+		}
+		hdr := keyspace.Header{CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, ExpiresAt: rec.ExpiresAt}
+		if hdr.Expired(now) {
+			info.Expired++
+			continue
+		}
+		op := b.SetDeferred(1+len(rec.Key), keyspace.HeaderLen+len(rec.Value))
+		keyspace.DataKey(op.Key[:0], rec.Key)
+		keyspace.AppendRecord(op.Value[:0], hdr, rec.Value)
+		_ = op.Finish()
+		_ = b.Set(keyspace.MetaKey(nil, rec.Key),
+			keyspace.AppendMeta(nil, keyspace.Meta{Frequency: rec.Frequency, LastAccess: rec.LastAccess}), nil)
+		c.add(counts{keys: 1, bytes: int64(len(rec.Key) + len(rec.Value))})
+		if hdr.ExpiresAt != 0 {
+			_ = b.Set(keyspace.TTLKey(nil, hdr.ExpiresAt, rec.Key), nil, nil)
+			c.ttlKeys++
+		}
+		info.Keys++
+		if b.Len() >= restoreBatchBytes {
+			if err := commit(); err != nil {
+				return RestoreInfo{}, err
+			}
+		}
+	}
+	if err := commit(); err != nil {
+		return RestoreInfo{}, err
+	}
+	info.Backup = backupInfo(br)
+	info.Backup.Duration = time.Since(start)
+	return info, nil
+}
+
+// checkRestoreTarget refuses a target that is not a directory, or is a
+// non-empty one without replace.
+func checkRestoreTarget(dir string, replace bool) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("epochdb: restore: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("epochdb: restore: target %s exists and is not a directory", dir)
+	}
+	if replace {
+		return nil
+	}
+	empty, err := dirEmpty(dir)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return fmt.Errorf("%w: %s (restore into a new or empty directory, or replace it explicitly)", ErrTargetNotEmpty, dir)
+	}
+	return nil
+}
+
+func dirEmpty(dir string) (bool, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, fmt.Errorf("epochdb: restore: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err == io.EOF {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("epochdb: restore: read %s: %w", dir, err)
+	}
+	return len(names) == 0, nil
+}
+
+// moveIntoPlace renames the finished database tmp to dir. An empty dir is
+// removed first; a non-empty one (with replace) is renamed aside, and
+// removed only after tmp took its place (or put back if that failed).
+func moveIntoPlace(tmp, dir string, replace bool, log *slog.Logger) error {
+	parent := filepath.Dir(dir)
+	if err := checkRestoreTarget(dir, replace); err != nil {
+		return err // the target changed while the restore ran
+	}
+	var aside string
+	if _, err := os.Stat(dir); err == nil {
+		empty, err := dirEmpty(dir)
+		if err != nil {
+			return err
+		}
+		if empty {
+			if err := os.Remove(dir); err != nil {
+				return fmt.Errorf("epochdb: restore: %w", err)
+			}
+		} else {
+			aside = tmp + ".old"
+			if err := os.Rename(dir, aside); err != nil {
+				return fmt.Errorf("epochdb: restore: move the old %s aside: %w", dir, err)
+			}
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if aside != "" {
+			_ = os.Rename(aside, dir)
+		}
+		return fmt.Errorf("epochdb: restore: move the restored database into place: %w", err)
+	}
+	if err := syncDir(parent); err != nil {
+		return err
+	}
+	if aside != "" {
+		if err := os.RemoveAll(aside); err != nil {
+			log.Warn("epochdb: restore: could not remove the replaced database", "dir", aside, "err", err)
+		}
+	}
+	return nil
+}
