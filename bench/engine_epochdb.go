@@ -35,7 +35,9 @@ func epochSpec(noTrack bool) engineSpec {
 
 type epochEngine struct{ db *epochdb.DB }
 
-func (e epochEngine) Set(key, value []byte, ttl time.Duration) error { return e.db.Set(key, value, ttl) }
+func (e epochEngine) Set(key, value []byte, ttl time.Duration) error {
+	return e.db.Set(key, value, ttl)
+}
 
 func (e epochEngine) Get(key []byte) ([]byte, error) {
 	v, err := e.db.Get(key)

@@ -20,7 +20,7 @@ type hist struct {
 const (
 	histSubBits = 5
 	histSub     = 1 << histSubBits
-	histBuckets = (64 - histSubBits) * histSub
+	histBuckets = (64 - histSubBits + 1) * histSub
 )
 
 func histIndex(v uint64) int {
