@@ -167,12 +167,12 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 	n = len(removed)
 	addCounters(b, c)
 	err = db.pdb.Apply(b, pebble.NoSync)
+	r.finish(err == nil) // before the oracle: see the lock order in eventHub
 	if err == nil {
 		db.orc.record(removed...)
 		db.applyCounters(c)
 		db.writeSeq.Add(1)
 	}
-	r.finish(err == nil)
 	unlock()
 	if err != nil {
 		return 0, false, fmt.Errorf("epochdb: expiry: %w", err)

@@ -135,11 +135,11 @@ func (b *Batch) Commit() error {
 	}
 	addCounters(pb, c)
 	err := db.applyBatch(pb)
+	r.finish(err == nil) // before the oracle: see the lock order in eventHub
 	if err == nil {
 		db.orc.record(keys...)
 		db.applyCounters(c)
 	}
-	r.finish(err == nil)
 	unlock()
 	if err != nil {
 		return err

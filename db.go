@@ -389,12 +389,16 @@ func (db *DB) getMeta(r pebble.Reader, key []byte) (keyspace.Meta, error) {
 	return m, nil
 }
 
-// commit applies b while the caller holds mu, registers the data keys it
-// wrote with the conflict oracle, releases mu, and then (with SyncWrites)
-// waits for the WAL fsync, so that concurrent writers to the same shard
-// share one fsync. It closes b.
-func (db *DB) commit(b *pebble.Batch, mu *sync.Mutex, keys ...[]byte) error {
+// commit applies b while the caller holds mu, publishes the retirements r
+// staged in it (r may be nil), registers the data keys it wrote with the
+// conflict oracle, releases mu, and then (with SyncWrites) waits for the WAL
+// fsync, so that concurrent writers to the same shard share one fsync. It
+// closes b.
+func (db *DB) commit(b *pebble.Batch, mu *sync.Mutex, r *retired, keys ...[]byte) error {
 	err := db.applyBatch(b)
+	if r != nil {
+		r.finish(err == nil) // before the oracle: see the lock order in eventHub
+	}
 	if err == nil {
 		db.orc.record(keys...)
 	}

@@ -98,7 +98,9 @@ type eventHub struct {
 	// logMu is held by a commit that writes event-log entries from the
 	// moment it takes sequence numbers until the batch is applied, so that
 	// entries become visible in sequence order. Lock order: shard locks,
-	// then the oracle, then logMu.
+	// then the oracle's mutex, then logMu, then mu. A writer that is not a
+	// transaction therefore publishes its events (releasing logMu) before it
+	// registers with the oracle.
 	logMu   sync.Mutex
 	lastSeq uint64 // guarded by logMu
 }

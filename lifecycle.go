@@ -249,11 +249,11 @@ func (db *DB) retire(keys [][]byte, kind EventKind, still func(keyspace.Header, 
 	}
 	addCounters(b, c)
 	err := db.applyBatch(b)
+	r.finish(err == nil) // before the oracle: see the lock order in eventHub
 	if err == nil {
 		db.orc.record(removed...)
 		db.applyCounters(c)
 	}
-	r.finish(err == nil)
 	unlock()
 	if err != nil {
 		return 0, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,5 +341,71 @@ func TestLifecycle_CountsAndHeatPersistAcrossReopen(t *testing.T) {
 	md, _ := db.Metadata([]byte("k"))
 	if md.Frequency != 8 || math.Abs(md.Heat-4.5) > 1e-9 {
 		t.Fatalf("after reopen and one half-life: %+v, want frequency 8 and heat 9/2", md)
+	}
+}
+
+// TestLifecycle_ConcurrentMix runs transactions, plain writes, the sweeper,
+// pruning and eviction at once with the event log on: no deadlock, counters
+// consistent, every retirement logged once.
+func TestLifecycle_ConcurrentMix(t *testing.T) {
+	db, clk := mustOpen(t, &Options{EventLog: true, MaxKeys: 150, EvictionPolicy: EvictAllKeysLFU,
+		PruneIdle: time.Hour, ExpiryInterval: time.Hour, PruneInterval: time.Hour})
+	sub, _ := db.Subscribe(1 << 16)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := []byte(fmt.Sprintf("k%d", (g*31+i)%200))
+				switch i % 4 {
+				case 0:
+					_ = db.Set(k, []byte("v"), time.Duration(1+i%3)*time.Second)
+				case 1:
+					err := db.Update(func(tx *Tx) error {
+						_, _ = tx.Get(k)
+						return tx.Set(k, []byte("tx"), time.Second)
+					})
+					if err != nil && !errors.Is(err, ErrConflict) {
+						t.Error(err)
+					}
+				case 2:
+					_, _ = db.Delete(k)
+				case 3:
+					_, _ = db.Get(k)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 50 {
+			clk.Advance(100 * time.Millisecond)
+			if _, err := db.expireDue(nil); err != nil {
+				t.Error(err)
+			}
+			if _, _, err := db.pruneStep(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	wg.Wait()
+	clk.Advance(2 * time.Hour)
+	_, err := db.expireDue(nil)
+	testutil.Must(t, err)
+	if db.Len() != 0 || db.Stats().Keys != 0 {
+		t.Fatalf("every key had a deadline, yet %d remain", db.Len())
+	}
+	s := db.Stats()
+	retired := s.Expired + s.Pruned + s.Evicted
+	evs, _, err := db.ReadEvents(0, 1<<20)
+	testutil.Must(t, err)
+	if uint64(len(evs)) != retired {
+		t.Fatalf("%d events logged for %d retirements (%+v)", len(evs), retired, s)
+	}
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("event %d has sequence %d", i, ev.Seq)
+		}
+	}
+	if got := uint64(len(sub.C())); got != retired {
+		t.Fatalf("subscriber got %d events for %d retirements", got, retired)
 	}
 }

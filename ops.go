@@ -81,8 +81,7 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 		db.stageLazyExpiry(b, &r, sh, key, old, now)
 	}
 	addCounters(b, c)
-	err = db.commit(b, &sh.mu, key)
-	r.finish(err == nil)
+	err = db.commit(b, &sh.mu, &r, key)
 	if err != nil {
 		return err
 	}
@@ -250,8 +249,7 @@ func (db *DB) Delete(key []byte) (existed bool, err error) {
 	delete(sh.pending, string(key))
 	c := stageDelete(b, key, old.hdr, len(old.value))
 	addCounters(b, c)
-	err = db.commit(b, &sh.mu, key)
-	r.finish(err == nil)
+	err = db.commit(b, &sh.mu, &r, key)
 	if err != nil {
 		return false, err
 	}
@@ -293,7 +291,7 @@ func (db *DB) IncrementFrequency(key []byte) (_ uint64, err error) {
 	n := db.mergeMeta(db.mergeMeta(m, sh.pending[string(key)].meta()), delta).Frequency
 	b := db.pdb.NewBatch()
 	_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, delta), nil)
-	if err := db.commit(b, &sh.mu); err != nil {
+	if err := db.commit(b, &sh.mu, nil); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -423,7 +421,7 @@ func (db *DB) setDeadline(key []byte, exp int64) error {
 	c := stageRecord(b, key, &old.hdr, len(old.value), hdr, old.value)
 	old.release()
 	addCounters(b, c)
-	if err := db.commit(b, &sh.mu, key); err != nil {
+	if err := db.commit(b, &sh.mu, nil, key); err != nil {
 		return err
 	}
 	db.applyCounters(c)
@@ -537,9 +535,8 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		return err
 	}
 	addCounters(b, c)
-	err = db.commit(b, &sh.mu, key)
+	err = db.commit(b, &sh.mu, &r, key)
 	old.release()
-	r.finish(err == nil)
 	if err != nil {
 		return err
 	}
