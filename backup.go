@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -47,7 +46,7 @@ type BackupInfo struct {
 
 // Backup writes a logical backup of the database to w: every live key with
 // its value, deadline, CreatedAt, UpdatedAt, frequency (including reads
-// tracked but not yet flushed) and last access, as of one consistent
+// tracked but not yet flushed), heat and last access, as of one consistent
 // snapshot. Keys expired at the snapshot are left out; deadlines are stored
 // as absolute times.
 //
@@ -178,12 +177,12 @@ func (db *DB) writeRecords(snap *pebble.Snapshot, pending map[string]access, now
 			}
 		}
 		if a, ok := pending[string(key)]; ok {
-			m = withReads(m, a)
+			m = db.mergeMeta(m, a.meta())
 		}
 		rec = backupfmt.Record{
 			Key: key, Value: value,
 			CreatedAt: hdr.CreatedAt, UpdatedAt: hdr.UpdatedAt, ExpiresAt: hdr.ExpiresAt,
-			Frequency: m.Frequency, LastAccess: m.LastAccess,
+			Frequency: m.Frequency, LastAccess: m.LastAccess, Heat: m.Heat,
 		}
 		if err := bw.Add(&rec); err != nil {
 			return n, err
@@ -200,17 +199,6 @@ func (db *DB) writeRecords(snap *pebble.Snapshot, pending map[string]access, now
 }
 
 // backupEnd records the outcome of a backup in the stats and the log.
-// withReads adds the tracked reads a to m.
-func withReads(m keyspace.Meta, a access) keyspace.Meta {
-	if f := m.Frequency + a.count; f >= m.Frequency {
-		m.Frequency = f
-	} else {
-		m.Frequency = math.MaxUint64
-	}
-	m.LastAccess = max(m.LastAccess, a.last)
-	return m
-}
-
 func (db *DB) backupEnd(startAt time.Time, took time.Duration, info BackupInfo, err error) {
 	m := &db.met
 	m.backupMu.Lock()

@@ -41,7 +41,7 @@ type RestoreInfo struct {
 
 // Restore builds a database in dir from a backup file read from r (written
 // by Backup). Every key gets back its value, deadline, CreatedAt, UpdatedAt,
-// frequency and last access exactly. Keys whose deadline has passed by the
+// frequency, heat and last access exactly. Keys whose deadline has passed by the
 // time the restore begins (by RestoreOptions.Options.Clock) are left out and
 // counted in RestoreInfo.Expired.
 //
@@ -162,7 +162,7 @@ func (db *DB) restoreFrom(r io.Reader) (RestoreInfo, error) {
 		keyspace.AppendRecord(op.Value[:0], hdr, rec.Value)
 		_ = op.Finish()
 		_ = b.Set(keyspace.MetaKey(nil, rec.Key),
-			keyspace.AppendMeta(nil, keyspace.Meta{Frequency: rec.Frequency, LastAccess: rec.LastAccess}), nil)
+			keyspace.AppendMeta(nil, keyspace.Meta{Frequency: rec.Frequency, LastAccess: rec.LastAccess, Heat: rec.Heat}), nil)
 		c.add(counts{keys: 1, bytes: int64(len(rec.Key) + len(rec.Value))})
 		if hdr.ExpiresAt != 0 {
 			_ = b.Set(keyspace.TTLKey(nil, hdr.ExpiresAt, rec.Key), nil, nil)

@@ -18,9 +18,10 @@
 //
 //	uvarint key length ‖ key ‖ uvarint value length ‖ value ‖
 //	uvarint created-at ‖ uvarint updated-at ‖ uvarint expires-at ‖
-//	uvarint frequency ‖ uvarint last-access
+//	uvarint frequency ‖ uvarint last-access ‖ heat (float64 bits, u64)
 //
-// with times in Unix ms (expires-at 0 = never). Keys are strictly ascending
+// with times in Unix ms (expires-at 0 = never) and heat the decayed access
+// count as of last-access. Keys are strictly ascending
 // across the whole file. Nothing may follow the trailer.
 package backupfmt
 
@@ -32,6 +33,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
@@ -56,8 +58,8 @@ const (
 )
 
 // minRecordLen is the encoded size of the smallest record: a one-byte key,
-// an empty value and seven one-byte varints.
-const minRecordLen = 8
+// an empty value, seven one-byte varints and the heat.
+const minRecordLen = 16
 
 // Block tags.
 const (
@@ -132,7 +134,8 @@ type Record struct {
 	UpdatedAt  int64 // Unix ms
 	ExpiresAt  int64 // Unix ms; 0 = never
 	Frequency  uint64
-	LastAccess int64 // Unix ms
+	LastAccess int64   // Unix ms
+	Heat       float64 // decayed access count as of LastAccess; finite, >= 0
 }
 
 // Trailer is the last part of a file.
@@ -213,7 +216,10 @@ func (bw *Writer) Add(r *Record) error {
 	if r.CreatedAt < 0 || r.UpdatedAt < 0 || r.ExpiresAt < 0 || r.LastAccess < 0 {
 		return fmt.Errorf("epochdb: backup: key %q has a negative timestamp", r.Key)
 	}
-	recLen := 5*binary.MaxVarintLen64 + 2*binary.MaxVarintLen32 + len(r.Key) + len(r.Value)
+	if !validHeat(r.Heat) {
+		return fmt.Errorf("epochdb: backup: key %q has heat %v", r.Key, r.Heat)
+	}
+	recLen := 5*binary.MaxVarintLen64 + 2*binary.MaxVarintLen32 + 8 + len(r.Key) + len(r.Value)
 	if len(bw.raw) > 0 && len(bw.raw)+recLen > TargetBlockSize {
 		if err := bw.flush(); err != nil {
 			return err
@@ -236,8 +242,11 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	dst = binary.AppendUvarint(dst, uint64(r.UpdatedAt))
 	dst = binary.AppendUvarint(dst, uint64(r.ExpiresAt))
 	dst = binary.AppendUvarint(dst, r.Frequency)
-	return binary.AppendUvarint(dst, uint64(r.LastAccess))
+	dst = binary.AppendUvarint(dst, uint64(r.LastAccess))
+	return binary.BigEndian.AppendUint64(dst, math.Float64bits(r.Heat))
 }
+
+func validHeat(h float64) bool { return h >= 0 && !math.IsInf(h, 0) && !math.IsNaN(h) }
 
 // flush compresses and writes the open block.
 func (bw *Writer) flush() error {
@@ -582,6 +591,14 @@ func (br *Reader) decodeRecord() error {
 			return bad("timestamp %d out of range", f[j])
 		}
 	}
+	if len(p)-i < 8 {
+		return bad("truncated heat")
+	}
+	heat := math.Float64frombits(binary.BigEndian.Uint64(p[i:]))
+	i += 8
+	if !validHeat(heat) {
+		return bad("heat %v is not a finite, non-negative number", heat)
+	}
 	if br.recs > 0 && bytes.Compare(key, br.lastKey) <= 0 {
 		return bad("key %q does not sort after the previous key %q", key, br.lastKey)
 	}
@@ -589,7 +606,7 @@ func (br *Reader) decodeRecord() error {
 	br.rec = Record{
 		Key: key, Value: value,
 		CreatedAt: int64(f[0]), UpdatedAt: int64(f[1]), ExpiresAt: int64(f[2]),
-		Frequency: f[3], LastAccess: int64(f[4]),
+		Frequency: f[3], LastAccess: int64(f[4]), Heat: heat,
 	}
 	br.rawOff += i
 	return nil
