@@ -52,7 +52,7 @@ func main() {
 	flag.IntVar(&cfg.threads, "threads", 8, "goroutines issuing operations in every workload")
 	flag.DurationVar(&cfg.ttl, "ttl", time.Hour, "TTL of the keys written by load, set and mix")
 	flag.IntVar(&cfg.fgKeys, "fg-keys", 100_000, "persistent keys the foreground mix uses during the expiry run")
-	flag.DurationVar(&cfg.churnWait, "churn-timeout", 20*time.Second, "expiry run: how long after the last deadline to wait for reclamation")
+	flag.DurationVar(&cfg.churnWait, "churn-timeout", 10*time.Second, "expiry run: how long after the last deadline to wait for reclamation")
 	flag.StringVar(&cfg.dir, "dir", "", "parent of the engines' temporary directories (default: the system temp dir)")
 	flag.StringVar(&engineList, "engines", defaultEngines, "comma-separated engines: epochdb, pebble, badger, buntdb, bbolt, epochdb-notrack")
 	flag.StringVar(&workloadList, "workloads", "all", "comma-separated workloads, or all: "+workloadNames())
@@ -204,7 +204,7 @@ func run(c *config, out io.Writer) error {
 		}
 	}
 	printResults(c, out, steps, results)
-	fmt.Fprintf(out, "Total run time: %s.\n", time.Since(started).Round(time.Second))
+	fmt.Fprintf(out, "Total run time: %s; load average at the end %s.\n", time.Since(started).Round(time.Second), loadAvg())
 	return nil
 }
 
@@ -228,7 +228,9 @@ func runEngine(c *config, rn *runner, spec engineSpec, steps []step, needKeys bo
 				}
 			}
 		}
+		before := sampleCPU()
 		r := f()
+		r.other = otherCPU(before, sampleCPU())
 		r.engine, r.mode, r.workload = spec.name, m, wl
 		results = append(results, r)
 		if r.expiry != nil {
@@ -240,11 +242,11 @@ func runEngine(c *config, rn *runner, spec engineSpec, steps []step, needKeys bo
 			case x.active:
 				reclaim = fmt.Sprintf("%d records left after the timeout", x.left)
 			}
-			progress("%-15s %-8s %-12s fg %s ops/s p50 %s p99 %s; %s", spec.name, m, wl,
-				fmtRate(r.opsPerSec()), fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), reclaim)
+			progress("%-15s %-8s %-12s fg %s ops/s p50 %s p99 %s; %s; other CPU %s", spec.name, m, wl,
+				fmtRate(r.opsPerSec()), fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), reclaim, fmtCores(r.other))
 		} else {
-			progress("%-15s %-8s %-12s %12s ops/s  p50 %8s  p99 %8s %s", spec.name, m, wl,
-				fmtRate(r.opsPerSec()), fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), fmtErr(r))
+			progress("%-15s %-8s %-12s %12s ops/s  p50 %8s  p99 %8s  other CPU %s %s", spec.name, m, wl,
+				fmtRate(r.opsPerSec()), fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), fmtCores(r.other), fmtErr(r))
 		}
 		return r
 	}
@@ -361,7 +363,8 @@ func printHeader(c *config, out io.Writer) {
 	fmt.Fprintf(out, "Threads: %d goroutines in every workload; timed workloads run %v each; stores on disk under %s\n",
 		c.threads, c.duration, dir)
 	fmt.Fprintf(out, "time/op is wall time ÷ operations (all threads together); p50/p99 are per-operation latencies,\n")
-	fmt.Fprintf(out, "which with %d threads on %d CPUs include waiting for a CPU.\n\n", c.threads, runtime.NumCPU())
+	fmt.Fprintf(out, "which with %d threads on %d CPUs include waiting for a CPU. \"other CPU\" is the CPU time other processes\n", c.threads, runtime.NumCPU())
+	fmt.Fprintf(out, "took during a run (in cores, from /proc/stat): the noise on a shared machine.\n\n")
 
 	fmt.Fprintln(out, "Durability modes (the same for every engine):")
 	fmt.Fprintln(out, "  default: writes acknowledged from memory, made durable periodically")

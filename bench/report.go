@@ -115,3 +115,11 @@ func fmtRatio(x float64) string {
 	}
 	return fmt.Sprintf("%.2f×", x)
 }
+
+// fmtCores prints a CPU load in cores, or "?" if unknown.
+func fmtCores(x float64) string {
+	if x < 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.2f", x)
+}

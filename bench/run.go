@@ -21,6 +21,7 @@ type result struct {
 	elapsed  time.Duration
 	hist     hist
 	err      error
+	other    float64 // CPUs other processes used meanwhile, -1 if unknown
 
 	// expiry run only
 	expiry *expiryResult

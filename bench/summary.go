@@ -52,7 +52,7 @@ func printResults(c *config, out io.Writer, steps []step, results []*result) {
 			continue
 		}
 		heading(fmt.Sprintf("%s — %s mode, %d threads", s.wl.name, s.mode, c.threads))
-		t := newTable("engine", "ops/s", "time/op", "p50", "p99", primary+" ÷ this")
+		t := newTable("engine", "ops/s", "time/op", "p50", "p99", primary+" ÷ this", "other CPU")
 		for _, e := range c.engines {
 			r := idx[resultKey{e.name, s.mode, s.wl.name}]
 			if r == nil {
@@ -65,7 +65,7 @@ func printResults(c *config, out io.Writer, steps []step, results []*result) {
 			}
 			t.add(e.name, fmtRate(r.opsPerSec())+note, fmtDur(time.Duration(r.nsPerOp())),
 				fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)),
-				fmtRatio(ratio(idx, e.name, s.mode, s.wl.name)))
+				fmtRatio(ratio(idx, e.name, s.mode, s.wl.name)), fmtCores(r.other))
 		}
 		t.render(out, md)
 	}
@@ -76,7 +76,7 @@ func printResults(c *config, out io.Writer, steps []step, results []*result) {
 		}
 		heading(fmt.Sprintf("expiry — %d keys with 1–2s TTL, then a 90/10 mix on %d other keys (%d threads)",
 			c.keys, c.fgKeys, c.threads))
-		t := newTable("engine", "load ops/s", "reclaimed after last deadline", "mix ops/s meanwhile", "mix p50", "mix p99", "mix window")
+		t := newTable("engine", "load ops/s", "reclaimed after last deadline", "mix ops/s meanwhile", "mix p50", "mix p99", "mix window", "other CPU")
 		for _, e := range c.engines {
 			r := idx[resultKey{e.name, s.mode, "expiry"}]
 			if r == nil || r.expiry == nil {
@@ -92,7 +92,7 @@ func printResults(c *config, out io.Writer, steps []step, results []*result) {
 				reclaim = fmt.Sprintf("not within %v (%d left)", c.churnWait, x.left)
 			}
 			t.add(e.name, fmtRate(x.load.opsPerSec()), reclaim, fmtRate(r.opsPerSec()),
-				fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), fmtDur(x.window))
+				fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), fmtDur(x.window), fmtCores(r.other))
 		}
 		t.render(out, md)
 		fmt.Fprintln(out, "Reclaimed = the engine itself removed every expired record (EpochDB: Len() back to the persistent")
