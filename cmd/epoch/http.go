@@ -1,0 +1,38 @@
+package main
+
+import (
+	"net/http"
+	"sync/atomic"
+
+	"github.com/epochdb/epochdb"
+)
+
+// httpRoutes are handlers mounted on the HTTP listener (--http-addr) beside
+// /healthz. This is the hook for /metrics: the Prometheus exporter package,
+// when it lands, adds itself here from its own file in this directory, e.g.
+//
+//	func init() {
+//		httpRoutes = append(httpRoutes, func(mux *http.ServeMux, db *epochdb.DB) {
+//			mux.Handle("/metrics", promexport.Handler(db))
+//		})
+//	}
+var httpRoutes []func(mux *http.ServeMux, db *epochdb.DB)
+
+// newHTTPHandler returns the HTTP side of epoch serve. /healthz answers 200
+// "ok" while the server serves and 503 once it shuts down.
+func newHTTPHandler(db *epochdb.DB, stopping *atomic.Bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if stopping.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("shutting down\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	for _, route := range httpRoutes {
+		route(mux, db)
+	}
+	return mux
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/server"
+	"github.com/spf13/cobra"
+)
+
+// serveOptions are epoch serve's settings, from flags, EPOCH_* variables
+// and the config file.
+type serveOptions struct {
+	dir             string
+	addr            string
+	httpAddr        string
+	requirepass     string
+	tlsCert         string
+	tlsKey          string
+	configFile      string
+	appendfsync     string
+	syncInterval    time.Duration
+	timeout         int
+	maxclients      int
+	protoMaxBulkLen string
+	protectedMode   bool
+	notify          string
+	slowlogSlower   int64
+	slowlogMaxLen   int
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Redis-protocol server",
+		Long: `Run EpochDB's Redis-protocol server (RESP2 and RESP3).
+
+Settings come from flags, then EPOCH_* environment variables (EPOCH_ADDR,
+EPOCH_REQUIREPASS, ...), then the --config file (one "name value" per line,
+names as the flags), then the defaults. SIGINT, SIGTERM and the SHUTDOWN
+command stop it gracefully: in-flight commands finish, the database is
+closed, the exit status is 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fs := cmd.Flags()
+			path := o.configFile
+			if !fs.Changed("config") {
+				if v, ok := os.LookupEnv(envName("config")); ok {
+					path = v
+				}
+			}
+			file, err := loadConfigFile(path)
+			if err != nil {
+				return err
+			}
+			if err := applySources(fs, file, os.LookupEnv, "config"); err != nil {
+				return err
+			}
+			o.configFile = path
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, o, cmd.ErrOrStderr(), nil)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", "./epoch-data", "data directory")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:6380", "RESP listen address (TLS when --tls-cert is set)")
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9380", `HTTP listen address for /healthz (and /metrics); "" disables`)
+	f.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with; required to listen on a non-loopback address")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve RESP over TLS")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&o.configFile, "config", "", "configuration file: one \"name value\" per line, names as these flags")
+	f.StringVar(&o.appendfsync, "appendfsync", "everysec", "durability: always (fsync each write), everysec (fsync every --sync-interval), no (leave it to the OS)")
+	f.DurationVar(&o.syncInterval, "sync-interval", 100*time.Millisecond, "WAL fsync interval with appendfsync everysec")
+	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
+	f.IntVar(&o.maxclients, "maxclients", server.DefaultMaxClients, "maximum connected clients")
+	f.StringVar(&o.protoMaxBulkLen, "proto-max-bulk-len", "512mb", "largest argument a client may send")
+	f.BoolVar(&o.protectedMode, "protected-mode", true, "refuse non-loopback listening and clients while no password is set")
+	f.StringVar(&o.notify, "notify-keyspace-events", "", "keyspace notifications to publish (Redis's letters, e.g. KEA)")
+	f.Int64Var(&o.slowlogSlower, "slowlog-log-slower-than", 10000, "slow log threshold in microseconds (negative disables)")
+	f.IntVar(&o.slowlogMaxLen, "slowlog-max-len", server.DefaultSlowlogMaxLen, "slow log length")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight commands")
+	return cmd
+}
+
+// newLogger returns the slog logger the options ask for.
+func newLogger(o serveOptions, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("log-format: %q is neither text nor json", o.logFormat)
+}
+
+// dbOptions maps the durability settings onto the library's options.
+func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
+	opts := &epochdb.Options{Logger: log}
+	switch strings.ToLower(o.appendfsync) {
+	case "always":
+		opts.SyncWrites = true
+	case "everysec":
+		if o.syncInterval <= 0 {
+			return nil, fmt.Errorf("sync-interval must be positive, got %v", o.syncInterval)
+		}
+		opts.SyncInterval = o.syncInterval
+	case "no":
+		opts.SyncInterval = -1
+	default:
+		return nil, fmt.Errorf("appendfsync: %q is not always, everysec or no", o.appendfsync)
+	}
+	return opts, nil
+}
+
+// loopbackHost reports whether the host of a listen address is a loopback
+// address or name.
+func loopbackHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// runServe runs the server until ctx ends or a client sends SHUTDOWN, then
+// shuts down gracefully. ready, if not nil, is called with the listening
+// addresses (httpAddr nil when HTTP is disabled).
+func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(resp, http net.Addr)) error {
+	log, err := newLogger(o, logw)
+	if err != nil {
+		return err
+	}
+	opts, err := dbOptions(o, log)
+	if err != nil {
+		return err
+	}
+	maxBulk, err := server.ParseMemory(o.protoMaxBulkLen)
+	if err != nil {
+		return fmt.Errorf("proto-max-bulk-len: %w", err)
+	}
+	if o.timeout < 0 || o.maxclients < 1 {
+		return errors.New("timeout must be >= 0 and maxclients >= 1")
+	}
+	if o.protectedMode && o.requirepass == "" && !loopbackHost(o.addr) {
+		return fmt.Errorf("refusing to listen on %s without a password: set --requirepass "+
+			"(or --protected-mode=false to accept the risk)", o.addr)
+	}
+	var tlsConfig *tls.Config
+	switch {
+	case o.tlsCert != "" && o.tlsKey != "":
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	case o.tlsCert != "" || o.tlsKey != "":
+		return errors.New("tls: --tls-cert and --tls-key go together")
+	}
+	slowlog := time.Duration(o.slowlogSlower) * time.Microsecond
+	switch {
+	case o.slowlogSlower < 0:
+		slowlog = -1
+	case o.slowlogSlower == 0:
+		slowlog = time.Nanosecond // log every command
+	}
+
+	db, err := epochdb.Open(o.dir, opts)
+	if err != nil {
+		return err
+	}
+	srv := &server.Server{
+		DB:                   db,
+		DBOptions:            opts,
+		TLSConfig:            tlsConfig,
+		RequirePass:          o.requirepass,
+		DisableProtectedMode: !o.protectedMode,
+		MaxClients:           o.maxclients,
+		IdleTimeout:          time.Duration(o.timeout) * time.Second,
+		ProtoMaxBulkLen:      maxBulk,
+		NotifyKeyspaceEvents: o.notify,
+		SlowlogThreshold:     slowlog,
+		SlowlogMaxLen:        o.slowlogMaxLen,
+		ConfigFile:           o.configFile,
+		Logger:               log,
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		_ = db.Close()
+		return err
+	}
+	var stopping atomic.Bool
+	var httpSrv *http.Server
+	var httpLn net.Listener
+	if o.httpAddr != "" {
+		if httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
+			_ = ln.Close()
+			_ = db.Close()
+			return err
+		}
+		httpSrv = &http.Server{Handler: newHTTPHandler(db, &stopping), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http: serve failed", "err", err)
+			}
+		}()
+		log.Info("http: listening", "addr", httpLn.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		var ha net.Addr
+		if httpLn != nil {
+			ha = httpLn.Addr()
+		}
+		ready(ln.Addr(), ha)
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("epoch: signal received, shutting down")
+	case serveErr = <-errc:
+		if errors.Is(serveErr, server.ErrServerClosed) {
+			serveErr = nil // SHUTDOWN
+		}
+	}
+	stopping.Store(true)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("epoch: shutdown timed out; connections closed", "err", err)
+	}
+	if httpSrv != nil {
+		_ = httpSrv.Shutdown(sctx)
+	}
+	if err := db.Close(); err != nil {
+		return errors.Join(serveErr, err)
+	}
+	log.Info("epoch: stopped")
+	return serveErr
+}

@@ -1,0 +1,34 @@
+package server
+
+import "slices"
+
+// numDBs is the number of logical databases (SELECT 0..numDBs-1).
+const numDBs = 16
+
+// command is a built-in command: its spec and handler.
+type command struct {
+	spec CommandSpec
+	fn   func(c *Conn, cmd Command)
+}
+
+// NewCommandMux returns a command table with every EpochDB command: the
+// Redis commands the server supports, EpochDB's own (EPOCH.META,
+// EPOCH.INCRFREQ) and the epoch-db 0.3 wire commands. Add commands to it
+// with Handle to extend the server.
+func NewCommandMux() *ServeMux { return newCommandMux() }
+
+// newCommandMux is NewCommandMux without the excluded commands.
+func newCommandMux(exclude ...string) *ServeMux {
+	m := NewServeMux()
+	for _, group := range [][]command{
+		connCommands(), stringCommands(), keyCommands(), serverCommands(),
+		epochCommands(), pubsubCommands(), txCommands(),
+	} {
+		for _, cmd := range group {
+			if !slices.Contains(exclude, cmd.spec.Name) {
+				m.HandleFunc(cmd.spec, cmd.fn)
+			}
+		}
+	}
+	return m
+}

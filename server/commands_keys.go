@@ -1,0 +1,712 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/epochdb/epochdb"
+)
+
+// Key commands, and the commands that iterate a database: SCAN KEYS
+// RANDOMKEY DBSIZE FLUSHDB FLUSHALL.
+
+func keyCommands() []command {
+	const g = "generic"
+	k1 := func(name string, arity int, flags Flags, summary string) CommandSpec {
+		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: 1, Step: 1, Group: g, Summary: summary}
+	}
+	kn := func(name string, arity int, flags Flags, summary string) CommandSpec {
+		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: summary}
+	}
+	k2 := func(name string, arity int, flags Flags, summary string) CommandSpec {
+		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: 2, Step: 1, Group: g, Summary: summary}
+	}
+	w, r := FlagWrite, FlagReadOnly
+	return []command{
+		{kn("del", -2, w, "Deletes one or more keys."), cmdDel},
+		{kn("unlink", -2, w, "Asynchronously deletes one or more keys."), cmdDel},
+		{kn("exists", -2, r, "Determines whether one or more keys exist."), cmdExists},
+		{k1("type", 2, r, "Determines the type of value stored at a key."), cmdType},
+		{k2("rename", 3, w, "Renames a key and overwrites the destination."), cmdRename},
+		{k2("renamenx", 3, w, "Renames a key only when the target key name doesn't exist."), cmdRename},
+		{k2("copy", -3, w|FlagExclusive, "Copies the value of a key to a new key."), cmdCopy},
+		{k1("expire", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key in seconds."), cmdExpire},
+		{k1("pexpire", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key in milliseconds."), cmdExpire},
+		{k1("expireat", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key to a Unix timestamp."), cmdExpire},
+		{k1("pexpireat", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key to a Unix milliseconds timestamp."), cmdExpire},
+		{k1("ttl", 2, r, "Returns the expiration time in seconds of a key."), cmdTTL},
+		{k1("pttl", 2, r, "Returns the expiration time in milliseconds of a key."), cmdTTL},
+		{k1("expiretime", 2, r, "Returns the expiration time of a key as a Unix timestamp."), cmdTTL},
+		{k1("pexpiretime", 2, r, "Returns the expiration time of a key as a Unix milliseconds timestamp."), cmdTTL},
+		{k1("persist", 2, w|FlagExclusive, "Removes the expiration time of a key."), cmdPersist},
+		{kn("touch", -2, r, "Returns the number of existing keys out of those specified after updating the time they were last accessed."), cmdTouch},
+		{k1("object", -2, r|FlagLoose, "A container for object introspection commands."), cmdObject},
+		{CommandSpec{Name: "scan", Arity: -2, Flags: r, Group: g, Summary: "Iterates over the key names in the database."}, cmdScan},
+		{CommandSpec{Name: "keys", Arity: 2, Flags: r, Group: g, Summary: "Returns all key names that match a pattern."}, cmdKeys},
+		{CommandSpec{Name: "randomkey", Arity: 1, Flags: r, Group: g, Summary: "Returns a random key name from the database."}, cmdRandomKey},
+		{CommandSpec{Name: "dbsize", Arity: 1, Flags: r, Group: "server", Summary: "Returns the number of keys in the database."}, cmdDBSize},
+		{CommandSpec{Name: "flushdb", Arity: -1, Flags: w | FlagExclusive, Group: "server", Summary: "Removes all keys from the current database."}, cmdFlush},
+		{CommandSpec{Name: "flushall", Arity: -1, Flags: w | FlagExclusive, Group: "server", Summary: "Removes all keys from all databases."}, cmdFlush},
+	}
+}
+
+func cmdDel(c *Conn, cmd Command) {
+	n := 0
+	for _, k := range cmd.Args[1:] {
+		ok, err := c.srv.DB.Delete(c.key(k))
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		if ok {
+			n++
+			c.notify(notifyGeneric, "del", k)
+		}
+	}
+	c.WriteInt(int64(n))
+}
+
+func cmdExists(c *Conn, cmd Command) {
+	n := 0
+	for _, k := range cmd.Args[1:] {
+		ok, err := exists(c.srv.DB, c.key(k))
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		if ok {
+			n++
+		}
+	}
+	c.WriteInt(int64(n))
+}
+
+func cmdType(c *Conn, cmd Command) {
+	ok, err := exists(c.srv.DB, c.key(cmd.Args[1]))
+	switch {
+	case err != nil:
+		c.writeErr(err)
+	case ok:
+		c.WriteString("string")
+	default:
+		c.WriteString("none")
+	}
+}
+
+// move writes the value and deadline of library key src to library key dst
+// (replacing it, with fresh metadata) and optionally deletes src. The caller
+// holds the keyspace lock exclusively.
+func (c *Conn) move(src, dst []byte, deleteSrc bool) (found bool, err error) {
+	v, exp, ok, err := c.peek(src)
+	if err != nil || !ok {
+		return false, err
+	}
+	db := c.srv.DB
+	if _, err := db.Delete(dst); err != nil {
+		return true, err
+	}
+	err = db.Modify(dst, func(epochdb.Entry, bool) (epochdb.Change, error) {
+		return epochdb.Change{Action: epochdb.Put, Value: v, ExpiresAt: exp}, nil
+	})
+	if err == nil && deleteSrc {
+		_, err = db.Delete(src)
+	}
+	return true, err
+}
+
+// cmdRename is RENAME and RENAMENX; both hold the keyspace lock exclusively
+// (two keys).
+func cmdRename(c *Conn, cmd Command) {
+	nx := equalFold(cmd.Args[0], "renamenx")
+	src, dst := c.key(cmd.Args[1]), c.key(cmd.Args[2])
+	ok, err := exists(c.srv.DB, src)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	if !ok {
+		c.WriteError(errNoSuchKey)
+		return
+	}
+	if bytes.Equal(src, dst) {
+		if nx {
+			c.WriteInt(0)
+		} else {
+			c.WriteOK()
+		}
+		return
+	}
+	if nx {
+		taken, err := exists(c.srv.DB, dst)
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		if taken {
+			c.WriteInt(0)
+			return
+		}
+	}
+	if _, err := c.move(src, dst, true); err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.notify(notifyGeneric, "rename_from", cmd.Args[1])
+	c.notify(notifyGeneric, "rename_to", cmd.Args[2])
+	if nx {
+		c.WriteInt(1)
+	} else {
+		c.WriteOK()
+	}
+}
+
+func cmdCopy(c *Conn, cmd Command) {
+	dstDB, replace := c.db, false
+	for i := 3; i < len(cmd.Args); i++ {
+		switch {
+		case equalFold(cmd.Args[i], "replace"):
+			replace = true
+		case equalFold(cmd.Args[i], "db") && i+1 < len(cmd.Args):
+			n, ok := parseInt(cmd.Args[i+1])
+			if !ok {
+				c.WriteError(errNotInteger)
+				return
+			}
+			if n < 0 || n >= numDBs {
+				c.WriteError(errDBIndex)
+				return
+			}
+			dstDB = int(n)
+			i++
+		default:
+			c.WriteError(errSyntax)
+			return
+		}
+	}
+	src, dst := c.key(cmd.Args[1]), c.keyIn(dstDB, cmd.Args[2])
+	if bytes.Equal(src, dst) {
+		c.WriteError(errSameObject)
+		return
+	}
+	if !replace {
+		taken, err := exists(c.srv.DB, dst)
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		if taken {
+			c.WriteInt(0)
+			return
+		}
+	}
+	found, err := c.move(src, dst, false)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	if !found {
+		c.WriteInt(0)
+		return
+	}
+	c.notifyIn(dstDB, notifyGeneric, "copy_to", cmd.Args[2])
+	c.WriteInt(1)
+}
+
+// cmdExpire is EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT with Redis's NX XX GT
+// LT conditions. With a condition it holds the keyspace lock exclusively, so
+// that reading the current deadline and setting the new one are one step.
+func cmdExpire(c *Conn, cmd Command) {
+	name := bstr(lower(nil, cmd.Args[0]))
+	var nx, xx, gt, lt bool
+	for _, o := range cmd.Args[3:] {
+		switch {
+		case equalFold(o, "nx"):
+			nx = true
+		case equalFold(o, "xx"):
+			xx = true
+		case equalFold(o, "gt"):
+			gt = true
+		case equalFold(o, "lt"):
+			lt = true
+		default:
+			c.WriteError("ERR Unsupported option " + truncate(o, 128))
+			return
+		}
+	}
+	if nx && (xx || gt || lt) {
+		c.WriteError("ERR NX and XX, GT or LT options at the same time are not compatible")
+		return
+	}
+	if gt && lt {
+		c.WriteError("ERR GT and LT options at the same time are not compatible")
+		return
+	}
+	when, ok := parseInt(cmd.Args[2])
+	if !ok {
+		c.WriteError(errNotInteger)
+		return
+	}
+	if name == "expire" || name == "expireat" {
+		if when > math.MaxInt64/1000 || when < math.MinInt64/1000 {
+			c.WriteError(string(errInvalidExpire(name)))
+			return
+		}
+		when *= 1000
+	}
+	now := c.srv.now().UnixMilli()
+	if name == "expire" || name == "pexpire" {
+		if when > 0 && now > math.MaxInt64-when {
+			c.WriteError(string(errInvalidExpire(name)))
+			return
+		}
+		when += now
+	}
+	db, key := c.srv.DB, c.key(cmd.Args[1])
+	if nx || xx || gt || lt {
+		md, err := db.Metadata(key)
+		if errors.Is(err, epochdb.ErrNotFound) {
+			c.WriteInt(0)
+			return
+		}
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		has := !md.ExpiresAt.IsZero()
+		cur := md.ExpiresAt.UnixMilli()
+		if nx && has || xx && !has || gt && (!has || when <= cur) || lt && has && when >= cur {
+			c.WriteInt(0)
+			return
+		}
+	}
+	if when <= now {
+		ok, err := db.Delete(key)
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		if ok {
+			c.notify(notifyGeneric, "del", cmd.Args[1])
+		}
+		c.WriteBool(ok)
+		return
+	}
+	err := db.ExpireAt(key, msTime(when))
+	switch {
+	case errors.Is(err, epochdb.ErrNotFound):
+		c.WriteInt(0)
+	case err != nil:
+		c.writeErr(err)
+	default:
+		c.notify(notifyGeneric, "expire", cmd.Args[1])
+		c.WriteInt(1)
+	}
+}
+
+// cmdTTL is TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1
+// for a key without deadline.
+func cmdTTL(c *Conn, cmd Command) {
+	md, err := c.srv.DB.Metadata(c.key(cmd.Args[1]))
+	if errors.Is(err, epochdb.ErrNotFound) {
+		c.WriteInt(-2)
+		return
+	}
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	if md.ExpiresAt.IsZero() {
+		c.WriteInt(-1)
+		return
+	}
+	at := md.ExpiresAt.UnixMilli()
+	left := max(at-c.srv.now().UnixMilli(), 0)
+	switch bstr(lower(c.nameBuf[:0], cmd.Args[0])) {
+	case "ttl":
+		c.WriteInt((left + 500) / 1000)
+	case "pttl":
+		c.WriteInt(left)
+	case "expiretime":
+		c.WriteInt(at / 1000)
+	default:
+		c.WriteInt(at)
+	}
+}
+
+func cmdPersist(c *Conn, cmd Command) {
+	key := c.key(cmd.Args[1])
+	md, err := c.srv.DB.Metadata(key)
+	if errors.Is(err, epochdb.ErrNotFound) || err == nil && md.ExpiresAt.IsZero() {
+		c.WriteInt(0)
+		return
+	}
+	if err == nil {
+		err = c.srv.DB.Persist(key)
+	}
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.notify(notifyGeneric, "persist", cmd.Args[1])
+	c.WriteInt(1)
+}
+
+// cmdTouch counts an access of each existing key (frequency and last
+// access, as EpochDB tracks them) and returns how many exist.
+func cmdTouch(c *Conn, cmd Command) {
+	n := 0
+	for _, k := range cmd.Args[1:] {
+		_, err := c.srv.DB.IncrementFrequency(c.key(k))
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, epochdb.ErrNotFound):
+			c.writeErr(err)
+			return
+		}
+	}
+	c.WriteInt(int64(n))
+}
+
+func cmdObject(c *Conn, cmd Command) {
+	args := cmd.Args
+	sub := bstr(lower(nil, args[1]))
+	switch {
+	case sub == "help" && len(args) == 2:
+		writeHelp(c, "OBJECT", []string{
+			"ENCODING <key>", "    Return the kind of internal representation used in order to store the value",
+			"    associated with a <key>.",
+			"FREQ <key>", "    Return the access frequency of the key <key>: EpochDB's access count.",
+			"IDLETIME <key>", "    Return the idle time of the key <key>, in seconds.",
+			"REFCOUNT <key>", "    Return the reference count of the object stored at <key>.",
+		})
+		return
+	case (sub == "encoding" || sub == "freq" || sub == "idletime" || sub == "refcount") && len(args) == 3:
+	case sub == "encoding" || sub == "freq" || sub == "idletime" || sub == "refcount" || sub == "help":
+		c.WriteError(wrongArgs("object|" + sub))
+		return
+	default:
+		c.WriteError(unknownSubcommand(args[1], "OBJECT"))
+		return
+	}
+	key := c.key(args[2])
+	if sub == "encoding" {
+		v, _, ok, err := c.peek(key)
+		switch {
+		case err != nil:
+			c.writeErr(err)
+		case !ok:
+			c.WriteNull()
+		default:
+			c.WriteBulkString(encoding(v))
+		}
+		return
+	}
+	md, err := c.srv.DB.Metadata(key)
+	if errors.Is(err, epochdb.ErrNotFound) {
+		c.WriteNull()
+		return
+	}
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	switch sub {
+	case "freq":
+		c.WriteUint(md.Frequency)
+	case "idletime":
+		c.WriteInt(max(int64(c.srv.now().Sub(md.LastAccess)/time.Second), 0))
+	default:
+		c.WriteInt(1)
+	}
+}
+
+// encoding is the encoding Redis would report for a string value.
+func encoding(v []byte) string {
+	if _, ok := parseInt(v); ok {
+		return "int"
+	}
+	if len(v) <= 44 {
+		return "embstr"
+	}
+	return "raw"
+}
+
+// scanDB calls fn for each live key of database db whose client key starts
+// with prefix, in byte order, starting after the client key after (nil:
+// from the start). key is the client key, valid during the call. limit 0
+// means no limit.
+func (c *Conn) scanDB(db int, prefix, after []byte, limit int, fn func(key []byte, md epochdb.Metadata) error) error {
+	p := append([]byte{byte(db)}, prefix...)
+	opts := epochdb.ScanOptions{Prefix: p, Limit: limit}
+	if after != nil {
+		a := append([]byte{byte(db)}, after...)
+		switch {
+		case bytes.HasPrefix(a, p):
+			opts.After = a
+		case bytes.Compare(a, p) > 0:
+			return nil // already past every key with the prefix
+		}
+	}
+	return c.srv.DB.Scan(opts, func(k, _ []byte, md epochdb.Metadata) error {
+		return fn(k[1:], md)
+	})
+}
+
+func cmdScan(c *Conn, cmd Command) {
+	args := cmd.Args
+	cur, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		c.WriteError("ERR invalid cursor")
+		return
+	}
+	count := 10
+	var pattern []byte
+	typeOK := true
+	for i := 2; i < len(args); i += 2 {
+		if i+1 >= len(args) {
+			c.WriteError(errSyntax)
+			return
+		}
+		v := args[i+1]
+		switch {
+		case equalFold(args[i], "count"):
+			n, ok := parseInt(v)
+			if !ok {
+				c.WriteError(errNotInteger)
+				return
+			}
+			if n < 1 {
+				c.WriteError(errSyntax)
+				return
+			}
+			count = int(min(n, 1<<20))
+		case equalFold(args[i], "match"):
+			pattern = v
+			if len(v) == 1 && v[0] == '*' {
+				pattern = nil
+			}
+		case equalFold(args[i], "type"):
+			typeOK = equalFold(v, "string")
+		default:
+			c.WriteError(errSyntax)
+			return
+		}
+	}
+	var after []byte
+	if cur != 0 {
+		pos, ok := c.srv.cursors.get(cur)
+		if !ok || pos.db != c.db {
+			c.WriteError("ERR invalid cursor")
+			return
+		}
+		after = pos.after
+	}
+	var keys [][]byte
+	last := make([]byte, 0, 64) // never nil: the empty key is a position too
+	seen := 0
+	err = c.scanDB(c.db, globPrefix(pattern), after, count+1, func(k []byte, _ epochdb.Metadata) error {
+		seen++
+		if seen > count {
+			return epochdb.ErrStopScan
+		}
+		last = append(last[:0], k...)
+		if typeOK && (pattern == nil || globMatch(pattern, k)) {
+			keys = append(keys, append([]byte{}, k...))
+		}
+		return nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	next := uint64(0)
+	if seen > count {
+		next = c.srv.cursors.put(cursorPos{db: c.db, after: last})
+	}
+	c.WriteArray(2)
+	c.WriteBulkString(strconv.FormatUint(next, 10))
+	c.WriteArray(len(keys))
+	for _, k := range keys {
+		c.WriteBulk(k)
+	}
+}
+
+func cmdKeys(c *Conn, cmd Command) {
+	pattern := cmd.Args[1]
+	all := len(pattern) == 1 && pattern[0] == '*'
+	var keys [][]byte
+	err := c.scanDB(c.db, globPrefix(pattern), nil, 0, func(k []byte, _ epochdb.Metadata) error {
+		if all || globMatch(pattern, k) {
+			keys = append(keys, append([]byte{}, k...))
+		}
+		return nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.WriteArray(len(keys))
+	for _, k := range keys {
+		c.WriteBulk(k)
+	}
+}
+
+// cmdRandomKey returns the first key after a random printable string, or
+// the first key. Keys are not equally likely: one after a long gap in the
+// key space is picked more often.
+func cmdRandomKey(c *Conn, cmd Command) {
+	var probe [8]byte
+	for i := range probe {
+		probe[i] = byte(0x20 + rand.IntN(0x7f-0x20))
+	}
+	var found []byte
+	pick := func(k []byte, _ epochdb.Metadata) error {
+		found = append([]byte{}, k...)
+		return epochdb.ErrStopScan
+	}
+	err := c.scanDB(c.db, nil, probe[:], 1, pick)
+	if err == nil && found == nil {
+		err = c.scanDB(c.db, nil, nil, 1, pick)
+	}
+	switch {
+	case err != nil:
+		c.writeErr(err)
+	case found == nil:
+		c.WriteNull()
+	default:
+		c.WriteBulk(found)
+	}
+}
+
+// countKeys counts the live keys of database db, and those with a
+// deadline.
+func (c *Conn) countKeys(db int) (keys, expires int64, err error) {
+	if c.srv.DB.Len() == 0 {
+		return 0, 0, nil
+	}
+	err = c.scanDB(db, nil, nil, 0, func(_ []byte, md epochdb.Metadata) error {
+		keys++
+		if !md.ExpiresAt.IsZero() {
+			expires++
+		}
+		return nil
+	})
+	return keys, expires, err
+}
+
+func cmdDBSize(c *Conn, cmd Command) {
+	n, _, err := c.countKeys(c.db)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.WriteInt(n)
+}
+
+// cmdFlush is FLUSHDB and FLUSHALL [ASYNC|SYNC]. Both run synchronously.
+func cmdFlush(c *Conn, cmd Command) {
+	all := equalFold(cmd.Args[0], "flushall")
+	if len(cmd.Args) > 2 || len(cmd.Args) == 2 && !equalFold(cmd.Args[1], "async") && !equalFold(cmd.Args[1], "sync") {
+		c.WriteError(errSyntax)
+		return
+	}
+	dbs := []int{c.db}
+	if all {
+		dbs = dbs[:0]
+		for i := range numDBs {
+			dbs = append(dbs, i)
+		}
+	}
+	if err := c.srv.flushDBs(dbs); err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.WriteOK()
+}
+
+// flushDBs deletes every key of the given databases, in batches of keys
+// collected from a scan.
+func (s *Server) flushDBs(dbs []int) error {
+	for _, db := range dbs {
+		var after []byte
+		for {
+			var batch [][]byte
+			opts := epochdb.ScanOptions{Prefix: []byte{byte(db)}, After: after, Limit: 1024}
+			err := s.DB.Scan(opts, func(k, _ []byte, _ epochdb.Metadata) error {
+				batch = append(batch, append([]byte{}, k...))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range batch {
+				if _, err := s.DB.Delete(k); err != nil {
+					return err
+				}
+			}
+			if len(batch) < 1024 {
+				break
+			}
+			after = batch[len(batch)-1]
+		}
+	}
+	return nil
+}
+
+// cursorTable maps SCAN cursors to the key they continue after. Cursors are
+// random numbers, valid on any connection (client libraries spread one
+// iteration over pooled connections), until the table evicts them: it keeps
+// the newest maxCursors, within maxCursorBytes of keys.
+type cursorTable struct {
+	mu    sync.Mutex // guards all fields
+	m     map[uint64]cursorPos
+	order []uint64 // ids, oldest first
+	bytes int
+}
+
+type cursorPos struct {
+	db    int
+	after []byte
+}
+
+const (
+	maxCursors     = 10000
+	maxCursorBytes = 16 << 20
+)
+
+func (t *cursorTable) init() { t.m = make(map[uint64]cursorPos) }
+
+func (t *cursorTable) get(id uint64) (cursorPos, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.m[id]
+	return p, ok
+}
+
+func (t *cursorTable) put(p cursorPos) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var id uint64
+	for {
+		id = rand.Uint64() >> 1 // fits a signed 64-bit integer too
+		if _, taken := t.m[id]; id != 0 && !taken {
+			break
+		}
+	}
+	t.m[id] = p
+	t.order = append(t.order, id)
+	t.bytes += len(p.after)
+	for len(t.order) > maxCursors || t.bytes > maxCursorBytes {
+		old := t.order[0]
+		t.order = t.order[1:]
+		t.bytes -= len(t.m[old].after)
+		delete(t.m, old)
+	}
+	return id
+}

@@ -1,0 +1,456 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/epochdb/epochdb"
+)
+
+// Server commands: INFO CONFIG TIME SLOWLOG LASTSAVE SAVE SHUTDOWN COMMAND.
+
+func serverCommands() []command {
+	const g = "server"
+	return []command{
+		{CommandSpec{Name: "info", Arity: -1, Group: g, Summary: "Returns information and statistics about the server."}, cmdInfo},
+		configCommand(),
+		{CommandSpec{Name: "time", Arity: 1, Group: g, Summary: "Returns the server time."}, cmdTime},
+		{CommandSpec{Name: "slowlog", Arity: -2, Flags: FlagAdmin | FlagLoose, Group: g, Summary: "A container for slow log commands."}, cmdSlowlog},
+		{CommandSpec{Name: "lastsave", Arity: 1, Group: g, Summary: "Returns the Unix timestamp of the last successful save to disk."}, cmdLastSave},
+		{CommandSpec{Name: "save", Arity: 1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Makes every acknowledged write durable on disk."}, cmdSave},
+		{CommandSpec{Name: "shutdown", Arity: -1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Stops the server: finishes in-flight commands, closes the database."}, cmdShutdown},
+		{CommandSpec{Name: "command", Arity: -1, Flags: FlagLoose, Group: g, Summary: "Returns detailed information about all commands."}, cmdCommand},
+	}
+}
+
+func (s *Server) resetStats() {
+	s.st.received.Store(0)
+	s.st.rejected.Store(0)
+	s.st.commands.Store(0)
+	s.st.netIn.Store(0)
+	s.st.netOut.Store(0)
+}
+
+func cmdTime(c *Conn, cmd Command) {
+	now := c.srv.now()
+	c.WriteArray(2)
+	c.WriteBulkString(strconv.FormatInt(now.Unix(), 10))
+	c.WriteBulkString(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))
+}
+
+// cmdLastSave reports the current time: every acknowledged write is already
+// in the write-ahead log (durable within the sync interval, or at once with
+// appendfsync always), so the data is always "saved".
+func cmdLastSave(c *Conn, cmd Command) { c.WriteInt(c.srv.now().Unix()) }
+
+func cmdSave(c *Conn, cmd Command) {
+	if err := c.srv.syncDB(); err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
+	}
+	c.WriteOK()
+}
+
+// syncDB returns once every write acknowledged before the call is durable.
+// The library has no Sync call yet, so in the default mode it waits for two
+// of the DB's periodic WAL syncs (the second one began after this call), or
+// for three sync intervals when nothing was left to sync.
+func (s *Server) syncDB() error {
+	o := s.DBOptions
+	if o != nil && o.SyncWrites {
+		return nil
+	}
+	interval := epochdb.DefaultOptions().SyncInterval
+	if o != nil && o.SyncInterval != 0 {
+		interval = o.SyncInterval
+	}
+	if interval < 0 {
+		return errors.New("appendfsync is 'no': durability is left to the OS and cannot be forced")
+	}
+	start := s.DB.Stats().WALSyncs
+	deadline := time.Now().Add(3 * interval)
+	for s.DB.Stats().WALSyncs < start+2 && time.Now().Before(deadline) {
+		time.Sleep(max(interval/8, time.Millisecond))
+	}
+	return nil
+}
+
+func cmdShutdown(c *Conn, cmd Command) {
+	for _, a := range cmd.Args[1:] {
+		switch {
+		case equalFold(a, "abort"):
+			c.WriteError("ERR No shutdown in progress.")
+			return
+		case equalFold(a, "nosave"), equalFold(a, "save"), equalFold(a, "now"), equalFold(a, "force"):
+		default:
+			c.WriteError(errSyntax)
+			return
+		}
+	}
+	c.srv.log.Info("server: SHUTDOWN requested", "client", c.raddr)
+	// As in Redis, the client gets no reply: the connection just closes.
+	c.quit = true
+	c.srv.requestShutdown()
+}
+
+// INFO.
+
+var infoSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "keyspace", "epochdb"}
+
+func cmdInfo(c *Conn, cmd Command) {
+	want := map[string]bool{}
+	for _, a := range cmd.Args[1:] {
+		switch s := string(lower(nil, a)); s {
+		case "all", "everything", "default":
+			for _, sec := range infoSections {
+				want[sec] = true
+			}
+		default:
+			want[s] = true
+		}
+	}
+	if len(want) == 0 {
+		for _, sec := range infoSections {
+			want[sec] = true
+		}
+	}
+	var b strings.Builder
+	for _, sec := range infoSections {
+		if !want[sec] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + strings.ToUpper(sec[:1]) + sec[1:] + "\r\n")
+		for _, kv := range c.srv.info(sec) {
+			b.WriteString(kv[0] + ":" + kv[1] + "\r\n")
+		}
+	}
+	c.WriteVerbatim(b.String())
+}
+
+// info returns the fields of one INFO section.
+func (s *Server) info(section string) [][2]string {
+	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
+	utoa := func(n uint64) string { return strconv.FormatUint(n, 10) }
+	switch section {
+	case "server":
+		exe, _ := os.Executable()
+		up := time.Since(s.started)
+		return [][2]string{
+			{"redis_version", RedisVersion},
+			{"epochdb_version", Version},
+			{"redis_mode", "standalone"},
+			{"os", runtime.GOOS + " " + runtime.GOARCH},
+			{"arch_bits", strconv.Itoa(strconv.IntSize)},
+			{"go_version", runtime.Version()},
+			{"process_id", strconv.Itoa(os.Getpid())},
+			{"tcp_port", strconv.Itoa(s.port())},
+			{"server_time_usec", itoa(time.Now().UnixMicro())},
+			{"uptime_in_seconds", itoa(int64(up / time.Second))},
+			{"uptime_in_days", itoa(int64(up / (24 * time.Hour)))},
+			{"executable", exe},
+			{"config_file", s.ConfigFile},
+		}
+	case "clients":
+		pubsub := 0
+		for _, c := range s.snapshotConns() {
+			if c.clientType() == "pubsub" {
+				pubsub++
+			}
+		}
+		return [][2]string{
+			{"connected_clients", itoa(s.st.connections.Load())},
+			{"maxclients", itoa(s.cfg.maxClients.Load())},
+			{"blocked_clients", "0"},
+			{"pubsub_clients", strconv.Itoa(pubsub)},
+		}
+	case "memory":
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return [][2]string{
+			{"used_memory", utoa(m.HeapAlloc)},
+			{"used_memory_human", humanBytes(m.HeapAlloc)},
+			{"used_memory_rss", utoa(m.Sys)},
+			{"used_memory_rss_human", humanBytes(m.Sys)},
+			{"maxmemory", "0"},
+			{"maxmemory_human", "0B"},
+			{"maxmemory_policy", "noeviction"},
+			{"mem_allocator", "go"},
+		}
+	case "persistence":
+		st := s.DB.Stats()
+		return [][2]string{
+			{"loading", "0"},
+			{"async_loading", "0"},
+			{"rdb_changes_since_last_save", "0"},
+			{"rdb_bgsave_in_progress", "0"},
+			{"rdb_last_save_time", itoa(s.now().Unix())},
+			{"aof_enabled", "1"},
+			{"aof_rewrite_in_progress", "0"},
+			{"appendfsync", appendFsync(s)},
+			{"epochdb_disk_bytes", utoa(st.DiskBytes)},
+			{"epochdb_wal_syncs", utoa(st.WALSyncs)},
+		}
+	case "stats":
+		st := s.DB.Stats()
+		s.hub.mu.RLock()
+		channels, patterns := len(s.hub.channels), len(s.hub.patterns)
+		s.hub.mu.RUnlock()
+		return [][2]string{
+			{"total_connections_received", utoa(s.st.received.Load())},
+			{"total_commands_processed", utoa(s.st.commands.Load())},
+			{"total_net_input_bytes", utoa(s.st.netIn.Load())},
+			{"total_net_output_bytes", utoa(s.st.netOut.Load())},
+			{"rejected_connections", utoa(s.st.rejected.Load())},
+			{"expired_keys", utoa(st.Expired)},
+			{"evicted_keys", "0"},
+			{"keyspace_hits", utoa(st.Gets - st.Misses)},
+			{"keyspace_misses", utoa(st.Misses)},
+			{"pubsub_channels", strconv.Itoa(channels)},
+			{"pubsub_patterns", strconv.Itoa(patterns)},
+		}
+	case "replication":
+		return [][2]string{{"role", "master"}, {"connected_slaves", "0"}}
+	case "keyspace":
+		var keys, expires [numDBs]int64
+		if s.DB.Len() > 0 {
+			err := s.DB.Scan(epochdb.ScanOptions{Prefix: nil}, func(k, _ []byte, md epochdb.Metadata) error {
+				if int(k[0]) >= numDBs {
+					return nil
+				}
+				keys[k[0]]++
+				if !md.ExpiresAt.IsZero() {
+					expires[k[0]]++
+				}
+				return nil
+			})
+			if err != nil {
+				s.log.Error("server: INFO keyspace", "err", err)
+			}
+		}
+		var out [][2]string
+		for i := range numDBs {
+			if keys[i] > 0 {
+				out = append(out, [2]string{"db" + strconv.Itoa(i),
+					fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", keys[i], expires[i])})
+			}
+		}
+		return out
+	case "epochdb":
+		st := s.DB.Stats()
+		return [][2]string{
+			{"keys", itoa(st.Keys)},
+			{"keys_with_ttl", itoa(st.KeysWithTTL)},
+			{"gets", utoa(st.Gets)},
+			{"misses", utoa(st.Misses)},
+			{"sets", utoa(st.Sets)},
+			{"deletes", utoa(st.Deletes)},
+			{"frequency_increments", utoa(st.Increments)},
+			{"expired", utoa(st.Expired)},
+			{"expiry_sweeps", utoa(st.ExpirySweeps)},
+			{"pending_tracked_keys", strconv.Itoa(st.PendingTrackedKeys)},
+			{"disk_bytes", utoa(st.DiskBytes)},
+		}
+	}
+	return nil
+}
+
+// port is the TCP port of one of the server's listeners (0 if none).
+func (s *Server) port() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		if a, ok := (*ln).Addr().(*net.TCPAddr); ok {
+			return a.Port
+		}
+	}
+	return 0
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2fM", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.2fK", float64(n)/(1<<10))
+	}
+	return strconv.FormatUint(n, 10) + "B"
+}
+
+// COMMAND.
+
+func cmdCommand(c *Conn, cmd Command) {
+	args := cmd.Args
+	mux := c.srv.mux
+	if len(args) == 1 {
+		specs := mux.Specs()
+		c.WriteArray(len(specs))
+		for i := range specs {
+			writeCommandInfo(c, &specs[i])
+		}
+		return
+	}
+	sub := bstr(lower(nil, args[1]))
+	switch {
+	case sub == "count" && len(args) == 2:
+		c.WriteInt(int64(len(mux.m)))
+	case sub == "list" && len(args) == 2:
+		specs := mux.Specs()
+		c.WriteArray(len(specs))
+		for _, s := range specs {
+			c.WriteBulkString(s.Name)
+		}
+	case sub == "info":
+		specs := specsNamed(mux, args[2:])
+		c.WriteArray(len(specs))
+		for _, s := range specs {
+			if s == nil {
+				c.WriteNull()
+			} else {
+				writeCommandInfo(c, s)
+			}
+		}
+	case sub == "docs":
+		var specs []*CommandSpec
+		for _, s := range specsNamed(mux, args[2:]) {
+			if s != nil {
+				specs = append(specs, s)
+			}
+		}
+		c.WriteMap(len(specs))
+		for _, s := range specs {
+			c.WriteBulkString(s.Name)
+			c.WriteMap(3)
+			c.WriteBulkString("summary")
+			c.WriteBulkString(s.Summary)
+			c.WriteBulkString("since")
+			c.WriteBulkString("1.0.0")
+			c.WriteBulkString("group")
+			c.WriteBulkString(s.Group)
+		}
+	case sub == "help" && len(args) == 2:
+		writeHelp(c, "COMMAND", []string{
+			"(no subcommand)", "    Return details about all commands.",
+			"COUNT", "    Return the total number of commands in this server.",
+			"LIST", "    Return a list of all commands in this server.",
+			"INFO [<command-name> ...]", "    Return details about multiple commands.",
+			"DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
+		})
+	case sub == "count" || sub == "list" || sub == "help":
+		c.WriteError(wrongArgs("command|" + sub))
+	default:
+		c.WriteError(unknownSubcommand(args[1], "COMMAND"))
+	}
+}
+
+// specsNamed returns the specs of the named commands (nil for unknown
+// names), or all specs when names is empty.
+func specsNamed(mux *ServeMux, names [][]byte) []*CommandSpec {
+	var out []*CommandSpec
+	if len(names) == 0 {
+		for _, s := range mux.Specs() {
+			out = append(out, &s)
+		}
+		return out
+	}
+	for _, n := range names {
+		if e := mux.lookup(lower(nil, n)); e != nil {
+			out = append(out, &e.spec)
+		} else {
+			out = append(out, nil)
+		}
+	}
+	return out
+}
+
+// writeCommandInfo writes one entry of COMMAND / COMMAND INFO in Redis 7's
+// layout: name, arity, flags, first key, last key, step, ACL categories,
+// tips, key specs, subcommands.
+func writeCommandInfo(c *Conn, s *CommandSpec) {
+	var flags []string
+	for _, f := range []struct {
+		bit  Flags
+		name string
+	}{{FlagWrite, "write"}, {FlagReadOnly, "readonly"}, {FlagAdmin, "admin"}, {FlagNoAuth, "no_auth"},
+		{FlagPubSub, "pubsub"}, {FlagNoMulti, "no_multi"}} {
+		if s.Flags&f.bit != 0 {
+			flags = append(flags, f.name)
+		}
+	}
+	c.WriteArray(10)
+	c.WriteBulkString(s.Name)
+	c.WriteInt(int64(s.Arity))
+	c.WriteSet(len(flags))
+	for _, f := range flags {
+		c.WriteString(f)
+	}
+	c.WriteInt(int64(s.FirstKey))
+	c.WriteInt(int64(s.LastKey))
+	c.WriteInt(int64(s.Step))
+	c.WriteSet(1)
+	c.WriteString("@" + s.Group)
+	c.WriteArray(0)
+	c.WriteArray(0)
+	c.WriteArray(0)
+}
+
+// SLOWLOG.
+
+func cmdSlowlog(c *Conn, cmd Command) {
+	args := cmd.Args
+	sub := bstr(lower(nil, args[1]))
+	switch {
+	case sub == "get" && len(args) <= 3:
+		n := 10
+		if len(args) == 3 {
+			v, ok := parseInt(args[2])
+			if !ok || v < -1 {
+				c.WriteError("ERR count should be greater than or equal to -1")
+				return
+			}
+			n = int(min(v, 1<<30))
+			if v == -1 {
+				n = 1 << 30
+			}
+		}
+		entries := c.srv.slow.get(n)
+		c.WriteArray(len(entries))
+		for _, e := range entries {
+			c.WriteArray(6)
+			c.WriteInt(e.id)
+			c.WriteInt(e.at.Unix())
+			c.WriteInt(e.took.Microseconds())
+			c.WriteArray(len(e.args))
+			for _, a := range e.args {
+				c.WriteBulkString(a)
+			}
+			c.WriteBulkString(e.addr)
+			c.WriteBulkString(e.name)
+		}
+	case sub == "len" && len(args) == 2:
+		c.WriteInt(int64(c.srv.slow.len()))
+	case sub == "reset" && len(args) == 2:
+		c.srv.slow.reset()
+		c.WriteOK()
+	case sub == "help" && len(args) == 2:
+		writeHelp(c, "SLOWLOG", []string{
+			"GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+			"LEN", "    Return the length of the slowlog.",
+			"RESET", "    Reset the slowlog.",
+		})
+	case sub == "get" || sub == "len" || sub == "reset" || sub == "help":
+		c.WriteError(wrongArgs("slowlog|" + sub))
+	default:
+		c.WriteError(unknownSubcommand(args[1], "SLOWLOG"))
+	}
+}

@@ -1,0 +1,570 @@
+package server
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/epochdb/epochdb"
+)
+
+// String commands. Every read-modify-write goes through DB.Modify, so it is
+// atomic with respect to every other write of the key.
+
+func stringCommands() []command {
+	const g = "string"
+	k1 := func(name string, arity int, flags Flags, summary string) CommandSpec {
+		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: 1, Step: 1, Group: g, Summary: summary}
+	}
+	w, r := FlagWrite, FlagReadOnly
+	return []command{
+		{k1("get", 2, r, "Returns the string value of a key."), cmdGet},
+		{k1("set", -3, w, "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."), cmdSet},
+		{k1("setnx", 3, w, "Set the string value of a key only when the key doesn't exist."), cmdSetNX},
+		{k1("setex", 4, w, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."), cmdSetEX},
+		{k1("psetex", 4, w, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."), cmdSetEX},
+		{k1("getex", -2, w|FlagExclusiveOpts, "Returns the string value of a key after setting its expiration time."), cmdGetEX},
+		{k1("getdel", 2, w, "Returns the string value of a key after deleting the key."), cmdGetDel},
+		{k1("getset", 3, w, "Returns the previous string value of a key after setting it to a new value."), cmdGetSet},
+		{CommandSpec{Name: "mget", Arity: -2, Flags: r | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: "Atomically returns the string values of one or more keys."}, cmdMGet},
+		{CommandSpec{Name: "mset", Arity: -3, Flags: w | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically creates or modifies the string values of one or more keys."}, cmdMSet},
+		{CommandSpec{Name: "msetnx", Arity: -3, Flags: w | FlagKeyspace | FlagExclusive, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically modifies the string values of one or more keys only when all keys don't exist."}, cmdMSetNX},
+		{k1("append", 3, w, "Appends a string to the value of a key. Creates the key if it doesn't exist."), cmdAppend},
+		{k1("strlen", 2, r, "Returns the length of a string value."), cmdStrlen},
+		{k1("getrange", 4, r, "Returns a substring of the string stored at a key."), cmdGetRange},
+		{k1("setrange", 4, w, "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."), cmdSetRange},
+		{k1("incr", 2, w, "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."), cmdIncr},
+		{k1("decr", 2, w, "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."), cmdIncr},
+		{k1("incrby", 3, w, "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."), cmdIncr},
+		{k1("decrby", 3, w, "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."), cmdIncr},
+		{k1("incrbyfloat", 3, w, "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."), cmdIncrByFloat},
+	}
+}
+
+func cmdGet(c *Conn, cmd Command) {
+	v, err := c.srv.DB.Get(c.key(cmd.Args[1]))
+	switch {
+	case errors.Is(err, epochdb.ErrNotFound):
+		c.WriteNull()
+	case err != nil:
+		c.writeErr(err)
+	default:
+		c.WriteBulk(v)
+	}
+}
+
+// setOptions are the parsed options of SET and GETEX.
+type setOptions struct {
+	nx, xx, get, keepTTL, persist bool
+	expires                       bool  // an expiry option was given
+	at                            int64 // its deadline, Unix ms
+}
+
+// parseSetOptions parses the options of SET (getex false) or GETEX as
+// Redis does: each at most once, NX/XX and the expiry options mutually
+// exclusive.
+func (c *Conn) parseSetOptions(name string, opts [][]byte, getex bool) (setOptions, error) {
+	var o setOptions
+	for i := 0; i < len(opts); i++ {
+		a := opts[i]
+		hasNext := i+1 < len(opts)
+		expiryTaken := o.expires || o.keepTTL || o.persist
+		switch {
+		case !getex && equalFold(a, "nx") && !o.xx && !o.nx:
+			o.nx = true
+		case !getex && equalFold(a, "xx") && !o.nx && !o.xx:
+			o.xx = true
+		case !getex && equalFold(a, "get") && !o.get:
+			o.get = true
+		case !getex && equalFold(a, "keepttl") && !expiryTaken:
+			o.keepTTL = true
+		case getex && equalFold(a, "persist") && !expiryTaken:
+			o.persist = true
+		case !expiryTaken && hasNext && (equalFold(a, "ex") || equalFold(a, "px") || equalFold(a, "exat") || equalFold(a, "pxat")):
+			at, err := c.deadline(name, bstr(lower(nil, a)), opts[i+1])
+			if err != nil {
+				return o, err
+			}
+			o.expires, o.at = true, at
+			i++
+		default:
+			return o, replyError(errSyntax)
+		}
+	}
+	return o, nil
+}
+
+// deadline converts an expiry argument of the named command to an absolute
+// deadline in Unix ms: unit "ex" (seconds from now), "px" (ms from now),
+// "exat" (Unix seconds), "pxat" (Unix ms). Non-positive and overflowing
+// values are Redis's "invalid expire time" error.
+func (c *Conn) deadline(name, unit string, arg []byte) (int64, error) {
+	n, ok := parseInt(arg)
+	if !ok {
+		return 0, replyError(errNotInteger)
+	}
+	if n <= 0 {
+		return 0, errInvalidExpire(name)
+	}
+	if unit == "ex" || unit == "exat" {
+		if n > math.MaxInt64/1000 {
+			return 0, errInvalidExpire(name)
+		}
+		n *= 1000
+	}
+	if unit == "ex" || unit == "px" {
+		now := c.srv.now().UnixMilli()
+		if n > math.MaxInt64-now {
+			return 0, errInvalidExpire(name)
+		}
+		n += now
+	}
+	return n, nil
+}
+
+func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
+
+func cmdSet(c *Conn, cmd Command) {
+	args := cmd.Args
+	key, val := c.key(args[1]), args[2]
+	var o setOptions
+	if len(args) == 4 {
+		if ttl, ok := parseInt(args[3]); ok {
+			// epoch-db 0.3's "SET key value ttl_ms": 0 means no TTL.
+			if ttl < 0 || ttl > math.MaxInt64-c.srv.now().UnixMilli() {
+				c.WriteError(string(errInvalidExpire("set")))
+				return
+			}
+			if ttl > 0 {
+				o.expires, o.at = true, c.srv.now().UnixMilli()+ttl
+			}
+			args = args[:3]
+		}
+	}
+	if len(args) > 3 {
+		var err error
+		if o, err = c.parseSetOptions("set", args[3:], false); err != nil {
+			c.writeErr(err)
+			return
+		}
+	}
+	if !o.nx && !o.xx && !o.get && !o.keepTTL && !o.expires {
+		if err := c.srv.DB.Set(key, val, 0); err != nil {
+			c.writeErr(err)
+			return
+		}
+		c.notify(notifyString, "set", args[1])
+		c.WriteOK()
+		return
+	}
+	var old []byte
+	var existed, done bool
+	err := c.srv.DB.Modify(key, func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		existed = ok
+		if o.get && ok {
+			old = append([]byte{}, cur.Value...)
+		}
+		if o.nx && ok || o.xx && !ok {
+			return epochdb.Change{Action: epochdb.Keep}, nil
+		}
+		done = true
+		ch := epochdb.Change{Action: epochdb.Put, Value: val}
+		switch {
+		case o.expires:
+			ch.ExpiresAt = msTime(o.at)
+		case o.keepTTL:
+			ch.ExpiresAt = cur.ExpiresAt
+		}
+		return ch, nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	if done {
+		c.notify(notifyString, "set", args[1])
+		if o.expires {
+			c.notify(notifyGeneric, "expire", args[1])
+		}
+	}
+	switch {
+	case o.get && existed:
+		c.WriteBulk(old)
+	case o.get || !done:
+		c.WriteNull()
+	default:
+		c.WriteOK()
+	}
+}
+
+func cmdSetNX(c *Conn, cmd Command) {
+	done := false
+	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		if ok {
+			return epochdb.Change{Action: epochdb.Keep}, nil
+		}
+		done = true
+		return epochdb.Change{Action: epochdb.Put, Value: cmd.Args[2]}, nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	if done {
+		c.notify(notifyString, "set", cmd.Args[1])
+	}
+	c.WriteBool(done)
+}
+
+// cmdSetEX is SETEX key seconds value and PSETEX key ms value.
+func cmdSetEX(c *Conn, cmd Command) {
+	name, unit := "setex", "ex"
+	if equalFold(cmd.Args[0], "psetex") {
+		name, unit = "psetex", "px"
+	}
+	at, err := c.deadline(name, unit, cmd.Args[2])
+	if err == nil {
+		err = c.srv.DB.Modify(c.key(cmd.Args[1]), func(epochdb.Entry, bool) (epochdb.Change, error) {
+			return epochdb.Change{Action: epochdb.Put, Value: cmd.Args[3], ExpiresAt: msTime(at)}, nil
+		})
+	}
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.notify(notifyString, "set", cmd.Args[1])
+	c.notify(notifyGeneric, "expire", cmd.Args[1])
+	c.WriteOK()
+}
+
+// cmdGetEX reads a key and changes its deadline. With options it holds the
+// keyspace lock exclusively (FlagExclusiveOpts), so the read and the
+// deadline change are one step; the value is not rewritten.
+func cmdGetEX(c *Conn, cmd Command) {
+	o, err := c.parseSetOptions("getex", cmd.Args[2:], true)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	db, key := c.srv.DB, c.key(cmd.Args[1])
+	v, err := db.Get(key)
+	if errors.Is(err, epochdb.ErrNotFound) {
+		c.WriteNull()
+		return
+	}
+	if err == nil {
+		switch {
+		case o.persist:
+			err = db.Persist(key)
+			c.notify(notifyGeneric, "persist", cmd.Args[1])
+		case o.expires && o.at <= c.srv.now().UnixMilli():
+			_, err = db.Delete(key)
+			c.notify(notifyGeneric, "del", cmd.Args[1])
+		case o.expires:
+			err = db.ExpireAt(key, msTime(o.at))
+			c.notify(notifyGeneric, "expire", cmd.Args[1])
+		}
+	}
+	if err != nil && !errors.Is(err, epochdb.ErrNotFound) {
+		c.writeErr(err)
+		return
+	}
+	c.WriteBulk(v)
+}
+
+func cmdGetDel(c *Conn, cmd Command) {
+	var old []byte
+	found := false
+	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		if !ok {
+			return epochdb.Change{Action: epochdb.Keep}, nil
+		}
+		found, old = true, append([]byte{}, cur.Value...)
+		return epochdb.Change{Action: epochdb.Remove}, nil
+	})
+	switch {
+	case err != nil:
+		c.writeErr(err)
+	case !found:
+		c.WriteNull()
+	default:
+		c.notify(notifyGeneric, "del", cmd.Args[1])
+		c.WriteBulk(old)
+	}
+}
+
+func cmdGetSet(c *Conn, cmd Command) {
+	var old []byte
+	found := false
+	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		if ok {
+			found, old = true, append([]byte{}, cur.Value...)
+		}
+		return epochdb.Change{Action: epochdb.Put, Value: cmd.Args[2]}, nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.notify(notifyString, "set", cmd.Args[1])
+	if !found {
+		c.WriteNull()
+		return
+	}
+	c.WriteBulk(old)
+}
+
+func cmdMGet(c *Conn, cmd Command) {
+	keys := cmd.Args[1:]
+	c.WriteArray(len(keys))
+	for _, k := range keys {
+		v, err := c.srv.DB.Get(c.key(k))
+		switch {
+		case err == nil:
+			c.WriteBulk(v)
+		case errors.Is(err, epochdb.ErrNotFound):
+			c.WriteNull()
+		default:
+			c.srv.log.Error("server: MGET failed", "err", err)
+			c.WriteNull()
+		}
+	}
+}
+
+func cmdMSet(c *Conn, cmd Command) {
+	if len(cmd.Args)%2 == 0 {
+		c.WriteError(wrongArgs("mset"))
+		return
+	}
+	for i := 1; i < len(cmd.Args); i += 2 {
+		if err := c.srv.DB.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0); err != nil {
+			c.writeErr(err)
+			return
+		}
+		c.notify(notifyString, "set", cmd.Args[i])
+	}
+	c.WriteOK()
+}
+
+func cmdMSetNX(c *Conn, cmd Command) {
+	if len(cmd.Args)%2 == 0 {
+		c.WriteError(wrongArgs("msetnx"))
+		return
+	}
+	for i := 1; i < len(cmd.Args); i += 2 {
+		ok, err := exists(c.srv.DB, c.key(cmd.Args[i]))
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		if ok {
+			c.WriteInt(0)
+			return
+		}
+	}
+	for i := 1; i < len(cmd.Args); i += 2 {
+		if err := c.srv.DB.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0); err != nil {
+			c.writeErr(err)
+			return
+		}
+		c.notify(notifyString, "set", cmd.Args[i])
+	}
+	c.WriteInt(1)
+}
+
+// checkLength is Redis's checkStringLength: a string may not grow beyond
+// proto-max-bulk-len.
+func (c *Conn) checkLength(n int64) error {
+	if n > c.srv.cfg.protoMaxBulkLen.Load() {
+		return replyError(errTooBig)
+	}
+	return nil
+}
+
+func cmdAppend(c *Conn, cmd Command) {
+	var n int
+	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		if err := c.checkLength(int64(len(cur.Value)) + int64(len(cmd.Args[2]))); err != nil {
+			return epochdb.Change{}, err
+		}
+		v := make([]byte, 0, len(cur.Value)+len(cmd.Args[2]))
+		v = append(append(v, cur.Value...), cmd.Args[2]...)
+		n = len(v)
+		return epochdb.Change{Action: epochdb.Put, Value: v, ExpiresAt: cur.ExpiresAt}, nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.notify(notifyString, "append", cmd.Args[1])
+	c.WriteInt(int64(n))
+}
+
+// peek reads a key's value and deadline without counting an access. The
+// value is a copy.
+func (c *Conn) peek(key []byte) (value []byte, expiresAt time.Time, ok bool, err error) {
+	err = c.srv.DB.Modify(key, func(cur epochdb.Entry, exists bool) (epochdb.Change, error) {
+		if exists {
+			value, expiresAt, ok = append([]byte{}, cur.Value...), cur.ExpiresAt, true
+		}
+		return epochdb.Change{Action: epochdb.Keep}, nil
+	})
+	return value, expiresAt, ok, err
+}
+
+func cmdStrlen(c *Conn, cmd Command) {
+	n := 0
+	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		n = len(cur.Value)
+		return epochdb.Change{Action: epochdb.Keep}, nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.WriteInt(int64(n))
+}
+
+func cmdGetRange(c *Conn, cmd Command) {
+	start, ok1 := parseInt(cmd.Args[2])
+	end, ok2 := parseInt(cmd.Args[3])
+	if !ok1 || !ok2 {
+		c.WriteError(errNotInteger)
+		return
+	}
+	v, err := c.srv.DB.Get(c.key(cmd.Args[1]))
+	if err != nil && !errors.Is(err, epochdb.ErrNotFound) {
+		c.writeErr(err)
+		return
+	}
+	n := int64(len(v))
+	if start < 0 && end < 0 && start > end {
+		c.WriteBulk(nil)
+		return
+	}
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	start, end = max(start, 0), max(end, 0)
+	if end >= n {
+		end = n - 1
+	}
+	if start > end || n == 0 {
+		c.WriteBulk(nil)
+		return
+	}
+	c.WriteBulk(v[start : end+1])
+}
+
+func cmdSetRange(c *Conn, cmd Command) {
+	off, ok := parseInt(cmd.Args[2])
+	if !ok {
+		c.WriteError(errNotInteger)
+		return
+	}
+	if off < 0 {
+		c.WriteError(errOffset)
+		return
+	}
+	patch := cmd.Args[3]
+	var n int64
+	changed := false
+	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		n = int64(len(cur.Value))
+		if len(patch) == 0 {
+			return epochdb.Change{Action: epochdb.Keep}, nil
+		}
+		if err := c.checkLength(off + int64(len(patch))); err != nil {
+			return epochdb.Change{}, err
+		}
+		size := max(n, off+int64(len(patch)))
+		v := make([]byte, size)
+		copy(v, cur.Value)
+		copy(v[off:], patch)
+		n, changed = size, true
+		return epochdb.Change{Action: epochdb.Put, Value: v, ExpiresAt: cur.ExpiresAt}, nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	if changed {
+		c.notify(notifyString, "setrange", cmd.Args[1])
+	}
+	c.WriteInt(n)
+}
+
+// cmdIncr is INCR, DECR, INCRBY and DECRBY.
+func cmdIncr(c *Conn, cmd Command) {
+	delta := int64(1)
+	if len(cmd.Args) == 3 {
+		d, ok := parseInt(cmd.Args[2])
+		if !ok {
+			c.WriteError(errNotInteger)
+			return
+		}
+		delta = d
+	}
+	if equalFold(cmd.Args[0], "decr") || equalFold(cmd.Args[0], "decrby") {
+		if delta == math.MinInt64 {
+			c.WriteError("ERR decrement would overflow")
+			return
+		}
+		delta = -delta
+	}
+	var result int64
+	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		var v int64
+		if ok {
+			var isInt bool
+			if v, isInt = parseInt(cur.Value); !isInt {
+				return epochdb.Change{}, replyError(errNotInteger)
+			}
+		}
+		if delta > 0 && v > math.MaxInt64-delta || delta < 0 && v < math.MinInt64-delta {
+			return epochdb.Change{}, replyError(errOverflow)
+		}
+		result = v + delta
+		return epochdb.Change{Action: epochdb.Put, Value: strconv.AppendInt(nil, result, 10), ExpiresAt: cur.ExpiresAt}, nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.notify(notifyString, "incrby", cmd.Args[1])
+	c.WriteInt(result)
+}
+
+func cmdIncrByFloat(c *Conn, cmd Command) {
+	delta, ok := parseFloat(cmd.Args[2])
+	if !ok {
+		c.WriteError(errNotFloat)
+		return
+	}
+	var result []byte
+	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+		var v float64
+		if ok {
+			var isFloat bool
+			if v, isFloat = parseFloat(cur.Value); !isFloat {
+				return epochdb.Change{}, replyError(errNotFloat)
+			}
+		}
+		sum := v + delta
+		if math.IsNaN(sum) || math.IsInf(sum, 0) {
+			return epochdb.Change{}, replyError(errNaNInf)
+		}
+		result = []byte(formatFloat(sum))
+		return epochdb.Change{Action: epochdb.Put, Value: result, ExpiresAt: cur.ExpiresAt}, nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	c.notify(notifyString, "incrbyfloat", cmd.Args[1])
+	c.WriteBulk(result)
+}

@@ -1,0 +1,57 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/epochdb/epochdb"
+)
+
+// Redis's error replies, word for word.
+const (
+	errSyntax       = "ERR syntax error"
+	errNotInteger   = "ERR value is not an integer or out of range"
+	errNotFloat     = "ERR value is not a valid float"
+	errOverflow     = "ERR increment or decrement would overflow"
+	errNaNInf       = "ERR increment would produce NaN or Infinity"
+	errNoSuchKey    = "ERR no such key"
+	errDBIndex      = "ERR DB index is out of range"
+	errTooBig       = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+	errOffset       = "ERR offset is out of range"
+	errSameObject   = "ERR source and destination objects are the same"
+	errWrongPass    = "WRONGPASS invalid username-password pair or user is disabled."
+	errNoPassConfig = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+)
+
+// replyError is an error whose text is the reply itself; returned from
+// inside Modify callbacks to abort with a Redis error.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+
+// errInvalidExpire is Redis's error for a bad expire time of the named
+// command.
+func errInvalidExpire(cmd string) replyError {
+	return replyError("ERR invalid expire time in '" + cmd + "' command")
+}
+
+// writeErr writes err as an error reply: a replyError as is, library errors
+// as the Redis error closest in meaning, anything else as ERR with the
+// library's message (and a log line, as it is unexpected).
+func (c *Conn) writeErr(err error) {
+	var re replyError
+	switch {
+	case errors.As(err, &re):
+		c.WriteError(string(re))
+	case errors.Is(err, epochdb.ErrValueTooLarge):
+		c.WriteError(errTooBig)
+	case errors.Is(err, epochdb.ErrKeyTooLarge):
+		c.WriteError("ERR key is too large (the limit is 65535 bytes)")
+	case errors.Is(err, epochdb.ErrInvalidTTL):
+		c.WriteError("ERR invalid expire time")
+	case errors.Is(err, epochdb.ErrClosed):
+		c.WriteError("ERR the server is shutting down")
+	default:
+		c.srv.log.Error("server: command failed", "client", c.raddr, "err", err)
+		c.WriteError("ERR " + err.Error())
+	}
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"time"
+)
+
+// Lock modes of the keyspace lock a command holds.
+const (
+	lockNone = iota
+	lockShared
+	lockExclusive
+)
+
+// execute runs one command with the server's command policy: authentication,
+// MULTI queueing, arity, pub/sub mode, keyspace locking and the slow log.
+func (c *Conn) execute(args [][]byte) {
+	s := c.srv
+	s.st.commands.Add(1)
+	c.lastActive.Store(time.Now().UnixNano())
+	c.nameBuf = lower(c.nameBuf[:0], args[0])
+	var e *entry
+	if s.mux != nil {
+		e = s.mux.lookup(c.nameBuf)
+	}
+	if e != nil {
+		c.lastCmd.Store(e)
+	}
+	cmd := Command{Args: args}
+
+	if !c.authed && s.cfg.hasPassword() && (e == nil || e.spec.Flags&FlagNoAuth == 0) {
+		c.WriteError("NOAUTH Authentication required.")
+		return
+	}
+	if s.mux == nil { // a custom Handler: no further policy
+		s.handler.ServeRESP(c, cmd)
+		return
+	}
+	if e == nil {
+		c.WriteError(unknownCommand(args))
+		c.abortTx()
+		return
+	}
+	if !e.spec.arityOK(len(args)) {
+		c.WriteError(wrongArgs(e.spec.Name))
+		c.abortTx()
+		return
+	}
+	if c.tx != nil && e.spec.Flags&FlagTx == 0 {
+		if e.spec.Flags&FlagNoMulti != 0 {
+			if e.spec.Name == "watch" {
+				c.WriteError("ERR WATCH inside MULTI is not allowed")
+				return
+			}
+			c.WriteError("ERR Command not allowed inside a transaction")
+			c.abortTx()
+			return
+		}
+		c.tx.queue(e, args)
+		c.shared.multi.Store(int32(len(c.tx.cmds)))
+		c.WriteString("QUEUED")
+		return
+	}
+	if c.resp == 2 && len(c.subs)+len(c.psubs) > 0 && e.spec.Flags&FlagPubSub == 0 {
+		c.WriteError("ERR Can't execute '" + e.spec.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		return
+	}
+	c.call(e, cmd)
+}
+
+// call runs a command's handler under the keyspace lock it needs (unless
+// EXEC already holds it) and records it in the slow log.
+func (c *Conn) call(e *entry, cmd Command) {
+	s := c.srv
+	mode := lockNone
+	if !c.inExec {
+		mode = lockMode(&e.spec, len(cmd.Args))
+		switch mode {
+		case lockShared:
+			s.ks.RLock()
+		case lockExclusive:
+			s.ks.Lock()
+		}
+	}
+	c.keyArena = c.keyArena[:0]
+	start := time.Now()
+	e.h.ServeRESP(c, cmd)
+	took := time.Since(start)
+	switch mode {
+	case lockShared:
+		s.ks.RUnlock()
+	case lockExclusive:
+		s.ks.Unlock()
+	}
+	if len(c.keyArena) > arenaMax {
+		c.keyArena = nil
+	}
+	if e.spec.Flags&FlagNoAuth == 0 { // AUTH and HELLO carry passwords
+		s.slow.record(s, c, cmd.Args, start, took)
+	}
+}
+
+// lockMode is the keyspace lock the command needs with n arguments.
+func lockMode(spec *CommandSpec, n int) int {
+	f := spec.Flags
+	switch {
+	case f&FlagExclusive != 0:
+		return lockExclusive
+	case f&FlagExclusiveOpts != 0 && n > abs(spec.Arity):
+		return lockExclusive
+	case f&FlagKeyspace == 0:
+		return lockNone
+	case spec.keyCount(n) > 1:
+		return lockExclusive
+	}
+	return lockShared
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// key returns the library key of the client key k in the selected
+// database: one byte holding the database index, then k. The result lives
+// until the command returns.
+func (c *Conn) key(k []byte) []byte { return c.keyIn(c.db, k) }
+
+// keyIn is key for database db.
+func (c *Conn) keyIn(db int, k []byte) []byte {
+	start := len(c.keyArena)
+	c.keyArena = append(c.keyArena, byte(db))
+	c.keyArena = append(c.keyArena, k...)
+	return c.keyArena[start:len(c.keyArena):len(c.keyArena)]
+}
