@@ -1,6 +1,7 @@
 package epochdb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,10 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/epochdb/epochdb/internal/backupfmt"
 	"github.com/epochdb/epochdb/internal/keyspace"
 )
@@ -91,7 +96,7 @@ func Restore(r io.Reader, dir string, opts *RestoreOptions) (info RestoreInfo, e
 	if err != nil {
 		return RestoreInfo{}, err
 	}
-	info, err = db.restoreFrom(r)
+	info, err = db.restoreFrom(r, tmp)
 	if err == nil {
 		// Flush the memtable so that the restored store opens without
 		// replaying a large WAL.
@@ -114,36 +119,50 @@ func Restore(r io.Reader, dir string, opts *RestoreOptions) (info RestoreInfo, e
 	return info, nil
 }
 
-// restoreBatchBytes is the size at which Restore commits a batch.
+// restoreBatchBytes is the size at which Restore commits a batch of
+// ttl-index entries.
 const restoreBatchBytes = 4 << 20
 
 // restoreFrom writes the records of a backup file into db, which nothing
-// else uses, through Pebble batches that set every keyspace explicitly and
-// maintain the key counters with the same merge operands as other writes.
-func (db *DB) restoreFrom(r io.Reader) (RestoreInfo, error) {
+// else uses. The records arrive sorted by key, so the data and meta
+// keyspaces are written as two sstables and ingested (no memtable, no WAL,
+// no flush: the fast path for a bulk load of sorted keys); the ttl index,
+// sorted by deadline instead, goes through ordinary batches, and the key
+// counters through the same merge operands as every other write.
+func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 	start := time.Now()
 	br, err := backupfmt.NewReader(r)
 	if err != nil {
 		return RestoreInfo{}, err
 	}
 	defer br.Close()
+
+	dataSST, err := newSSTSink(filepath.Join(dir, "restore-data.sst"), db.sstWriterOptions())
+	if err != nil {
+		return RestoreInfo{}, err
+	}
+	defer dataSST.abort()
+	metaSST, err := newSSTSink(filepath.Join(dir, "restore-meta.sst"), db.sstWriterOptions())
+	if err != nil {
+		return RestoreInfo{}, err
+	}
+	defer metaSST.abort()
+
 	now := db.nowMs()
 	var info RestoreInfo
-	b := db.pdb.NewBatch()
 	var c counts
+	b := db.pdb.NewBatch()
+	defer func() { _ = b.Close() }()
 	commit := func() error {
-		addCounters(b, c)
 		err := db.pdb.Apply(b, pebble.NoSync)
 		_ = b.Close()
+		b = db.pdb.NewBatch()
 		if err != nil {
 			return fmt.Errorf("epochdb: restore: write: %w", err)
 		}
-		db.applyCounters(c)
-		c = counts{}
-		b = db.pdb.NewBatch()
 		return nil
 	}
-	defer func() { _ = b.Close() }()
+	var kbuf, vbuf []byte
 	for {
 		rec, err := br.Next()
 		if err == io.EOF {
@@ -157,30 +176,116 @@ func (db *DB) restoreFrom(r io.Reader) (RestoreInfo, error) {
 			info.Expired++
 			continue
 		}
-		op := b.SetDeferred(1+len(rec.Key), keyspace.HeaderLen+len(rec.Value))
-		keyspace.DataKey(op.Key[:0], rec.Key)
-		keyspace.AppendRecord(op.Value[:0], hdr, rec.Value)
-		_ = op.Finish()
-		_ = b.Set(keyspace.MetaKey(nil, rec.Key),
-			keyspace.AppendMeta(nil, keyspace.Meta{Frequency: rec.Frequency, LastAccess: rec.LastAccess, Heat: rec.Heat}), nil)
+		kbuf = keyspace.DataKey(kbuf[:0], rec.Key)
+		vbuf = keyspace.AppendRecord(vbuf[:0], hdr, rec.Value)
+		if err := dataSST.set(kbuf, vbuf); err != nil {
+			return RestoreInfo{}, err
+		}
+		kbuf = keyspace.MetaKey(kbuf[:0], rec.Key)
+		vbuf = keyspace.AppendMeta(vbuf[:0], keyspace.Meta{Frequency: rec.Frequency, LastAccess: rec.LastAccess, Heat: rec.Heat})
+		if err := metaSST.set(kbuf, vbuf); err != nil {
+			return RestoreInfo{}, err
+		}
+		if cap(vbuf) > 1<<20 {
+			vbuf = nil // do not keep a huge value's buffer
+		}
 		c.add(counts{keys: 1, bytes: int64(len(rec.Key) + len(rec.Value))})
 		if hdr.ExpiresAt != 0 {
 			_ = b.Set(keyspace.TTLKey(nil, hdr.ExpiresAt, rec.Key), nil, nil)
 			c.ttlKeys++
-		}
-		info.Keys++
-		if b.Len() >= restoreBatchBytes {
-			if err := commit(); err != nil {
-				return RestoreInfo{}, err
+			if b.Len() >= restoreBatchBytes {
+				if err := commit(); err != nil {
+					return RestoreInfo{}, err
+				}
 			}
 		}
+		info.Keys++
 	}
+	var paths []string
+	for _, s := range []*sstSink{dataSST, metaSST} {
+		p, err := s.finish()
+		if err != nil {
+			return RestoreInfo{}, err
+		}
+		if p != "" {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) > 0 {
+		if err := db.pdb.Ingest(context.Background(), paths); err != nil {
+			return RestoreInfo{}, fmt.Errorf("epochdb: restore: ingest: %w", err)
+		}
+		for _, p := range paths {
+			_ = os.Remove(p) // Ingest linked or copied it into the store
+		}
+	}
+	addCounters(b, c)
 	if err := commit(); err != nil {
 		return RestoreInfo{}, err
 	}
+	db.applyCounters(c)
 	info.Backup = backupInfo(br)
 	info.Backup.Duration = time.Since(start)
 	return info, nil
+}
+
+// sstWriterOptions are the options of the sstables Restore ingests: the
+// DB's table format, merger and bloom filters, written for the lowest level.
+func (db *DB) sstWriterOptions() sstable.WriterOptions {
+	o := &pebble.Options{Merger: &pebble.Merger{Name: mergerName, Merge: db.merge}}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	o.EnsureDefaults()
+	return o.MakeWriterOptions(len(o.Levels)-1, db.pdb.TableFormat())
+}
+
+// sstSink writes one sstable for ingestion.
+type sstSink struct {
+	path string
+	w    *sstable.Writer
+	n    int64
+	done bool
+}
+
+func newSSTSink(path string, wo sstable.WriterOptions) (*sstSink, error) {
+	f, err := vfs.Default.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, fmt.Errorf("epochdb: restore: %w", err)
+	}
+	return &sstSink{path: path, w: sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)}, nil
+}
+
+func (s *sstSink) set(k, v []byte) error {
+	s.n++
+	if err := s.w.Set(k, v); err != nil {
+		return fmt.Errorf("epochdb: restore: write %s: %w", filepath.Base(s.path), err)
+	}
+	return nil
+}
+
+// finish closes the sstable and returns its path, or "" (and removes it) if
+// it is empty.
+func (s *sstSink) finish() (string, error) {
+	s.done = true
+	if err := s.w.Close(); err != nil {
+		_ = os.Remove(s.path)
+		return "", fmt.Errorf("epochdb: restore: close %s: %w", filepath.Base(s.path), err)
+	}
+	if s.n == 0 {
+		_ = os.Remove(s.path)
+		return "", nil
+	}
+	return s.path, nil
+}
+
+// abort discards an unfinished sstable.
+func (s *sstSink) abort() {
+	if !s.done {
+		s.done = true
+		_ = s.w.Close()
+		_ = os.Remove(s.path)
+	}
 }
 
 // checkRestoreTarget refuses a target that is not a directory, or is a

@@ -34,6 +34,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
@@ -149,21 +150,32 @@ type Trailer struct {
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Writer writes a backup file to an io.Writer. Records must be added in
-// strictly ascending key order. Its memory is bounded by one block (or the
-// largest record), whatever the number of records. A Writer is not safe for
-// concurrent use.
+// strictly ascending key order. Full blocks are compressed and written by a
+// goroutine of the Writer while the caller fills the next one, so encoding
+// overlaps reading the database. Its memory is bounded by a few blocks (or
+// the largest record), whatever the number of records. A Writer is not safe
+// for concurrent use; Close must be called (it stops the goroutine).
 type Writer struct {
 	w       io.Writer
 	enc     *zstd.Encoder
 	sum     *xxhash.Digest
 	raw     []byte // records of the open block
 	nrec    uint32 // records in the open block
-	out     []byte // reused for block frames
 	lastKey []byte
-	n       int64 // bytes written
 	tr      Trailer
-	err     error // first write error; sticky
+
+	// The compressing goroutine owns out, n and sum until done closes.
+	jobs  chan []byte   // full blocks: raw length, record count, records; in order
+	free  chan []byte   // job buffers to reuse
+	done  chan struct{} // closed when the goroutine has exited
+	out   []byte        // reused for block frames
+	n     int64         // bytes written
+	errMu sync.Mutex    // guards err
+	err   error         // first write error; sticky
 }
+
+// writerQueue is how many full blocks may wait for compression.
+const writerQueue = 2
 
 // NewWriter writes h (Version and Compression are filled in) and returns a
 // Writer for the records.
@@ -173,7 +185,8 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epochdb: backup: zstd: %w", err)
 	}
-	bw := &Writer{w: w, enc: enc, sum: xxhash.New()}
+	bw := &Writer{w: w, enc: enc, sum: xxhash.New(),
+		jobs: make(chan []byte, writerQueue), free: make(chan []byte, writerQueue+1), done: make(chan struct{})}
 	h.Version, h.Compression = Version, CompressionZstd
 	hb := make([]byte, 0, HeaderLen)
 	hb = append(hb, Magic...)
@@ -183,28 +196,40 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	hb = binary.BigEndian.AppendUint32(hb, h.SourceFormat)
 	hb = binary.BigEndian.AppendUint32(hb, crc32.Checksum(hb, castagnoli))
 	if err := bw.write(hb); err != nil {
+		enc.Close()
 		return nil, err
 	}
+	go bw.compressLoop()
 	return bw, nil
 }
 
+func (bw *Writer) failed() error {
+	bw.errMu.Lock()
+	defer bw.errMu.Unlock()
+	return bw.err
+}
+
+// write writes p to the output. Only the compressing goroutine calls it
+// (and NewWriter and Close, before it starts and after it exits).
 func (bw *Writer) write(p []byte) error {
-	if bw.err != nil {
-		return bw.err
+	if err := bw.failed(); err != nil {
+		return err
 	}
 	n, err := bw.w.Write(p)
 	bw.n += int64(n)
 	_, _ = bw.sum.Write(p[:n])
 	if err != nil {
+		bw.errMu.Lock()
 		bw.err = fmt.Errorf("epochdb: backup: write: %w", err)
+		bw.errMu.Unlock()
 	}
-	return bw.err
+	return bw.failed()
 }
 
 // Add appends r. The writer copies what it needs; r may be reused.
 func (bw *Writer) Add(r *Record) error {
-	if bw.err != nil {
-		return bw.err
+	if err := bw.failed(); err != nil {
+		return err
 	}
 	if len(r.Key) == 0 || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen {
 		return fmt.Errorf("epochdb: backup: record with a %d-byte key and a %d-byte value is outside the format's limits",
@@ -248,39 +273,70 @@ func AppendRecord(dst []byte, r *Record) []byte {
 
 func validHeat(h float64) bool { return h >= 0 && !math.IsInf(h, 0) && !math.IsNaN(h) }
 
-// flush compresses and writes the open block.
+// flush hands the open block to the compressing goroutine and starts a new
+// one.
 func (bw *Writer) flush() error {
 	if len(bw.raw) == 0 {
 		return nil
 	}
-	out := bw.out[:0]
-	out = append(out, tagBlock, 0, 0, 0, 0)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(bw.raw)))
-	out = binary.BigEndian.AppendUint32(out, bw.nrec)
-	out = append(out, 0, 0, 0, 0) // crc, filled below
-	out = bw.enc.EncodeAll(bw.raw, out)
-	payload := out[BlockHeaderLen:]
-	binary.BigEndian.PutUint32(out[1:5], uint32(len(payload)))
-	crc := crc32.Update(crc32.Checksum(out[:13], castagnoli), castagnoli, payload)
-	binary.BigEndian.PutUint32(out[13:17], crc)
+	var job []byte
+	select {
+	case job = <-bw.free:
+	default:
+	}
+	job = binary.BigEndian.AppendUint32(job[:0], uint32(len(bw.raw)))
+	job = binary.BigEndian.AppendUint32(job, bw.nrec)
+	job = append(job, bw.raw...) // 8 bytes of header, then the records
 	bw.tr.Blocks++
 	bw.tr.RawBytes += uint64(len(bw.raw))
-	bw.raw = bw.raw[:0]
 	bw.nrec = 0
-	if cap(out) <= 4*TargetBlockSize {
-		bw.out = out // keep ordinary buffers, drop one grown by a huge record
-	}
+	bw.raw = bw.raw[:0]
 	if cap(bw.raw) > 4*TargetBlockSize {
-		bw.raw = nil
+		bw.raw = nil // do not keep a huge record's buffer
 	}
-	return bw.write(out)
+	bw.jobs <- job
+	return bw.failed()
+}
+
+// compressLoop compresses and writes the blocks flush hands it, in order.
+func (bw *Writer) compressLoop() {
+	defer close(bw.done)
+	for job := range bw.jobs {
+		rawLen, nrec, raw := job[:4], job[4:8], job[8:]
+		out := bw.out[:0]
+		out = append(out, tagBlock, 0, 0, 0, 0)
+		out = append(out, rawLen...)
+		out = append(out, nrec...)
+		out = append(out, 0, 0, 0, 0) // crc, filled below
+		out = bw.enc.EncodeAll(raw, out)
+		payload := out[BlockHeaderLen:]
+		binary.BigEndian.PutUint32(out[1:5], uint32(len(payload)))
+		crc := crc32.Update(crc32.Checksum(out[:13], castagnoli), castagnoli, payload)
+		binary.BigEndian.PutUint32(out[13:17], crc)
+		_ = bw.write(out) // the error is sticky; Add and Close report it
+		if cap(out) <= 4*TargetBlockSize {
+			bw.out = out // keep ordinary buffers, drop one grown by a huge record
+		}
+		if cap(job) <= 4*TargetBlockSize {
+			select {
+			case bw.free <- job[:0]:
+			default:
+			}
+		}
+	}
 }
 
 // Close writes the last block and the trailer and returns the trailer. It
 // does not close the underlying writer.
 func (bw *Writer) Close() (Trailer, error) {
 	defer bw.enc.Close()
-	if err := bw.flush(); err != nil {
+	ferr := bw.flush()
+	close(bw.jobs)
+	<-bw.done
+	if ferr != nil {
+		return Trailer{}, ferr
+	}
+	if err := bw.failed(); err != nil {
 		return Trailer{}, err
 	}
 	bw.tr.Sum = bw.sum.Sum64()
@@ -297,7 +353,7 @@ func (bw *Writer) Close() (Trailer, error) {
 	return bw.tr, nil
 }
 
-// Written returns the number of bytes written so far.
+// Written returns the number of bytes written; call it after Close.
 func (bw *Writer) Written() int64 { return bw.n }
 
 // Reader reads and verifies a backup file. Every block is checked before its
