@@ -10,5 +10,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: false,
 	}
 	root.AddCommand(newServeCmd())
+	root.AddCommand(newBackupCommands()...)
 	return root
 }
