@@ -31,7 +31,9 @@ type RestoreOptions struct {
 
 	// Options open the database while it is built. Its Clock decides which
 	// keys have expired (and are left out); its Logger receives progress.
-	// InMemory, SyncWrites and SyncInterval are ignored. nil means the
+	// InMemory and the durability settings are ignored, and nothing that
+	// retires keys (sweeper, pruning, budgets, event log) runs during the
+	// build: those apply when the restored store is opened. nil means the
 	// defaults.
 	Options *Options
 }
@@ -69,6 +71,12 @@ func Restore(r io.Reader, dir string, opts *RestoreOptions) (info RestoreInfo, e
 		o = *ro.Options
 	}
 	o.InMemory, o.SyncWrites, o.SyncInterval = false, false, -1
+	// Nothing retires keys while the store is built: the sweeper would take
+	// the ttl-index entries of keys not yet ingested for stale ones, and
+	// pruning, budgets and the event log apply to the store once opened.
+	o.ExpiryInterval, o.PruneInterval = never, never
+	o.PruneMinFrequency, o.PruneIdle, o.MaxKeys, o.MaxDiskBytes = 0, 0, 0, 0
+	o.EventLog = false
 	o.ensureDefaults()
 	log := o.Logger
 
@@ -118,6 +126,10 @@ func Restore(r io.Reader, dir string, opts *RestoreOptions) (info RestoreInfo, e
 		"bytes", info.Backup.Bytes, "duration", info.Duration)
 	return info, nil
 }
+
+// never is an interval long enough that a background loop never fires
+// while a restore runs.
+const never = time.Duration(1 << 62)
 
 // restoreBatchBytes is the size at which Restore commits a batch of
 // ttl-index entries.
