@@ -21,10 +21,10 @@ func keyCommands() []command {
 		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: 1, Step: 1, Group: g, Summary: summary}
 	}
 	kn := func(name string, arity int, flags Flags, summary string) CommandSpec {
-		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: summary}
+		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: summary}
 	}
 	k2 := func(name string, arity int, flags Flags, summary string) CommandSpec {
-		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: 2, Step: 1, Group: g, Summary: summary}
+		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: 2, Step: 1, Group: g, Summary: summary}
 	}
 	w, r := FlagWrite, FlagReadOnly
 	return []command{
@@ -34,7 +34,7 @@ func keyCommands() []command {
 		{k1("type", 2, r, "Determines the type of value stored at a key."), cmdType},
 		{k2("rename", 3, w, "Renames a key and overwrites the destination."), cmdRename},
 		{k2("renamenx", 3, w, "Renames a key only when the target key name doesn't exist."), cmdRename},
-		{k2("copy", -3, w|FlagExclusive, "Copies the value of a key to a new key."), cmdCopy},
+		{k2("copy", -3, w, "Copies the value of a key to a new key."), cmdCopy},
 		{k1("expire", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key in seconds."), cmdExpire},
 		{k1("pexpire", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key in milliseconds."), cmdExpire},
 		{k1("expireat", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key to a Unix timestamp."), cmdExpire},
@@ -55,33 +55,79 @@ func keyCommands() []command {
 	}
 }
 
+// cmdDel deletes its keys; several in one transaction, so atomically.
 func cmdDel(c *Conn, cmd Command) {
+	keys := cmd.Args[1:]
+	var deleted []bool
+	var err error
+	if len(keys) == 1 {
+		var ok bool
+		ok, err = c.srv.DB.Delete(c.key(keys[0]))
+		deleted = []bool{ok}
+	} else {
+		err = c.srv.DB.Update(func(tx *epochdb.Tx) error {
+			deleted = make([]bool, len(keys))
+			seen := map[string]bool{}
+			for i, k := range keys {
+				key := c.key(k)
+				if seen[string(key)] {
+					continue
+				}
+				seen[string(key)] = true
+				ok, err := txExists(tx, key)
+				if err == nil && ok {
+					err = tx.Delete(key)
+				}
+				if err != nil {
+					return err
+				}
+				deleted[i] = ok
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
 	n := 0
-	for _, k := range cmd.Args[1:] {
-		ok, err := c.srv.DB.Delete(c.key(k))
-		if err != nil {
-			c.writeErr(err)
-			return
-		}
+	for i, ok := range deleted {
 		if ok {
 			n++
-			c.notify(notifyGeneric, "del", k)
+			c.notify(notifyGeneric, "del", keys[i])
 		}
 	}
 	c.WriteInt(int64(n))
 }
 
+// cmdExists counts the live keys among its arguments (repeats count
+// repeatedly), several from one snapshot.
 func cmdExists(c *Conn, cmd Command) {
+	keys := cmd.Args[1:]
 	n := 0
-	for _, k := range cmd.Args[1:] {
-		ok, err := exists(c.srv.DB, c.key(k))
-		if err != nil {
-			c.writeErr(err)
-			return
+	var err error
+	if len(keys) == 1 {
+		var ok bool
+		if ok, err = exists(c.srv.DB, c.key(keys[0])); ok {
+			n = 1
 		}
-		if ok {
-			n++
-		}
+	} else {
+		err = c.srv.DB.View(func(tx *epochdb.Tx) error {
+			for _, k := range keys {
+				ok, err := txExists(tx, c.key(k))
+				if err != nil {
+					return err
+				}
+				if ok {
+					n++
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		c.writeErr(err)
+		return
 	}
 	c.WriteInt(int64(n))
 }
@@ -98,70 +144,96 @@ func cmdType(c *Conn, cmd Command) {
 	}
 }
 
-// move writes the value and deadline of library key src to library key dst
-// (replacing it, with fresh metadata) and optionally deletes src. The caller
-// holds the keyspace lock exclusively.
-func (c *Conn) move(src, dst []byte, deleteSrc bool) (found bool, err error) {
-	v, exp, ok, err := c.peek(src)
-	if err != nil || !ok {
-		return false, err
-	}
-	db := c.srv.DB
-	if _, err := db.Delete(dst); err != nil {
-		return true, err
-	}
-	err = db.Modify(dst, func(epochdb.Entry, bool) (epochdb.Change, error) {
-		return epochdb.Change{Action: epochdb.Put, Value: v, ExpiresAt: exp}, nil
+// Outcomes of copyKey.
+const (
+	copyDone = iota
+	copyNoSource
+	copyTargetExists
+)
+
+// copyKey copies the value and deadline of library key src to library key
+// dst, which starts with fresh metadata, in one transaction; move deletes
+// src too. Unless replace, an existing dst is left alone.
+func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
+	outcome := copyDone
+	err := c.srv.DB.Update(func(tx *epochdb.Tx) error {
+		outcome = copyDone
+		md, err := tx.Metadata(src)
+		if errors.Is(err, epochdb.ErrNotFound) {
+			outcome = copyNoSource
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !replace {
+			taken, err := txExists(tx, dst)
+			if err != nil {
+				return err
+			}
+			if taken {
+				outcome = copyTargetExists
+				return nil
+			}
+		}
+		v, err := tx.Get(src)
+		if err != nil {
+			return err
+		}
+		// Tx.Set takes a TTL from the transaction's start; the deadline
+		// is recomputed from the server clock (the same clock).
+		var ttl time.Duration
+		if !md.ExpiresAt.IsZero() {
+			ttl = max(md.ExpiresAt.Sub(c.srv.now()), time.Millisecond)
+		}
+		if err := tx.Delete(dst); err != nil { // dst starts afresh
+			return err
+		}
+		if err := tx.Set(dst, v, ttl); err != nil {
+			return err
+		}
+		if move {
+			return tx.Delete(src)
+		}
+		return nil
 	})
-	if err == nil && deleteSrc {
-		_, err = db.Delete(src)
-	}
-	return true, err
+	return outcome, err
 }
 
-// cmdRename is RENAME and RENAMENX; both hold the keyspace lock exclusively
-// (two keys).
+// cmdRename is RENAME and RENAMENX, each one transaction.
 func cmdRename(c *Conn, cmd Command) {
 	nx := equalFold(cmd.Args[0], "renamenx")
 	src, dst := c.key(cmd.Args[1]), c.key(cmd.Args[2])
-	ok, err := exists(c.srv.DB, src)
-	if err != nil {
-		c.writeErr(err)
-		return
-	}
-	if !ok {
-		c.WriteError(errNoSuchKey)
-		return
-	}
 	if bytes.Equal(src, dst) {
-		if nx {
+		ok, err := exists(c.srv.DB, src)
+		switch {
+		case err != nil:
+			c.writeErr(err)
+		case !ok:
+			c.WriteError(errNoSuchKey)
+		case nx:
 			c.WriteInt(0)
-		} else {
+		default:
 			c.WriteOK()
 		}
 		return
 	}
-	if nx {
-		taken, err := exists(c.srv.DB, dst)
-		if err != nil {
-			c.writeErr(err)
-			return
-		}
-		if taken {
-			c.WriteInt(0)
-			return
-		}
-	}
-	if _, err := c.move(src, dst, true); err != nil {
+	outcome, err := c.copyKey(src, dst, true, !nx)
+	switch {
+	case err != nil:
 		c.writeErr(err)
-		return
-	}
-	c.notify(notifyGeneric, "rename_from", cmd.Args[1])
-	c.notify(notifyGeneric, "rename_to", cmd.Args[2])
-	if nx {
-		c.WriteInt(1)
-	} else {
-		c.WriteOK()
+	case outcome == copyNoSource:
+		c.WriteError(errNoSuchKey)
+	case outcome == copyTargetExists:
+		c.WriteInt(0)
+	default:
+		c.notify(notifyGeneric, "rename_from", cmd.Args[1])
+		c.notify(notifyGeneric, "rename_to", cmd.Args[2])
+		if nx {
+			c.WriteInt(1)
+		} else {
+			c.WriteOK()
+		}
 	}
 }
 
@@ -193,28 +265,16 @@ func cmdCopy(c *Conn, cmd Command) {
 		c.WriteError(errSameObject)
 		return
 	}
-	if !replace {
-		taken, err := exists(c.srv.DB, dst)
-		if err != nil {
-			c.writeErr(err)
-			return
-		}
-		if taken {
-			c.WriteInt(0)
-			return
-		}
-	}
-	found, err := c.move(src, dst, false)
-	if err != nil {
+	outcome, err := c.copyKey(src, dst, false, replace)
+	switch {
+	case err != nil:
 		c.writeErr(err)
-		return
-	}
-	if !found {
+	case outcome != copyDone:
 		c.WriteInt(0)
-		return
+	default:
+		c.notifyIn(dstDB, notifyGeneric, "copy_to", cmd.Args[2])
+		c.WriteInt(1)
 	}
-	c.notifyIn(dstDB, notifyGeneric, "copy_to", cmd.Args[2])
-	c.WriteInt(1)
 }
 
 // cmdExpire is EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT with Redis's NX XX GT

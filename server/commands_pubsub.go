@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/epochdb/epochdb"
 	"github.com/tidwall/redcon"
 )
 
@@ -335,16 +336,69 @@ func (c *Conn) notify(class uint32, event string, key []byte) {
 }
 
 func (c *Conn) notifyIn(db int, class uint32, event string, key []byte) {
-	f := c.srv.cfg.notifyFlags.Load()
+	c.srv.notifyKey(db, class, event, key)
+}
+
+// notifyKey publishes a keyspace notification for the client key key of
+// database db, if its class is enabled.
+func (s *Server) notifyKey(db int, class uint32, event string, key []byte) {
+	f := s.cfg.notifyFlags.Load()
 	if f&class == 0 || f&(notifyKeyspace|notifyKeyevent) == 0 {
 		return
 	}
 	d := strconv.Itoa(db)
 	if f&notifyKeyspace != 0 {
-		c.srv.hub.publish(append([]byte("__keyspace@"+d+"__:"), key...), []byte(event))
+		s.hub.publish(append([]byte("__keyspace@"+d+"__:"), key...), []byte(event))
 	}
 	if f&notifyKeyevent != 0 {
-		c.srv.hub.publish([]byte("__keyevent@"+d+"__:"+event), key)
+		s.hub.publish([]byte("__keyevent@"+d+"__:"+event), key)
+	}
+}
+
+// startEvents subscribes to the database's lifecycle events and publishes
+// them as keyspace notifications: "expired" (class x), "evicted" and
+// "pruned" (class e). The subscription drops events a slow publisher
+// cannot take (counted in the DB's Stats.EventsDropped).
+func (s *Server) startEvents() {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	if s.events != nil || s.eventsEnded {
+		return
+	}
+	sub, err := s.DB.Subscribe(4096)
+	if err != nil {
+		s.log.Error("server: cannot subscribe to lifecycle events; no expired/evicted notifications", "err", err)
+		return
+	}
+	s.events = sub
+	s.eventsDone = make(chan struct{})
+	go func() {
+		defer close(s.eventsDone)
+		for ev := range sub.C() {
+			if len(ev.Key) == 0 || int(ev.Key[0]) >= numDBs {
+				continue // not a server key
+			}
+			class, name := notifyExpired, "expired"
+			switch ev.Kind {
+			case epochdb.EventEvicted:
+				class, name = notifyEvicted, "evicted"
+			case epochdb.EventPruned:
+				class, name = notifyEvicted, "pruned"
+			}
+			s.notifyKey(int(ev.Key[0]), class, name, ev.Key[1:])
+		}
+	}()
+}
+
+// stopEvents ends the lifecycle subscription and waits for its goroutine.
+func (s *Server) stopEvents() {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	s.eventsEnded = true
+	if s.events != nil {
+		s.events.Close()
+		<-s.eventsDone
+		s.events = nil
 	}
 }
 

@@ -475,3 +475,80 @@ func TestCommands_Server(t *testing.T) {
 		t.Errorf("CLIENT LIST = %s", got)
 	}
 }
+
+func TestCommands_Multi(t *testing.T) {
+	ts := startServer(t)
+	runScript(t, ts, ts.dial(t), `
+		EXEC => -ERR EXEC without MULTI
+		DISCARD => -ERR DISCARD without MULTI
+		MULTI => +OK
+		MULTI => -ERR MULTI calls can not be nested
+		SET a 1 => +QUEUED
+		INCR a => +QUEUED
+		GET a => +QUEUED
+		EXEC => [+OK :2 "2"]
+		MULTI => +OK
+		SET a 5 => +QUEUED
+		DISCARD => +OK
+		GET a => "2"
+		MULTI => +OK
+		SET a 5 => +QUEUED
+		NOSUCH => -ERR unknown command 'NOSUCH', with args beginning with: 
+		GET => -ERR wrong number of arguments for 'get' command
+		EXEC => -EXECABORT Transaction discarded because of previous errors.
+		GET a => "2"
+		MULTI => +OK
+		WATCH a => -ERR WATCH inside MULTI is not allowed
+		INCR a => +QUEUED
+		SET s x => +QUEUED
+		INCR s => +QUEUED
+		EXEC => [:3 +OK -ERR value is not an integer or out of range]
+		WATCH a => +OK
+		MULTI => +OK
+		INCR a => +QUEUED
+		EXEC => [:4]
+		SET w v EX 10 => +OK
+		WATCH w => +OK
+		!advance 11s
+		MULTI => +OK
+		SET w v2 => +QUEUED
+		EXEC => nil
+		WATCH nothing => +OK
+		UNWATCH => +OK
+		MULTI => +OK
+		SUBSCRIBE ch => -ERR Command not allowed inside a transaction
+		EXEC => -EXECABORT Transaction discarded because of previous errors.
+	`)
+	// A write by another connection between WATCH and EXEC aborts EXEC.
+	a, b := ts.dial(t), ts.dial(t)
+	eq(t, "WATCH", a.do("WATCH", "k"), "+OK")
+	eq(t, "other SET", b.do("SET", "k", "theirs"), "+OK")
+	eq(t, "MULTI", a.do("MULTI"), "+OK")
+	eq(t, "SET", a.do("SET", "k", "mine"), "+QUEUED")
+	eq(t, "EXEC", a.do("EXEC"), "nil")
+	eq(t, "GET", a.do("GET", "k"), `"theirs"`)
+}
+
+func TestCommands_PubSubRESP2(t *testing.T) {
+	ts := startServer(t)
+	sub, pub := ts.dial(t), ts.dial(t)
+	eq(t, "SUBSCRIBE", sub.do("SUBSCRIBE", "a", "b"), `["subscribe" "a" :1]`)
+	eq(t, "second confirmation", sub.read(), `["subscribe" "b" :2]`)
+	eq(t, "GET while subscribed", sub.do("GET", "x"),
+		"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+	eq(t, "PING while subscribed", sub.do("PING"), `["pong" ""]`)
+	eq(t, "PSUBSCRIBE", sub.do("PSUBSCRIBE", "a*"), `["psubscribe" "a*" :3]`)
+	eq(t, "PUBLISH", pub.do("PUBLISH", "a", "hi"), ":2")
+	eq(t, "message", sub.read(), `["message" "a" "hi"]`)
+	eq(t, "pmessage", sub.read(), `["pmessage" "a*" "a" "hi"]`)
+	eq(t, "PUBLISH nobody", pub.do("PUBLISH", "zzz", "hi"), ":0")
+	eq(t, "NUMSUB", pub.do("PUBSUB", "NUMSUB", "a", "zzz"), `["a" :1 "zzz" :0]`)
+	eq(t, "UNSUBSCRIBE", sub.do("UNSUBSCRIBE"), `["unsubscribe" "a" :2]`)
+	eq(t, "UNSUBSCRIBE 2", sub.read(), `["unsubscribe" "b" :1]`)
+	eq(t, "PUNSUBSCRIBE", sub.do("PUNSUBSCRIBE"), `["punsubscribe" "a*" :0]`)
+	eq(t, "GET after unsubscribing", sub.do("GET", "x"), "nil")
+	eq(t, "UNSUBSCRIBE none", sub.do("UNSUBSCRIBE"), `["unsubscribe" nil :0]`)
+	eq(t, "SUBSCRIBE again", sub.do("SUBSCRIBE", "c"), `["subscribe" "c" :1]`)
+	eq(t, "RESET", sub.do("RESET"), "+RESET")
+	eq(t, "PUBLISH after RESET", pub.do("PUBLISH", "c", "x"), ":0")
+}

@@ -27,9 +27,9 @@ func stringCommands() []command {
 		{k1("getex", -2, w|FlagExclusiveOpts, "Returns the string value of a key after setting its expiration time."), cmdGetEX},
 		{k1("getdel", 2, w, "Returns the string value of a key after deleting the key."), cmdGetDel},
 		{k1("getset", 3, w, "Returns the previous string value of a key after setting it to a new value."), cmdGetSet},
-		{CommandSpec{Name: "mget", Arity: -2, Flags: r | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: "Atomically returns the string values of one or more keys."}, cmdMGet},
-		{CommandSpec{Name: "mset", Arity: -3, Flags: w | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically creates or modifies the string values of one or more keys."}, cmdMSet},
-		{CommandSpec{Name: "msetnx", Arity: -3, Flags: w | FlagKeyspace | FlagExclusive, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically modifies the string values of one or more keys only when all keys don't exist."}, cmdMSetNX},
+		{CommandSpec{Name: "mget", Arity: -2, Flags: r | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: "Atomically returns the string values of one or more keys."}, cmdMGet},
+		{CommandSpec{Name: "mset", Arity: -3, Flags: w | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically creates or modifies the string values of one or more keys."}, cmdMSet},
+		{CommandSpec{Name: "msetnx", Arity: -3, Flags: w | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically modifies the string values of one or more keys only when all keys don't exist."}, cmdMSetNX},
 		{k1("append", 3, w, "Appends a string to the value of a key. Creates the key if it doesn't exist."), cmdAppend},
 		{k1("strlen", 2, r, "Returns the length of a string value."), cmdStrlen},
 		{k1("getrange", 4, r, "Returns a substring of the string stored at a key."), cmdGetRange},
@@ -315,62 +315,103 @@ func cmdGetSet(c *Conn, cmd Command) {
 	c.WriteBulk(old)
 }
 
+// cmdMGet reads every key from one snapshot (a read-only transaction).
 func cmdMGet(c *Conn, cmd Command) {
 	keys := cmd.Args[1:]
+	vals := make([][]byte, len(keys))
+	found := make([]bool, len(keys))
+	err := c.srv.DB.View(func(tx *epochdb.Tx) error {
+		for i, k := range keys {
+			v, err := tx.Get(c.key(k))
+			switch {
+			case err == nil:
+				vals[i], found[i] = v, true
+			case !errors.Is(err, epochdb.ErrNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
 	c.WriteArray(len(keys))
-	for _, k := range keys {
-		v, err := c.srv.DB.Get(c.key(k))
-		switch {
-		case err == nil:
-			c.WriteBulk(v)
-		case errors.Is(err, epochdb.ErrNotFound):
-			c.WriteNull()
-		default:
-			c.srv.log.Error("server: MGET failed", "err", err)
+	for i := range keys {
+		if found[i] {
+			c.WriteBulk(vals[i])
+		} else {
 			c.WriteNull()
 		}
 	}
 }
 
+// cmdMSet writes every pair in one atomic batch: after a crash all or none
+// are present.
 func cmdMSet(c *Conn, cmd Command) {
 	if len(cmd.Args)%2 == 0 {
 		c.WriteError(wrongArgs("mset"))
 		return
 	}
+	b := c.srv.DB.NewBatch()
 	for i := 1; i < len(cmd.Args); i += 2 {
-		if err := c.srv.DB.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0); err != nil {
+		if err := b.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0); err != nil {
 			c.writeErr(err)
 			return
 		}
+	}
+	if err := b.Commit(); err != nil {
+		c.writeErr(err)
+		return
+	}
+	for i := 1; i < len(cmd.Args); i += 2 {
 		c.notify(notifyString, "set", cmd.Args[i])
 	}
 	c.WriteOK()
 }
 
+// cmdMSetNX checks and writes in one serializable transaction.
 func cmdMSetNX(c *Conn, cmd Command) {
 	if len(cmd.Args)%2 == 0 {
 		c.WriteError(wrongArgs("msetnx"))
 		return
 	}
-	for i := 1; i < len(cmd.Args); i += 2 {
-		ok, err := exists(c.srv.DB, c.key(cmd.Args[i]))
-		if err != nil {
-			c.writeErr(err)
-			return
+	set := false
+	err := c.srv.DB.Update(func(tx *epochdb.Tx) error {
+		set = false
+		for i := 1; i < len(cmd.Args); i += 2 {
+			if ok, err := txExists(tx, c.key(cmd.Args[i])); err != nil || ok {
+				return err
+			}
 		}
-		if ok {
-			c.WriteInt(0)
-			return
+		for i := 1; i < len(cmd.Args); i += 2 {
+			if err := tx.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0); err != nil {
+				return err
+			}
+		}
+		set = true
+		return nil
+	})
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	if set {
+		for i := 1; i < len(cmd.Args); i += 2 {
+			c.notify(notifyString, "set", cmd.Args[i])
 		}
 	}
-	for i := 1; i < len(cmd.Args); i += 2 {
-		if err := c.srv.DB.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0); err != nil {
-			c.writeErr(err)
-			return
-		}
-		c.notify(notifyString, "set", cmd.Args[i])
+	c.WriteBool(set)
+}
+
+// txExists reports whether key is live in tx's view, without counting an
+// access.
+func txExists(tx *epochdb.Tx, key []byte) (bool, error) {
+	_, err := tx.Metadata(key)
+	if errors.Is(err, epochdb.ErrNotFound) {
+		return false, nil
 	}
-	c.WriteInt(1)
+	return err == nil, err
 }
 
 // checkLength is Redis's checkStringLength: a string may not grow beyond

@@ -48,6 +48,10 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError("ERR key is too large (the limit is 65535 bytes)")
 	case errors.Is(err, epochdb.ErrInvalidTTL):
 		c.WriteError("ERR invalid expire time")
+	case errors.Is(err, epochdb.ErrFull):
+		c.WriteError("OOM command not allowed when used memory > 'maxmemory'.")
+	case errors.Is(err, epochdb.ErrConflict):
+		c.WriteError("ERR transaction conflict persisted after retries; try again")
 	case errors.Is(err, epochdb.ErrClosed):
 		c.WriteError("ERR the server is shutting down")
 	default:

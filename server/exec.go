@@ -109,7 +109,7 @@ func lockMode(spec *CommandSpec, n int) int {
 		return lockExclusive
 	case f&FlagKeyspace == 0:
 		return lockNone
-	case spec.keyCount(n) > 1:
+	case f&FlagAtomic == 0 && spec.keyCount(n) > 1:
 		return lockExclusive
 	}
 	return lockShared

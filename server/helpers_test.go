@@ -276,8 +276,8 @@ func eq[T comparable](t testing.TB, what string, got, want T) {
 func runScript(t *testing.T, ts *testServer, rc *rawConn, script string) {
 	t.Helper()
 	for n, line := range strings.Split(script, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+		line = strings.TrimLeft(line, " \t") // a reply may end with a space
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		if d, ok := strings.CutPrefix(line, "!advance "); ok {

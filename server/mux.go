@@ -40,7 +40,7 @@ const (
 	// FlagPubSub lets a command run while a RESP2 client is subscribed.
 	FlagPubSub
 	// FlagKeyspace makes the command hold the keyspace lock: shared when it
-	// names at most one key, exclusive when it names several.
+	// names at most one key or is FlagAtomic, exclusive otherwise.
 	FlagKeyspace
 	// FlagExclusive makes the command hold the keyspace lock exclusively.
 	FlagExclusive
@@ -55,6 +55,9 @@ const (
 	FlagTx
 	// FlagAdmin marks administrative commands (COMMAND INFO shows "admin").
 	FlagAdmin
+	// FlagAtomic marks a command over several keys that is atomic by itself
+	// (a library transaction or batch): it holds the keyspace lock shared.
+	FlagAtomic
 	// FlagLoose skips the arity check (commands that do their own, such as
 	// the subcommand containers CLIENT, CONFIG, OBJECT).
 	FlagLoose

@@ -130,6 +130,11 @@ type Server struct {
 	drainOnce  sync.Once
 	drained    chan struct{} // closed when every connection has ended
 
+	evMu        sync.Mutex            // guards events, eventsDone, eventsEnded
+	events      *epochdb.Subscription // lifecycle events → keyspace notifications
+	eventsDone  chan struct{}
+	eventsEnded bool
+
 	ks      sync.RWMutex // the keyspace lock: see FlagKeyspace
 	nextID  atomic.Int64
 	hub     hub
@@ -198,6 +203,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if !s.trackListener(&ln, true) {
 		return ErrServerClosed
 	}
+	s.startEvents()
 	defer s.trackListener(&ln, false)
 	s.log.Info("server: listening", "addr", ln.Addr().String(), "tls", s.TLSConfig != nil)
 
@@ -343,10 +349,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.beginShutdown()
 	select {
 	case <-s.drained:
+		s.stopEvents()
 		return nil
 	case <-ctx.Done():
 		s.closeConns()
 		<-s.drained
+		s.stopEvents()
 		return ctx.Err()
 	}
 }
@@ -358,6 +366,7 @@ func (s *Server) Close() error {
 	s.beginShutdown()
 	s.closeConns()
 	<-s.drained
+	s.stopEvents()
 	return nil
 }
 
