@@ -110,8 +110,8 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 	c := r.c
 	if t := c.srv.cfg.idleTimeout(); t > 0 && len(c.subs)+len(c.psubs) == 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(t))
-	} else if t == 0 {
-		_ = c.nc.SetReadDeadline(time.Time{})
+	} else {
+		_ = c.nc.SetReadDeadline(time.Time{}) // subscribers never time out
 	}
 	// Checked after arming the deadline: Shutdown sets the flag, then a
 	// deadline in the past, so one of the two always stops this read.

@@ -169,7 +169,14 @@ func (rc *rawConn) expectClosed() []string {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err) {
 				return got
 			}
-			rc.t.Fatalf("expected the server to close the connection, got %v after %q", err, got)
+			last := ""
+			if len(got) > 0 {
+				last = got[len(got)-1]
+				if len(last) > 200 {
+					last = last[:200] + "..."
+				}
+			}
+			rc.t.Fatalf("expected the server to close the connection, got %v after %d replies (last %s)", err, len(got), last)
 		}
 		got = append(got, s)
 	}

@@ -209,11 +209,12 @@ func (r *reader) readInline() error {
 		if err != nil && err != bufio.ErrBufferFull {
 			return unexpectedIfPartial(err, len(r.line)+len(part))
 		}
-		if len(r.line)+len(part) > inlineMax {
-			return protocolError("too big inline request")
-		}
 		if err == nil && len(r.line) == 0 {
 			return r.splitInline(part)
+		}
+		// Like Redis, refuse once 64 KiB arrived without a line end.
+		if len(r.line)+len(part) > inlineMax || err != nil && len(r.line)+len(part) >= inlineMax {
+			return protocolError("too big inline request")
 		}
 		r.line = append(r.line, part...)
 		if err == nil {
