@@ -1,0 +1,175 @@
+package backupfmt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func records(n int) []Record {
+	rs := make([]Record, n)
+	for i := range rs {
+		rs[i] = Record{
+			Key:        []byte(fmt.Sprintf("k%06d", i)),
+			Value:      bytes.Repeat([]byte{byte(i)}, i%300),
+			CreatedAt:  int64(1000 + i),
+			UpdatedAt:  int64(2000 + i),
+			ExpiresAt:  int64(i % 2 * (9000 + i)),
+			Frequency:  uint64(i * 7),
+			LastAccess: int64(3000 + i),
+			Heat:       float64(i) / 3,
+		}
+	}
+	return rs
+}
+
+func write(t *testing.T, rs []Record) ([]byte, Trailer) {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{CreatedAt: 42, SourceFormat: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rs {
+		if err := w.Add(&rs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Written() != int64(buf.Len()) {
+		t.Fatalf("Written %d, buffer %d", w.Written(), buf.Len())
+	}
+	return buf.Bytes(), tr
+}
+
+func readAll(t *testing.T, file []byte) ([]Record, *Reader, error) {
+	t.Helper()
+	r, err := NewReader(bytes.NewReader(file))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	var out []Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return out, r, nil
+		}
+		if err != nil {
+			return out, r, err
+		}
+		c := *rec
+		c.Key, c.Value = bytes.Clone(rec.Key), bytes.Clone(rec.Value)
+		if c.Value == nil {
+			c.Value = []byte{}
+		}
+		out = append(out, c)
+	}
+}
+
+func TestWriterReader_RoundTrip(t *testing.T) {
+	rs := records(20000) // several blocks
+	big := Record{Key: []byte("zz-big"), Value: bytes.Repeat([]byte("x"), 3*TargetBlockSize)}
+	rs = append(rs, big, Record{Key: []byte("zz-small"), Value: []byte("after the big one")})
+	for i := range rs {
+		if rs[i].Value == nil {
+			rs[i].Value = []byte{}
+		}
+	}
+	file, tr := write(t, rs)
+	if tr.Records != uint64(len(rs)) || tr.Blocks < 4 {
+		t.Fatalf("trailer %+v", tr)
+	}
+	got, r, err := readAll(t, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, rs) {
+		t.Fatalf("read %d records, wrote %d; first difference hidden in a deep compare", len(got), len(rs))
+	}
+	if h := r.Header(); h.CreatedAt != 42 || h.Version != Version || h.SourceFormat != 1 {
+		t.Fatalf("header %+v", h)
+	}
+	if r.Trailer() != tr || r.Offset() != int64(len(file)) {
+		t.Fatalf("trailer %+v (wrote %+v), offset %d of %d", r.Trailer(), tr, r.Offset(), len(file))
+	}
+}
+
+func TestWriterReader_Empty(t *testing.T) {
+	file, tr := write(t, nil)
+	if len(file) != HeaderLen+TrailerLen || tr.Records != 0 || tr.Blocks != 0 {
+		t.Fatalf("empty backup: %d bytes, %+v", len(file), tr)
+	}
+	if got, _, err := readAll(t, file); err != nil || len(got) != 0 {
+		t.Fatalf("read %d records, %v", len(got), err)
+	}
+}
+
+func TestWriter_RejectsBadRecords(t *testing.T) {
+	w, err := NewWriter(io.Discard, Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Add(&Record{Key: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Record{
+		{Key: []byte("a")},                // out of order
+		{Key: []byte("b")},                // duplicate
+		{Key: nil},                        // empty
+		{Key: []byte("c"), CreatedAt: -1}, // negative time
+		{Key: []byte("c"), Heat: -1},      // negative heat
+		{Key: bytes.Repeat([]byte("k"), MaxKeyLen+1)},
+	} {
+		if err := w.Add(&r); err == nil {
+			t.Errorf("Add(%q, %+v) accepted", r.Key, r)
+		}
+	}
+}
+
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.n -= len(p); f.n < 0 {
+		return 0, errors.New("disk full")
+	}
+	return len(p), nil
+}
+
+func TestWriter_ReportsWriteErrors(t *testing.T) {
+	w, err := NewWriter(&failingWriter{n: HeaderLen + 100}, Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := records(20000)
+	var addErr error
+	for i := range rs {
+		if addErr = w.Add(&rs[i]); addErr != nil {
+			break
+		}
+	}
+	_, cerr := w.Close()
+	if cerr == nil || !strings.Contains(cerr.Error(), "disk full") {
+		t.Fatalf("Close after a failed write: %v (Add: %v)", cerr, addErr)
+	}
+}
+
+func TestReader_RecordCountMismatch(t *testing.T) {
+	file, _ := write(t, records(10))
+	// Claim 9 records in the (only) block: the header CRC then fails, which
+	// is what a reader must report before trusting the count.
+	bad := bytes.Clone(file)
+	bad[HeaderLen+12]--
+	_, _, err := readAll(t, bad)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "block 0") {
+		t.Fatalf("err = %v", err)
+	}
+}
