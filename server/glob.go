@@ -100,6 +100,11 @@ func globMatchAt(p, s []byte, skipLonger *bool, nesting int) bool {
 			break
 		}
 	}
+	if len(s) == 0 { // "*" matches the empty string too (Redis's loop never sees it)
+		for len(p) > 0 && p[0] == '*' {
+			p = p[1:]
+		}
+	}
 	return len(p) == 0 && len(s) == 0
 }
 
