@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/epochdb/epochdb"
 )
 
 // liveConfig is the server's configuration as CONFIG SET changes it,
@@ -140,7 +142,15 @@ var params = []param{
 	{"databases", func(*Server) string { return strconv.Itoa(numDBs) }, nil},
 	{"protected-mode", func(s *Server) string { return yesNo(!s.DisableProtectedMode) }, nil},
 	{"maxmemory", func(*Server) string { return "0" }, nil},
-	{"maxmemory-policy", func(*Server) string { return "noeviction" }, nil},
+	{"maxmemory-policy", func(s *Server) string { return s.dbOpts().EvictionPolicy.String() }, nil},
+	{"maxkeys", func(s *Server) string { return strconv.FormatInt(s.dbOpts().MaxKeys, 10) }, nil},
+	{"maxdisk", func(s *Server) string { return strconv.FormatInt(s.dbOpts().MaxDiskBytes, 10) }, nil},
+	{"lfu-half-life", func(s *Server) string { return s.dbOpts().HeatHalfLife.String() }, nil},
+	{"prune-min-frequency", func(s *Server) string { return strconv.FormatUint(s.dbOpts().PruneMinFrequency, 10) }, nil},
+	{"prune-idle", func(s *Server) string { return s.dbOpts().PruneIdle.String() }, nil},
+	{"prune-grace", func(s *Server) string { return s.dbOpts().PruneGrace.String() }, nil},
+	{"prune-interval", func(s *Server) string { return s.dbOpts().PruneInterval.String() }, nil},
+	{"prune-skip-ttl-keys", func(s *Server) string { return yesNo(s.dbOpts().PruneSkipTTLKeys) }, nil},
 	{"save", func(*Server) string { return "" }, nil},
 	{"client-query-buffer-limit", func(s *Server) string { return strconv.FormatInt(s.queryLimit(), 10) }, nil},
 	{"client-output-buffer-limit", func(s *Server) string {
@@ -162,6 +172,23 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// dbOpts returns DBOptions with the library's defaults filled in, for
+// display.
+func (s *Server) dbOpts() epochdb.Options {
+	d := epochdb.DefaultOptions()
+	if s.DBOptions == nil {
+		return *d
+	}
+	o := *s.DBOptions
+	if o.HeatHalfLife == 0 {
+		o.HeatHalfLife = d.HeatHalfLife
+	}
+	if o.PruneInterval == 0 {
+		o.PruneInterval = d.PruneInterval
+	}
+	return o
 }
 
 // appendFsync names the database's durability mode as Redis's appendfsync.

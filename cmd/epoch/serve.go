@@ -43,6 +43,17 @@ type serveOptions struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+
+	// Lifecycle (see epochdb.Options).
+	maxKeys           int64
+	maxDisk           string
+	maxmemoryPolicy   string
+	lfuHalfLife       time.Duration
+	pruneMinFrequency uint64
+	pruneIdle         time.Duration
+	pruneGrace        time.Duration
+	pruneInterval     time.Duration
+	pruneSkipTTLKeys  bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -99,6 +110,15 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight commands")
+	f.Int64Var(&o.maxKeys, "maxkeys", 0, "budget on the number of keys (0: none); see --maxmemory-policy")
+	f.StringVar(&o.maxDisk, "maxdisk", "0", "budget on live data (keys + values), e.g. 10gb (0: none)")
+	f.StringVar(&o.maxmemoryPolicy, "maxmemory-policy", "noeviction", "over budget: noeviction (writes fail), allkeys-lfu, volatile-lfu, allkeys-lru")
+	f.DurationVar(&o.lfuHalfLife, "lfu-half-life", time.Hour, "half-life of a key's heat (access frequency decayed over time)")
+	f.Uint64Var(&o.pruneMinFrequency, "prune-min-frequency", 0, "prune keys older than --prune-grace with a lower frequency (0: off)")
+	f.DurationVar(&o.pruneIdle, "prune-idle", 0, "prune keys older than --prune-grace not accessed for this long (0: off)")
+	f.DurationVar(&o.pruneGrace, "prune-grace", 0, "age under which no key is pruned")
+	f.DurationVar(&o.pruneInterval, "prune-interval", time.Minute, "how often the pruning pass runs")
+	f.BoolVar(&o.pruneSkipTTLKeys, "prune-skip-ttl-keys", false, "leave keys with a TTL to expire instead of pruning them")
 	return cmd
 }
 
@@ -134,6 +154,26 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	default:
 		return nil, fmt.Errorf("appendfsync: %q is not always, everysec or no", o.appendfsync)
 	}
+	maxDisk, err := server.ParseMemory(o.maxDisk)
+	if err != nil {
+		return nil, fmt.Errorf("maxdisk: %w", err)
+	}
+	policy, err := epochdb.ParseEvictionPolicy(o.maxmemoryPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("maxmemory-policy: %w", err)
+	}
+	if o.maxKeys < 0 || o.lfuHalfLife == 0 || o.pruneIdle < 0 || o.pruneGrace < 0 || o.pruneInterval <= 0 {
+		return nil, errors.New("maxkeys, prune-idle and prune-grace must be >= 0, lfu-half-life non-zero, prune-interval positive")
+	}
+	opts.MaxKeys = o.maxKeys
+	opts.MaxDiskBytes = maxDisk
+	opts.EvictionPolicy = policy
+	opts.HeatHalfLife = o.lfuHalfLife
+	opts.PruneMinFrequency = o.pruneMinFrequency
+	opts.PruneIdle = o.pruneIdle
+	opts.PruneGrace = o.pruneGrace
+	opts.PruneInterval = o.pruneInterval
+	opts.PruneSkipTTLKeys = o.pruneSkipTTLKeys
 	return opts, nil
 }
 
