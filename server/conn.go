@@ -43,21 +43,22 @@ type Conn struct {
 	lastCmd    atomic.Pointer[entry]
 
 	// State of the connection's goroutine.
-	resp      int // 2 or 3
-	authed    bool
-	db        int
-	tx        *txState // non-nil inside MULTI
-	inExec    bool     // running EXEC's queued commands (the lock is held)
-	quit      bool     // close after writing the replies
-	nameBuf   []byte
-	keyArena  []byte
-	watches   []watchSet
-	subs      map[string]struct{}
-	psubs     map[string]struct{}
-	pushing   bool // output goes through the push queue (see pubsub.go)
-	shared    connShared
-	push      pushQueue
-	closeOnce sync.Once
+	resp        int // 2 or 3
+	authed      bool
+	db          int
+	tx          *txState // non-nil inside MULTI
+	inExec      bool     // running EXEC's queued commands (the lock is held)
+	quit        bool     // close after writing the replies
+	nameBuf     []byte
+	keyArena    []byte
+	watches     []watchSet
+	subs        map[string]struct{}
+	psubs       map[string]struct{}
+	pushing     bool // output goes through the push queue (see pubsub.go)
+	deadlineSet bool // an idle-timeout read deadline is armed
+	shared      connShared
+	push        pushQueue
+	closeOnce   sync.Once
 }
 
 // connShared is what other goroutines read for CLIENT LIST and INFO.
@@ -110,11 +111,15 @@ func (r deadlineReader) Read(p []byte) (int, error) {
 	c := r.c
 	if t := c.srv.cfg.idleTimeout(); t > 0 && len(c.subs)+len(c.psubs) == 0 {
 		_ = c.nc.SetReadDeadline(time.Now().Add(t))
-	} else {
-		_ = c.nc.SetReadDeadline(time.Time{}) // subscribers never time out
+		c.deadlineSet = true
+	} else if c.deadlineSet { // subscribers never time out
+		_ = c.nc.SetReadDeadline(time.Time{})
+		c.deadlineSet = false
 	}
 	// Checked after arming the deadline: Shutdown sets the flag, then a
-	// deadline in the past, so one of the two always stops this read.
+	// deadline in the past, so one of the two always stops this read (a
+	// deadline is only ever replaced here by a later one or cleared before
+	// this check).
 	if c.srv.inShutdown.Load() {
 		return 0, ErrServerClosed
 	}
