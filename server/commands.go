@@ -19,13 +19,25 @@ func NewCommandMux() *ServeMux { return newCommandMux() }
 
 // newCommandMux is NewCommandMux without the excluded commands.
 func newCommandMux(exclude ...string) *ServeMux {
+	return filteredMux(func(name string) bool { return !slices.Contains(exclude, name) })
+}
+
+// connectionMux has the commands a server always answers itself, even with
+// a custom Handler: authentication and the connection's lifetime.
+func connectionMux() *ServeMux {
+	return filteredMux(func(name string) bool {
+		return name == "auth" || name == "hello" || name == "quit" || name == "reset"
+	})
+}
+
+func filteredMux(keep func(name string) bool) *ServeMux {
 	m := NewServeMux()
 	for _, group := range [][]command{
 		connCommands(), stringCommands(), keyCommands(), serverCommands(),
 		epochCommands(), pubsubCommands(), txCommands(),
 	} {
 		for _, cmd := range group {
-			if !slices.Contains(exclude, cmd.spec.Name) {
+			if keep(cmd.spec.Name) {
 				m.HandleFunc(cmd.spec, cmd.fn)
 			}
 		}

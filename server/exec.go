@@ -21,6 +21,9 @@ func (c *Conn) execute(args [][]byte) {
 	var e *entry
 	if s.mux != nil {
 		e = s.mux.lookup(c.nameBuf)
+	} else if e = s.connMux.lookup(c.nameBuf); e != nil && e.spec.arityOK(len(args)) {
+		e.h.ServeRESP(c, Command{Args: args}) // AUTH HELLO QUIT RESET
+		return
 	}
 	if e != nil {
 		c.lastCmd.Store(e)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -62,14 +61,7 @@ func TestLoad_ThousandConnections(t *testing.T) {
 	for _, nc := range conns {
 		_ = nc.Close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for ts.srv.st.connections.Load() > 1 {
-		if ctx.Err() != nil {
-			t.Fatalf("%d connections still open", ts.srv.st.connections.Load())
-		}
-		time.Sleep(5 * time.Millisecond) // waiting for the server to notice closes
-	}
+	eventually(t, "the server notices the closes", func() bool { return ts.srv.st.connections.Load() <= 1 })
 }
 
 func contains(s, sub string) bool { return len(sub) == 0 || indexOf(s, sub) >= 0 }

@@ -58,8 +58,9 @@ type Server struct {
 
 	// Handler answers commands. Nil means NewCommandMux(): every command of
 	// EpochDB. A *ServeMux gets the full command policy (authentication,
-	// MULTI queueing, pub/sub mode, keyspace locking, WATCH) from its
-	// specs; any other Handler gets only authentication.
+	// MULTI queueing, pub/sub mode, keyspace locking) from its specs; any
+	// other Handler gets every command but AUTH, HELLO, QUIT and RESET,
+	// which the server answers itself, after authentication.
 	Handler Handler
 
 	// TLSConfig, if not nil, makes Serve speak TLS on every listener.
@@ -118,6 +119,7 @@ type Server struct {
 	initOnce sync.Once
 	handler  Handler
 	mux      *ServeMux // handler as a *ServeMux, or nil
+	connMux  *ServeMux // with a custom handler: AUTH HELLO QUIT RESET
 	clock    epochdb.Clock
 	log      *slog.Logger
 	cfg      liveConfig
@@ -161,6 +163,9 @@ func (s *Server) init() {
 			s.handler = NewCommandMux()
 		}
 		s.mux, _ = s.handler.(*ServeMux)
+		if s.mux == nil {
+			s.connMux = connectionMux()
+		}
 		if s.DBOptions != nil && s.DBOptions.Clock != nil {
 			s.clock = s.DBOptions.Clock
 		} else {
