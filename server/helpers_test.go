@@ -30,6 +30,7 @@ type testServer struct {
 	addr  string
 	done  chan error
 	conf  []func(*Server)
+	dbConf func(*epochdb.Options)
 }
 
 // startServer starts a test server; conf adjusts the Server before it
@@ -42,9 +43,21 @@ func startServer(t testing.TB, conf ...func(*Server)) *testServer {
 	return ts
 }
 
+// startServerDB is startServer with database options adjusted by dbConf.
+func startServerDB(t testing.TB, dbConf func(*epochdb.Options), conf ...func(*Server)) *testServer {
+	t.Helper()
+	ts := &testServer{clock: testutil.NewClock(), dir: t.TempDir(), conf: conf, dbConf: dbConf}
+	ts.start(t)
+	t.Cleanup(func() { ts.stop(t) })
+	return ts
+}
+
 func (ts *testServer) start(t testing.TB) {
 	t.Helper()
 	ts.opts = &epochdb.Options{Clock: ts.clock}
+	if ts.dbConf != nil {
+		ts.dbConf(ts.opts)
+	}
 	db, err := epochdb.Open(ts.dir, ts.opts)
 	if err != nil {
 		t.Fatal(err)
