@@ -22,14 +22,14 @@ import (
 // testServer is a Server on a real Pebble store in a temporary directory,
 // listening on a loopback port, with a manual clock.
 type testServer struct {
-	srv   *Server
-	db    *epochdb.DB
-	opts  *epochdb.Options
-	clock *clock.Manual
-	dir   string
-	addr  string
-	done  chan error
-	conf  []func(*Server)
+	srv    *Server
+	db     *epochdb.DB
+	opts   *epochdb.Options
+	clock  *clock.Manual
+	dir    string
+	addr   string
+	done   chan error
+	conf   []func(*Server)
 	dbConf func(*epochdb.Options)
 }
 
