@@ -1,8 +1,9 @@
 package epochdb
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -62,19 +63,62 @@ func (db *DB) expiryLoop() {
 // expireDue removes every key whose deadline is at or before now, in atomic
 // batches of at most ExpiryBatchSize keys, and returns how many it removed.
 // It stops early when stop closes.
+//
+// A sweep starts at sweepFrom, not at the start of the ttl index: the
+// entries before it were deleted by earlier sweeps, and iterating over their
+// tombstones again (until a compaction drops them) would make each sweep
+// cost as much as all earlier ones. A sweep first raises sweepFrom past the
+// deadlines it will cover; a writer that then writes an earlier deadline
+// (ExpireAt in the past) lowers it again, after its batch is applied, so the
+// next sweep starts early enough to see the entry (noteDeadline).
 func (db *DB) expireDue(stop <-chan struct{}) (int, error) {
 	db.st.sweeps.Add(1)
+	now := db.nowMs()
+	from := db.sweepFrom.Load()
+	for !db.sweepFrom.CompareAndSwap(from, max(from, now+1)) {
+		from = db.sweepFrom.Load()
+	}
+	if from > now {
+		return 0, nil
+	}
 	total := 0
+	lower := keyspace.TTLBound(from)
 	for {
-		n, more, err := db.expireBatch(db.nowMs())
+		n, next, err := db.expireBatch(now, lower)
 		total += n
-		if err != nil || !more {
+		if err == nil && next != nil {
+			select {
+			case <-stop:
+				err = errStopped
+			default:
+			}
+		}
+		if err != nil {
+			// Start the next sweep where this one stopped.
+			exp, _, _ := keyspace.DecodeTTLKey(lower)
+			db.noteDeadline(exp)
+			if err == errStopped {
+				err = nil
+			}
 			return total, err
 		}
-		select {
-		case <-stop:
+		if next == nil {
 			return total, nil
-		default:
+		}
+		lower = next
+	}
+}
+
+// errStopped ends a sweep early when the DB closes.
+var errStopped = errors.New("epochdb: stopped")
+
+// noteDeadline makes the next sweep start at or before exp; writers call it
+// after applying a ttl-index entry.
+func (db *DB) noteDeadline(exp int64) {
+	for {
+		cur := db.sweepFrom.Load()
+		if exp <= 0 || exp >= cur || db.sweepFrom.CompareAndSwap(cur, exp) {
+			return
 		}
 	}
 }
@@ -85,50 +129,43 @@ type dueEntry struct {
 	shard int
 }
 
-// expireBatch removes up to ExpiryBatchSize due keys. more reports whether
-// the batch was full, so more keys may be due.
-func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
+// expireBatch removes up to ExpiryBatchSize keys due at now, from the ttl
+// index position lower on. next is where the following batch starts, nil if
+// this one reached the end of what is due.
+func (db *DB) expireBatch(now int64, lower []byte) (n int, next []byte, err error) {
 	limit := db.opts.ExpiryBatchSize
 	iter, err := db.pdb.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{keyspace.PrefixTTL},
+		LowerBound: lower,
 		UpperBound: keyspace.TTLBound(now + 1),
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("epochdb: expiry: %w", err)
+		return 0, nil, fmt.Errorf("epochdb: expiry: %w", err)
 	}
 	var due []dueEntry
+	var keys [][]byte
 	for iter.First(); iter.Valid() && len(due) < limit; iter.Next() {
 		exp, key, err := keyspace.DecodeTTLKey(iter.Key())
 		if err != nil {
 			_ = iter.Close()
-			return 0, false, fmt.Errorf("%w: ttl index: %v", ErrCorrupt, err)
+			return 0, nil, fmt.Errorf("%w: ttl index: %v", ErrCorrupt, err)
 		}
 		k := append([]byte(nil), key...)
 		due = append(due, dueEntry{exp: exp, key: k, shard: int(db.shardIndex(k))})
+		keys = append(keys, k)
+		if len(due) == limit {
+			next = append(bytes.Clone(iter.Key()), 0)
+		}
 	}
 	if err := iter.Close(); err != nil {
-		return 0, false, fmt.Errorf("epochdb: expiry: %w", err)
+		return 0, nil, fmt.Errorf("epochdb: expiry: %w", err)
 	}
 	if len(due) == 0 {
-		return 0, false, nil
+		return 0, nil, nil
 	}
 
-	// Lock the shards involved in ascending order (every other writer holds
-	// at most one shard lock, so this cannot deadlock), check each entry
-	// against its record, and delete in one atomic batch.
-	slices.SortFunc(due, func(a, b dueEntry) int { return a.shard - b.shard })
-	var locked []int
-	for _, d := range due {
-		if len(locked) == 0 || locked[len(locked)-1] != d.shard {
-			db.shards[d.shard].mu.Lock()
-			locked = append(locked, d.shard)
-		}
-	}
-	unlock := func() {
-		for _, s := range locked {
-			db.shards[s].mu.Unlock()
-		}
-	}
+	// Check each entry against its record under the shard locks, and delete
+	// in one atomic batch.
+	unlock := db.lockShards(keys)
 	b := db.pdb.NewBatch()
 	defer b.Close()
 	var c counts
@@ -140,7 +177,7 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 		if err != nil {
 			unlock()
 			r.finish(false)
-			return 0, false, err
+			return 0, nil, err
 		}
 		if !ok || rec.hdr.ExpiresAt != d.exp {
 			// A stale index entry: the record was deleted or given another
@@ -175,9 +212,9 @@ func (db *DB) expireBatch(now int64) (n int, more bool, err error) {
 	}
 	unlock()
 	if err != nil {
-		return 0, false, fmt.Errorf("epochdb: expiry: %w", err)
+		return 0, nil, fmt.Errorf("epochdb: expiry: %w", err)
 	}
-	return n, len(due) == limit, nil
+	return n, next, nil
 }
 
 // trackLoop writes tracked reads to the meta keyspace every

@@ -65,6 +65,10 @@ type DB struct {
 	// syncedSeq is the writeSeq that the last WAL sync covered.
 	writeSeq, syncedSeq atomic.Uint64
 
+	// sweepFrom is the deadline the next expiry sweep starts at; see
+	// expireDue.
+	sweepFrom atomic.Int64
+
 	st  counters
 	met metrics // latencies, outcomes, backups, engine events (metrics.go)
 
@@ -444,13 +448,20 @@ func (db *DB) awaitDurable(b *pebble.Batch) error {
 }
 
 // counts are changes of the persistent counters: keys, keys with a deadline,
-// and live bytes (user keys plus values).
-type counts struct{ keys, ttlKeys, bytes int64 }
+// and live bytes (user keys plus values); and the earliest deadline written
+// to the ttl index (0 = none), for the sweeper.
+type counts struct {
+	keys, ttlKeys, bytes int64
+	minExp               int64
+}
 
 func (c *counts) add(o counts) {
 	c.keys += o.keys
 	c.ttlKeys += o.ttlKeys
 	c.bytes += o.bytes
+	if o.minExp != 0 && (c.minExp == 0 || o.minExp < c.minExp) {
+		c.minExp = o.minExp
+	}
 }
 
 // addCounters records changes of the persistent counters in b.
@@ -465,11 +476,14 @@ func addCounters(b *pebble.Batch, c counts) {
 	}
 }
 
-// applyCounters applies committed counter changes to the in-memory copies.
+// applyCounters applies committed counter changes to the in-memory copies,
+// and lets the sweeper know of a new deadline. Called after the batch is
+// applied.
 func (db *DB) applyCounters(c counts) {
 	db.keys.Add(c.keys)
 	db.ttlKeys.Add(c.ttlKeys)
 	db.bytes.Add(c.bytes)
+	db.noteDeadline(c.minExp)
 }
 
 func boolDelta(was, is bool) int64 {

@@ -146,10 +146,11 @@ func stageRecord(b *pebble.Batch, key []byte, old *keyspace.Header, oldLen int, 
 	if hadTTL && old.ExpiresAt != hdr.ExpiresAt {
 		_ = b.Delete(keyspace.TTLKey(nil, old.ExpiresAt, key), nil)
 	}
+	c := counts{ttlKeys: boolDelta(hadTTL, hdr.ExpiresAt != 0), bytes: int64(len(value) - oldLen)}
 	if hdr.ExpiresAt != 0 && (!hadTTL || old.ExpiresAt != hdr.ExpiresAt) {
 		_ = b.Set(keyspace.TTLKey(nil, hdr.ExpiresAt, key), nil, nil)
+		c.minExp = hdr.ExpiresAt
 	}
-	c := counts{ttlKeys: boolDelta(hadTTL, hdr.ExpiresAt != 0), bytes: int64(len(value) - oldLen)}
 	if old == nil {
 		c.keys = 1
 		c.bytes += int64(len(key))

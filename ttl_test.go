@@ -198,3 +198,23 @@ func TestSweeper_DoesNotRemoveRewrittenKey(t *testing.T) {
 		t.Fatalf("stats: %+v", s)
 	}
 }
+
+// TestSweeper_DeadlineBehindThePreviousSweep: a sweep starts where the last
+// one ended; a deadline written afterwards before that point (ExpireAt in
+// the past) must still be swept.
+func TestSweeper_DeadlineBehindThePreviousSweep(t *testing.T) {
+	db, clk := mustOpen(t, &Options{ExpiryInterval: time.Hour})
+	mustSet(t, db, "a", "v", time.Second)
+	clk.Advance(time.Minute)
+	if n, _ := db.expireDue(nil); n != 1 {
+		t.Fatalf("first sweep removed %d", n)
+	}
+	mustSet(t, db, "b", "v", 0)
+	testutil.Must(t, db.ExpireAt([]byte("b"), clk.Now().Add(-30*time.Second)))
+	testutil.Must(t, db.Modify([]byte("c"), func(Entry, bool) (Change, error) {
+		return Change{Action: Put, Value: []byte("v"), ExpiresAt: clk.Now().Add(-time.Hour)}, nil
+	}))
+	if n, err := db.expireDue(nil); n != 2 || err != nil || db.Len() != 0 {
+		t.Fatalf("second sweep removed %d (%v), Len %d", n, err, db.Len())
+	}
+}
