@@ -248,7 +248,7 @@ func (db *DB) flushTracked() error {
 		}
 		b := db.pdb.NewBatch()
 		for k, a := range sh.pending {
-			_ = b.Merge(keyspace.MetaKey(nil, []byte(k)), keyspace.AppendMeta(nil, a.meta()), nil)
+			db.stageMetaDelta(b, sh, []byte(k), a.meta())
 		}
 		err := db.pdb.Apply(b, pebble.NoSync)
 		_ = b.Close()

@@ -127,7 +127,7 @@ func (b *Batch) Commit() error {
 			if err != nil {
 				return fail(err)
 			}
-			c.add(stagePut(pb, sh, op.key, old.hdr, len(old.value), existed, !op.fresh, nowMs, exp, op.value))
+			c.add(db.stagePut(pb, sh, op.key, old.hdr, len(old.value), existed, !op.fresh, nowMs, exp, op.value))
 		}
 	}
 	if err := db.admit(c); err != nil {
@@ -148,5 +148,8 @@ func (b *Batch) Commit() error {
 	if err := db.awaitDurable(pb); err != nil {
 		return err
 	}
-	return db.afterWrite(c)
+	return db.afterWrite(c, func(k []byte) bool {
+		_, ok := b.idx[string(k)]
+		return ok
+	})
 }

@@ -74,13 +74,15 @@ func BenchmarkDB_Set(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		ttl  time.Duration
+		keys int
 	}{
-		{"no_ttl", 0},
-		{"ttl", time.Hour},
+		{"no_ttl", 0, benchKeys},
+		{"ttl", time.Hour, benchKeys},
+		{"hot_key", 0, 1}, // overwrites keep the frequency: a meta merge each
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			db := benchOpen(b, nil)
-			keys := benchKeySet("key", benchKeys)
+			keys := benchKeySet("key", bc.keys)
 			v := benchValue()
 			b.ReportAllocs()
 			i := 0

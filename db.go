@@ -87,7 +87,48 @@ type DB struct {
 type shard struct {
 	mu      sync.Mutex        // serializes writes to this shard's keys; guards pending
 	pending map[string]access // tracked reads not yet written to the meta keyspace
-	_       [40]byte          // keep shards on separate cache lines
+	runs    map[string]uint8  // meta merge operands written per key since its last collapse
+	_       [32]byte          // keep shards on separate cache lines
+}
+
+// Every read of a key's meta merges all of its merge operands that
+// compaction has not folded yet, so a hot key written many times between
+// flushes would make its meta reads ever slower. The shard therefore counts
+// the operands it writes per key, and the write that would make it
+// maxMergeRun replaces them with one Set of the merged value instead.
+// runs is cleared when it holds maxRunKeys keys, which only postpones a
+// collapse.
+const (
+	maxMergeRun = 16
+	maxRunKeys  = 4096
+)
+
+// stageMetaDelta adds delta to key's meta in b, as a merge operand or, when
+// the key's operand run is long, as one Set of its merged meta (read from
+// the store: b must not already hold a meta write of key). The caller holds
+// sh.mu.
+func (db *DB) stageMetaDelta(b *pebble.Batch, sh *shard, key []byte, delta keyspace.Meta) {
+	var kbuf [64]byte
+	mk := keyspace.MetaKey(kbuf[:0], key)
+	if n := sh.runs[string(key)]; n+1 >= maxMergeRun {
+		if m, err := db.getMeta(db.pdb, key); err == nil {
+			_ = b.Set(mk, keyspace.AppendMeta(nil, db.mergeMeta(m, delta)), nil)
+			delete(sh.runs, string(key))
+			return
+		}
+		// A meta that cannot be read is reported by the reads; the merge
+		// below keeps the delta.
+	}
+	_ = b.Merge(mk, keyspace.AppendMeta(nil, delta), nil)
+	sh.noteMerge(key)
+}
+
+// noteMerge counts a meta merge operand of key. The caller holds sh.mu.
+func (sh *shard) noteMerge(key []byte) {
+	if len(sh.runs) >= maxRunKeys {
+		clear(sh.runs)
+	}
+	sh.runs[string(key)]++
 }
 
 // access is an aggregate of tracked reads of one key.
@@ -133,6 +174,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	for i := range db.shards {
 		db.shards[i].pending = make(map[string]access)
+		db.shards[i].runs = make(map[string]uint8)
 	}
 
 	popts := &pebble.Options{

@@ -240,6 +240,72 @@ func TestDB_IncrementFrequency_Concurrent(t *testing.T) {
 	}
 }
 
+// A hot key written far more often than maxMergeRun between flushes has its
+// meta merge operands collapsed into Sets along the way; no access is lost
+// in the collapse, whichever writer (Set, IncrementFrequency, a transaction,
+// the tracked-read flush) does it.
+func TestDB_HotKey_MetaCollapseKeepsEveryAccess(t *testing.T) {
+	dir := t.TempDir()
+	clk := testutil.NewClock()
+	db, err := Open(dir, &Options{Clock: clk})
+	testutil.Must(t, err)
+	mustSet(t, db, "hot", "v0", 0)
+	const goroutines, rounds = 4, 150
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range rounds {
+				switch i % 4 {
+				case 0:
+					if err := db.Set([]byte("hot"), []byte(fmt.Sprint(g, i)), 0); err != nil {
+						t.Error(err)
+					}
+				case 1:
+					if _, err := db.IncrementFrequency([]byte("hot")); err != nil {
+						t.Error(err)
+					}
+				case 2:
+					if _, err := db.Get([]byte("hot")); err != nil {
+						t.Error(err)
+					}
+				case 3:
+					err := db.Update(func(tx *Tx) error {
+						_, err := tx.IncrementFrequency([]byte("hot"))
+						return err
+					})
+					if err != nil {
+						t.Error(err)
+					}
+				}
+				if i%10 == 0 {
+					if err := db.flushTracked(); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Per goroutine: rounds/4 increments, rounds/4 tracked reads and
+	// rounds/4 transactional increments, rounded up for the partial round.
+	per := func(r int) uint64 { return uint64((rounds - r + 3) / 4) }
+	want := goroutines * (per(1) + per(2) + per(3))
+	md, err := db.Metadata([]byte("hot"))
+	testutil.Must(t, err)
+	if md.Frequency != want {
+		t.Fatalf("Frequency = %d, want %d", md.Frequency, want)
+	}
+	testutil.Must(t, db.Close())
+	db, err = Open(dir, &Options{Clock: clk})
+	testutil.Must(t, err)
+	defer db.Close()
+	md, err = db.Metadata([]byte("hot"))
+	testutil.Must(t, err)
+	if md.Frequency != want {
+		t.Fatalf("after reopen: Frequency = %d, want %d", md.Frequency, want)
+	}
+}
+
 func TestDB_ConcurrentSetDelete_CountsStayExact(t *testing.T) {
 	db, clk := mustOpen(t, nil)
 	var wg sync.WaitGroup

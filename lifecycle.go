@@ -82,7 +82,7 @@ func (db *DB) lifecycleLoop() {
 		case <-t.C:
 		}
 		if db.budgetOn() && db.opts.EvictionPolicy != NoEviction {
-			if _, err := db.evictOver(-1); err != nil && !errors.Is(err, ErrFull) {
+			if _, err := db.evictOver(-1, nil); err != nil && !errors.Is(err, ErrFull) {
 				db.log.Error("epochdb: background eviction failed", "err", err)
 			}
 		}
@@ -286,24 +286,33 @@ func (db *DB) admit(c counts) error {
 }
 
 // afterWrite evicts after a write that grew the store by c, if that took it
-// over budget. Called without locks held.
-func (db *DB) afterWrite(c counts) error {
+// over budget, sparing the keys the write itself wrote (written reports
+// them): as in Redis, which evicts before a command runs, a write never
+// evicts its own keys. A write whose keys alone exceed the budget therefore
+// stands over it. Called without locks held.
+func (db *DB) afterWrite(c counts, written func(key []byte) bool) error {
 	if !db.budgetOn() || db.opts.EvictionPolicy == NoEviction || (c.keys <= 0 && c.bytes <= 0) {
 		return nil
 	}
-	_, err := db.evictOver(evictPerWrite)
+	_, err := db.evictOver(evictPerWrite, written)
 	if errors.Is(err, ErrFull) {
-		return nil // volatile-lfu with nothing evictable: the write stands
+		return nil // nothing evictable (volatile-lfu, or only the write's keys): the write stands
 	}
 	return err
 }
 
+// wroteKey returns a written func for afterWrite that matches one key.
+func wroteKey(key []byte) func([]byte) bool {
+	return func(k []byte) bool { return bytes.Equal(k, key) }
+}
+
 // evictOver evicts keys while the store is over budget, at most limit (-1 =
-// no limit), and returns how many it evicted.
-func (db *DB) evictOver(limit int) (int, error) {
+// no limit), sparing the keys spare reports (nil = none), and returns how
+// many it evicted.
+func (db *DB) evictOver(limit int, spare func([]byte) bool) (int, error) {
 	n := 0
 	for db.overBudget(counts{}) && (limit < 0 || n < limit) {
-		ok, err := db.evictOne()
+		ok, err := db.evictOne(spare)
 		if err != nil {
 			return n, err
 		}
@@ -329,14 +338,19 @@ func (db *DB) score(hdr keyspace.Header, m keyspace.Meta, now int64) (float64, b
 	return m.HeatAt(now, db.halfLifeMs), true
 }
 
-// evictOne evicts the best candidate from the pool, refilling the pool by
-// sampling. It returns false if no key can be evicted.
-func (db *DB) evictOne() (bool, error) {
+// evictOne evicts the best candidate from the pool that spare (nil = none)
+// does not report, refilling the pool by sampling. It returns false if no
+// key can be evicted.
+func (db *DB) evictOne(spare func([]byte) bool) (bool, error) {
 	db.life.evictMu.Lock()
 	defer db.life.evictMu.Unlock()
 	for attempt := 0; attempt < 8; attempt++ {
 		if err := db.sample(); err != nil {
 			return false, err
+		}
+		if spare != nil {
+			// Spared keys leave the pool; the cursor finds them again.
+			db.life.pool = slices.DeleteFunc(db.life.pool, func(c candidate) bool { return spare(c.key) })
 		}
 		if len(db.life.pool) == 0 {
 			return false, nil

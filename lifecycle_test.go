@@ -181,6 +181,45 @@ func TestEvict_KeepsHotKeys(t *testing.T) {
 	}
 }
 
+// A write never evicts its own keys, even when they are the coldest: with
+// MaxKeys 2 and two keys read often, each new key evicts an older one and
+// stays (Redis evicts before the command runs, to the same effect).
+func TestEvict_NeverEvictsTheKeysJustWritten(t *testing.T) {
+	for _, policy := range []EvictionPolicy{EvictAllKeysLFU, EvictAllKeysLRU} {
+		t.Run(policy.String(), func(t *testing.T) {
+			db, clk := mustOpen(t, &Options{MaxKeys: 2, EvictionPolicy: policy})
+			mustSet(t, db, "a", "v", 0)
+			mustSet(t, db, "b", "v", 0)
+			for range 5 {
+				clk.Advance(time.Second)
+				mustGet(t, db, "a")
+				mustGet(t, db, "b")
+			}
+			for i, write := range []func(k string) error{
+				func(k string) error { return db.Set([]byte(k), []byte("v"), 0) },
+				func(k string) error {
+					b := db.NewBatch()
+					_ = b.Set([]byte(k), []byte("v"), 0)
+					return b.Commit()
+				},
+				func(k string) error {
+					return db.Update(func(tx *Tx) error { return tx.Set([]byte(k), []byte("v"), 0) })
+				},
+			} {
+				k := fmt.Sprintf("new%d", i)
+				clk.Advance(time.Second)
+				testutil.Must(t, write(k))
+				if got := mustGet(t, db, k); got != "v" {
+					t.Fatalf("write %d: %q", i, got)
+				}
+				if db.Len() != 2 {
+					t.Fatalf("write %d: Len %d, want 2", i, db.Len())
+				}
+			}
+		})
+	}
+}
+
 func TestEvict_NoEvictionFailsWrites(t *testing.T) {
 	db, _ := mustOpen(t, &Options{MaxKeys: 2})
 	mustSet(t, db, "a", "v", 0)

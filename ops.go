@@ -70,7 +70,7 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 	}
 	defer old.release()
 	b := db.pdb.NewBatch()
-	c := stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, value)
+	c := db.stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, value)
 	if err := db.admit(c); err != nil {
 		sh.mu.Unlock()
 		_ = b.Close()
@@ -86,7 +86,7 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 		return err
 	}
 	db.applyCounters(c)
-	return db.afterWrite(c)
+	return db.afterWrite(c, wroteKey(key))
 }
 
 // stageLazyExpiry records in b and r that the expired record rec of key is
@@ -110,7 +110,7 @@ func (db *DB) stageLazyExpiry(b *pebble.Batch, r *retired, sh *shard, key []byte
 // afresh. The caller holds sh.mu.
 //
 // With keep false, a live key is replaced as if it had been deleted first.
-func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, oldLen int, existed, keep bool, now, exp int64, value []byte) counts {
+func (db *DB) stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, oldLen int, existed, keep bool, now, exp int64, value []byte) counts {
 	live := keep && existed && !old.Expired(now)
 	hdr := keyspace.Header{CreatedAt: now, UpdatedAt: now, ExpiresAt: exp}
 	if live {
@@ -121,14 +121,14 @@ func stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, oldLe
 		oldHdr = &old
 	}
 	c := stageRecord(b, key, oldHdr, oldLen, hdr, value)
-	metaKey := keyspace.MetaKey(nil, key)
 	if live {
-		_ = b.Merge(metaKey, keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now}), nil)
+		db.stageMetaDelta(b, sh, key, keyspace.Meta{LastAccess: now})
 	} else {
 		// A new key starts at frequency 0 and heat 1 (its creation), so
 		// that it is not the first victim of eviction.
-		_ = b.Set(metaKey, keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now, Heat: 1}), nil)
+		_ = b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now, Heat: 1}), nil)
 		delete(sh.pending, string(key))
+		delete(sh.runs, string(key))
 	}
 	return c
 }
@@ -288,10 +288,13 @@ func (db *DB) IncrementFrequency(key []byte) (_ uint64, err error) {
 		sh.mu.Unlock()
 		return 0, err
 	}
-	delta := keyspace.Meta{Frequency: 1, LastAccess: now, Heat: 1}
-	n := db.mergeMeta(db.mergeMeta(m, sh.pending[string(key)].meta()), delta).Frequency
+	// The meta is read anyway, so the increment is written as the merged
+	// value: a hot key's increments leave no chain of merge operands.
+	m = db.mergeMeta(m, keyspace.Meta{Frequency: 1, LastAccess: now, Heat: 1})
+	n := db.mergeMeta(m, sh.pending[string(key)].meta()).Frequency
 	b := db.pdb.NewBatch()
-	_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, delta), nil)
+	_ = b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, m), nil)
+	delete(sh.runs, string(key))
 	if err := db.commit(b, &sh.mu, nil); err != nil {
 		return 0, err
 	}
@@ -516,7 +519,7 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		if !ch.ExpiresAt.IsZero() {
 			exp = ceilMs(ch.ExpiresAt)
 		}
-		c = stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, ch.Value)
+		c = db.stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, ch.Value)
 		db.st.sets.Add(1)
 	case Remove:
 		c = stageDelete(b, key, old.hdr, len(old.value))
@@ -542,5 +545,5 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		return err
 	}
 	db.applyCounters(c)
-	return db.afterWrite(c)
+	return db.afterWrite(c, wroteKey(key))
 }

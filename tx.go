@@ -588,7 +588,10 @@ func (tx *Tx) Commit() (err error) {
 	if err := db.awaitDurable(b); err != nil {
 		return err
 	}
-	return db.afterWrite(c)
+	return db.afterWrite(c, func(k []byte) bool {
+		_, ok := tx.writes[string(k)]
+		return ok
+	})
 }
 
 // conflictLocked reports whether a commit after the snapshot touched what the
@@ -636,7 +639,7 @@ func (tx *Tx) stage(b *pebble.Batch, r *retired, key []byte, now int64) (c count
 	}
 	switch w.kind {
 	case wPut:
-		c = stagePut(b, sh, key, old.hdr, len(old.value), existed, !w.fresh, now, w.exp, w.value)
+		c = db.stagePut(b, sh, key, old.hdr, len(old.value), existed, !w.fresh, now, w.exp, w.value)
 		wrote = true
 		db.st.sets.Add(1)
 	case wDelete:
@@ -655,7 +658,9 @@ func (tx *Tx) stage(b *pebble.Batch, r *retired, key []byte, now int64) (c count
 		}
 	}
 	if w.incs > 0 && (live || w.kind == wPut) {
+		// A plain merge: b may already hold this key's meta from stagePut.
 		_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{Frequency: w.incs, LastAccess: now, Heat: float64(w.incs)}), nil)
+		sh.noteMerge(key)
 		db.st.increments.Add(w.incs)
 	}
 	return c, wrote, nil
