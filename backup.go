@@ -1,7 +1,6 @@
 package epochdb
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/epochdb/epochdb/internal/backupfmt"
-	"github.com/epochdb/epochdb/internal/keyspace"
 )
 
 // Errors returned for backup files and restore targets. A damaged or foreign
@@ -127,61 +125,24 @@ func (db *DB) backupSnapshot() (*pebble.Snapshot, map[string]access, int64, erro
 // writeRecords adds every key live at now in snap to bw, in key order, with
 // its meta plus pending reads, and returns how many it wrote.
 func (db *DB) writeRecords(snap *pebble.Snapshot, pending map[string]access, now int64, bw *backupfmt.Writer) (int64, error) {
-	data, err := snap.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{keyspace.PrefixData},
-		UpperBound: []byte{keyspace.PrefixData + 1},
-	})
+	it, err := newRecordIter(snap, nil, nil)
 	if err != nil {
 		return 0, fmt.Errorf("epochdb: backup: %w", err)
 	}
-	defer data.Close()
-	meta, err := snap.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{keyspace.PrefixMeta},
-		UpperBound: []byte{keyspace.PrefixMeta + 1},
-	})
-	if err != nil {
-		return 0, fmt.Errorf("epochdb: backup: %w", err)
-	}
-	defer meta.Close()
-
+	defer it.Close()
 	var n int64
 	var rec backupfmt.Record
-	metaValid := meta.First()
-	for valid := data.First(); valid; valid = data.Next() {
-		key := keyspace.UserKey(data.Key())
-		raw, err := data.ValueAndErr()
-		if err != nil {
-			return n, fmt.Errorf("epochdb: backup: read %q: %w", key, err)
-		}
-		hdr, value, err := keyspace.DecodeRecord(raw)
-		if err != nil {
-			return n, corruptErr(key, err)
-		}
-		if hdr.Expired(now) {
+	for ok := it.First(); ok; ok = it.Next() {
+		if it.hdr.Expired(now) {
 			continue
 		}
-		// The meta keyspace is sorted like the data keyspace: walk it in
-		// step (orphan meta records, possible after a race between a read
-		// and a delete, are skipped).
-		var m keyspace.Meta
-		for metaValid && bytes.Compare(keyspace.UserKey(meta.Key()), key) < 0 {
-			metaValid = meta.Next()
-		}
-		if metaValid && bytes.Equal(keyspace.UserKey(meta.Key()), key) {
-			mv, err := meta.ValueAndErr()
-			if err != nil {
-				return n, fmt.Errorf("epochdb: backup: read metadata of %q: %w", key, err)
-			}
-			if m, err = keyspace.DecodeMeta(mv); err != nil {
-				return n, corruptErr(key, err)
-			}
-		}
-		if a, ok := pending[string(key)]; ok {
+		m := it.m
+		if a, ok := pending[string(it.key)]; ok {
 			m = db.mergeMeta(m, a.meta())
 		}
 		rec = backupfmt.Record{
-			Key: key, Value: value,
-			CreatedAt: hdr.CreatedAt, UpdatedAt: hdr.UpdatedAt, ExpiresAt: hdr.ExpiresAt,
+			Key: it.key, Value: it.value,
+			CreatedAt: it.hdr.CreatedAt, UpdatedAt: it.hdr.UpdatedAt, ExpiresAt: it.hdr.ExpiresAt,
 			Frequency: m.Frequency, LastAccess: m.LastAccess, Heat: m.Heat,
 		}
 		if err := bw.Add(&rec); err != nil {
@@ -189,11 +150,8 @@ func (db *DB) writeRecords(snap *pebble.Snapshot, pending map[string]access, now
 		}
 		n++
 	}
-	if err := data.Error(); err != nil {
-		return n, fmt.Errorf("epochdb: backup: %w", err)
-	}
-	if err := meta.Error(); err != nil {
-		return n, fmt.Errorf("epochdb: backup: %w", err)
+	if err := it.Err(); err != nil {
+		return n, err
 	}
 	return n, nil
 }

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/epochdb/epochdb/internal/keyspace"
 )
 
@@ -161,41 +160,17 @@ func (db *DB) pruneStep() (removed int, done bool, err error) {
 // the first), in key order, with each key's meta including unflushed reads.
 // Arguments are valid only during fn.
 func (db *DB) walk(start []byte, limit int, fn func(key, value []byte, hdr keyspace.Header, m keyspace.Meta)) error {
-	data, err := db.pdb.NewIter(&pebble.IterOptions{
-		LowerBound: keyspace.DataKey(nil, start),
-		UpperBound: []byte{keyspace.PrefixData + 1},
-	})
+	it, err := newRecordIter(db.pdb, start, nil)
 	if err != nil {
 		return err
 	}
-	defer data.Close()
+	defer it.Close()
 	n := 0
-	for data.First(); data.Valid() && (limit < 0 || n < limit); data.Next() {
-		key := keyspace.UserKey(data.Key())
-		v, err := data.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		hdr, value, err := keyspace.DecodeRecord(v)
-		if err != nil {
-			return corruptErr(key, err)
-		}
-		m, err := db.currentMeta(key)
-		if err != nil {
-			return err
-		}
-		fn(key, value, hdr, m)
+	for ok := it.First(); ok && (limit < 0 || n < limit); ok = it.Next() {
+		fn(it.key, it.value, it.hdr, db.withPending(it.key, it.m))
 		n++
 	}
-	return data.Error()
-}
-
-// currentMeta returns key's stored meta plus its unflushed reads.
-func (db *DB) currentMeta(key []byte) (keyspace.Meta, error) {
-	sh := db.shardFor(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return db.currentMetaLocked(sh, key)
+	return it.Err()
 }
 
 func (db *DB) currentMetaLocked(sh *shard, key []byte) (keyspace.Meta, error) {
@@ -387,47 +362,32 @@ func (db *DB) evictOne(spare func([]byte) bool) (bool, error) {
 // sample adds the next evictSample keys after the sampling cursor to the
 // candidate pool, keeping the evictPool lowest-scored.
 func (db *DB) sample() error {
-	it, err := db.pdb.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{keyspace.PrefixData},
-		UpperBound: []byte{keyspace.PrefixData + 1},
-	})
+	it, err := newRecordIter(db.pdb, nil, nil)
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	if !it.SeekGE(keyspace.DataKey(nil, db.life.sampleCursor)) && !it.First() {
-		db.life.pool = db.life.pool[:0]
-		return it.Error()
-	}
 	now := db.nowMs()
-	wrapped := false
+	ok, wrapped := it.SeekGE(db.life.sampleCursor), false
 	for i := 0; i < evictSample; i++ {
-		if !it.Valid() {
-			if wrapped || !it.First() {
+		if !ok {
+			if wrapped || it.Err() != nil {
 				break
 			}
 			wrapped = true
+			if ok = it.First(); !ok {
+				db.life.pool = db.life.pool[:0] // no keys at all
+				break
+			}
 		}
-		key := keyspace.UserKey(it.Key())
-		db.life.sampleCursor = append(append(db.life.sampleCursor[:0], key...), 0)
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return err
+		db.life.sampleCursor = append(append(db.life.sampleCursor[:0], it.key...), 0)
+		m := db.withPending(it.key, it.m)
+		if s, ok := db.score(it.hdr, m, now); ok && !it.hdr.Expired(now) {
+			db.addCandidate(candidate{key: bytes.Clone(it.key), score: s})
 		}
-		hdr, _, err := keyspace.DecodeRecord(v)
-		if err != nil {
-			return corruptErr(key, err)
-		}
-		m, err := db.currentMeta(key)
-		if err != nil {
-			return err
-		}
-		if s, ok := db.score(hdr, m, now); ok && !hdr.Expired(now) {
-			db.addCandidate(candidate{key: bytes.Clone(key), score: s})
-		}
-		it.Next()
+		ok = it.Next()
 	}
-	return it.Error()
+	return it.Err()
 }
 
 // addCandidate inserts c into the pool (replacing an older entry for the

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/epochdb/epochdb/internal/keyspace"
 )
 
@@ -42,73 +41,29 @@ func (db *DB) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) err
 	snap := db.pdb.NewSnapshot()
 	defer snap.Close()
 
-	lower := keyspace.DataKey(nil, opts.Prefix)
+	lower := opts.Prefix
 	if opts.After != nil && bytes.Compare(opts.After, opts.Prefix) >= 0 {
-		lower = append(keyspace.DataKey(nil, opts.After), 0) // the first key after After
+		lower = append(bytes.Clone(opts.After), 0) // the first key after After
 	}
-	upper := keyspace.PrefixEnd(keyspace.DataKey(nil, opts.Prefix))
-	data, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := newRecordIter(snap, lower, keyspace.PrefixEnd(opts.Prefix))
 	if err != nil {
 		return fmt.Errorf("epochdb: scan: %w", err)
 	}
-	defer data.Close()
-	meta, err := snap.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{keyspace.PrefixMeta},
-		UpperBound: []byte{keyspace.PrefixMeta + 1},
-	})
-	if err != nil {
-		return fmt.Errorf("epochdb: scan: %w", err)
-	}
-	defer meta.Close()
+	defer it.Close()
 
 	now := db.nowMs()
 	seen := 0
-	var mkey []byte
-	for data.First(); data.Valid(); data.Next() {
-		if opts.Limit > 0 && seen >= opts.Limit {
-			break
-		}
-		key := keyspace.UserKey(data.Key())
-		raw, err := data.ValueAndErr()
-		if err != nil {
-			return fmt.Errorf("epochdb: scan %q: %w", key, err)
-		}
-		hdr, value, err := keyspace.DecodeRecord(raw)
-		if err != nil {
-			return corruptErr(key, err)
-		}
-		if hdr.Expired(now) {
+	for ok := it.First(); ok && (opts.Limit <= 0 || seen < opts.Limit); ok = it.Next() {
+		if it.hdr.Expired(now) {
 			continue
 		}
-		var m keyspace.Meta
-		mkey = keyspace.MetaKey(mkey[:0], key)
-		if meta.SeekGE(mkey) && bytes.Equal(meta.Key(), mkey) {
-			mv, err := meta.ValueAndErr()
-			if err != nil {
-				return fmt.Errorf("epochdb: scan metadata of %q: %w", key, err)
-			}
-			if m, err = keyspace.DecodeMeta(mv); err != nil {
-				return corruptErr(key, err)
-			}
-		}
-		if !db.opts.DisableReadTracking {
-			sh := db.shardFor(key)
-			sh.mu.Lock()
-			if a, ok := sh.pending[string(key)]; ok {
-				m = db.mergeMeta(m, a.meta())
-			}
-			sh.mu.Unlock()
-		}
 		seen++
-		if err := fn(key, value, db.makeMetadata(hdr, m, now)); err != nil {
+		if err := fn(it.key, it.value, db.makeMetadata(it.hdr, db.withPending(it.key, it.m), now)); err != nil {
 			if errors.Is(err, ErrStopScan) {
 				return nil
 			}
 			return err
 		}
 	}
-	if err := data.Error(); err != nil {
-		return fmt.Errorf("epochdb: scan: %w", err)
-	}
-	return nil
+	return it.Err()
 }
