@@ -13,10 +13,13 @@ import (
 // The background goroutines. Each is started by Open through goFunc, exits
 // when closeCh closes, and Close waits for it before closing Pebble.
 
-// syncLoop flushes and fsyncs the WAL every SyncInterval when NoSync writes
-// happened since the last sync.
+// syncLoop flushes and fsyncs the WAL every half SyncInterval when NoSync
+// writes happened since the last sync: a write waits at most half an
+// interval for a sync to start, which leaves the other half for the fsync
+// itself, so that a write acknowledged one interval ago is durable unless an
+// fsync takes longer than half an interval.
 func (db *DB) syncLoop() {
-	t := time.NewTicker(db.opts.SyncInterval)
+	t := time.NewTicker(max(db.opts.SyncInterval/2, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {

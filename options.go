@@ -34,9 +34,9 @@ type Options struct {
 	SyncWrites bool
 
 	// SyncInterval bounds the loss window when SyncWrites is false: the WAL is
-	// flushed and fsynced at least this often, so a crash loses at most the
-	// writes acknowledged in the last interval (plus the time one fsync
-	// takes). A negative value disables the periodic sync and leaves flushing
+	// flushed and fsynced at least this often (a sync starts every half
+	// interval), so a crash loses at most the writes acknowledged in the last
+	// interval, as long as one fsync takes less than half of it. A negative value disables the periodic sync and leaves flushing
 	// to Pebble and the OS (Redis's "appendfsync no"). The default is 100ms.
 	SyncInterval time.Duration
 
