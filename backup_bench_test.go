@@ -3,12 +3,15 @@ package epochdb
 import (
 	"archive/tar"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -101,6 +104,82 @@ func BenchmarkBackupRestore(b *testing.B) {
 	b.Run("restore", func(b *testing.B) { benchRestore(b, fx) })
 	b.Run("checkpoint+tar", func(b *testing.B) { benchCheckpointTar(b, fx) })
 	b.Run("untar+open", func(b *testing.B) { benchUntarOpen(b, fx) })
+	b.Run("foreground", func(b *testing.B) { benchForegroundDuringBackup(b, fx) })
+}
+
+// benchForegroundDuringBackup measures the foreground throughput of 4
+// goroutines doing a 90/10 Get/Set mix on random keys, first alone and then
+// while backups run back to back, for the same time each.
+func benchForegroundDuringBackup(b *testing.B, fx *backupFixture) {
+	db, err := Open(fx.dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const phase = 3 * time.Second
+	val := benchValue()
+	run := func(during func(stop <-chan struct{})) float64 {
+		stop := make(chan struct{})
+		var ops atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				x := uint64(g+1) * 0x9e3779b97f4a7c15
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					x ^= x << 13
+					x ^= x >> 7
+					x ^= x << 17
+					key := []byte(fmt.Sprintf("user:%010d", x%uint64(fx.keys)))
+					if x%10 == 0 {
+						if err := db.Set(key, val, 0); err != nil {
+							b.Error(err)
+							return
+						}
+					} else if _, err := db.Get(key); err != nil && !errors.Is(err, ErrNotFound) {
+						b.Error(err)
+						return
+					}
+					ops.Add(1)
+				}
+			})
+		}
+		bg := make(chan struct{})
+		go func() { defer close(bg); during(stop) }()
+		start := time.Now()
+		time.Sleep(phase)
+		close(stop)
+		wg.Wait()
+		<-bg
+		return float64(ops.Load()) / time.Since(start).Seconds()
+	}
+	backups := 0
+	out := filepath.Join(b.TempDir(), "out.backup")
+	for b.Loop() {
+		alone := run(func(<-chan struct{}) {})
+		during := run(func(stop <-chan struct{}) {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := db.BackupToFile(out); err != nil {
+					b.Error(err)
+					return
+				}
+				backups++
+			}
+		})
+		b.ReportMetric(alone, "ops/s-alone")
+		b.ReportMetric(during, "ops/s-during-backup")
+		b.ReportMetric(during/alone, "ratio")
+	}
+	b.ReportMetric(float64(backups)/float64(b.N), "backups/op")
 }
 
 func reportThroughput(b *testing.B, fx *backupFixture, elapsed time.Duration) {
