@@ -59,6 +59,9 @@ type setOptions struct {
 	nx, xx, get, keepTTL, persist bool
 	expires                       bool  // an expiry option was given
 	at                            int64 // its deadline, Unix ms
+	// ttl is the expiry as a duration from now when it was given as one
+	// (EX, PX, epoch-db 0.3's ttl_ms) and fits a time.Duration, else 0.
+	ttl time.Duration
 }
 
 // parseSetOptions parses the options of SET (getex false) or GETEX as
@@ -87,6 +90,7 @@ func (c *Conn) parseSetOptions(name string, opts [][]byte, getex bool) (setOptio
 				return o, err
 			}
 			o.expires, o.at = true, at
+			o.ttl = relativeTTL(bstr(lower(nil, a)), opts[i+1])
 			i++
 		default:
 			return o, replyError(errSyntax)
@@ -123,6 +127,23 @@ func (c *Conn) deadline(name, unit string, arg []byte) (int64, error) {
 	return n, nil
 }
 
+// relativeTTL is the duration of an expiry argument that deadline accepted
+// when its unit is relative ("ex", "px"), or 0 for absolute units and for
+// durations beyond time.Duration's range (about 292 years).
+func relativeTTL(unit string, arg []byte) time.Duration {
+	n, ok := parseInt(arg)
+	if !ok || n <= 0 || (unit != "ex" && unit != "px") {
+		return 0
+	}
+	if unit == "ex" {
+		n *= 1000 // deadline refused values that overflow
+	}
+	if n > math.MaxInt64/int64(time.Millisecond) {
+		return 0
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
 func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
 
 func cmdSet(c *Conn, cmd Command) {
@@ -138,6 +159,7 @@ func cmdSet(c *Conn, cmd Command) {
 			}
 			if ttl > 0 {
 				o.expires, o.at = true, c.srv.now().UnixMilli()+ttl
+				o.ttl = relativeTTL("px", args[3])
 			}
 			args = args[:3]
 		}
@@ -149,12 +171,17 @@ func cmdSet(c *Conn, cmd Command) {
 			return
 		}
 	}
-	if !o.nx && !o.xx && !o.get && !o.keepTTL && !o.expires {
-		if err := c.srv.DB.Set(key, val, 0); err != nil {
+	// A plain SET, also with a relative expiry, is one DB.Set: a blind
+	// write, counted in the library's set statistics (/metrics).
+	if !o.nx && !o.xx && !o.get && !o.keepTTL && (!o.expires || o.ttl > 0) {
+		if err := c.srv.DB.Set(key, val, o.ttl); err != nil {
 			c.writeErr(err)
 			return
 		}
 		c.notify(notifyString, "set", args[1])
+		if o.expires {
+			c.notify(notifyGeneric, "expire", args[1])
+		}
 		c.WriteOK()
 		return
 	}
@@ -224,7 +251,9 @@ func cmdSetEX(c *Conn, cmd Command) {
 		name, unit = "psetex", "px"
 	}
 	at, err := c.deadline(name, unit, cmd.Args[2])
-	if err == nil {
+	if ttl := relativeTTL(unit, cmd.Args[2]); err == nil && ttl > 0 {
+		err = c.srv.DB.Set(c.key(cmd.Args[1]), cmd.Args[3], ttl)
+	} else if err == nil {
 		err = c.srv.DB.Modify(c.key(cmd.Args[1]), func(epochdb.Entry, bool) (epochdb.Change, error) {
 			return epochdb.Change{Action: epochdb.Put, Value: cmd.Args[3], ExpiresAt: msTime(at)}, nil
 		})

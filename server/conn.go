@@ -3,8 +3,10 @@ package server
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,6 +143,7 @@ func (c *Conn) kill() {
 // the replies once the pipeline is drained.
 func (c *Conn) serve() {
 	defer c.close()
+	defer c.recoverPanic()
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		_ = tc.SetDeadline(time.Now().Add(handshakeTimeout))
 		if err := tc.Handshake(); err != nil {
@@ -165,6 +168,19 @@ func (c *Conn) serve() {
 				return
 			}
 		}
+	}
+}
+
+// recoverPanic confines a panic in a command handler to its connection:
+// the panic is logged with its stack and the connection is closed without
+// writing the replies still buffered (the one being built may be
+// incomplete). Every other client, and the process, carry on; the keyspace
+// lock was released as the panic unwound (see serveLocked).
+func (c *Conn) recoverPanic() {
+	if r := recover(); r != nil {
+		c.srv.log.Error("server: panic serving a command; client disconnected",
+			"client", c.raddr, "command", string(c.nameBuf), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		c.out = c.out[:0]
 	}
 }
 

@@ -77,29 +77,33 @@ func (c *Conn) call(e *entry, cmd Command) {
 	mode := lockNone
 	if !c.inExec {
 		mode = lockMode(&e.spec, len(cmd.Args))
-		switch mode {
-		case lockShared:
-			s.ks.RLock()
-		case lockExclusive:
-			s.ks.Lock()
-		}
 	}
 	c.keyArena = c.keyArena[:0]
 	start := time.Now()
-	e.h.ServeRESP(c, cmd)
+	c.serveLocked(e, cmd, mode)
 	took := time.Since(start)
-	switch mode {
-	case lockShared:
-		s.ks.RUnlock()
-	case lockExclusive:
-		s.ks.Unlock()
-	}
 	if len(c.keyArena) > arenaMax {
 		c.keyArena = nil
 	}
 	if e.spec.Flags&FlagNoAuth == 0 { // AUTH and HELLO carry passwords
 		s.slow.record(s, c, cmd.Args, start, took)
 	}
+}
+
+// serveLocked runs the handler holding the keyspace lock in the given mode.
+// The lock is released even if the handler panics (see recoverPanic), so
+// that one failing command does not stall every other client.
+func (c *Conn) serveLocked(e *entry, cmd Command, mode int) {
+	s := c.srv
+	switch mode {
+	case lockShared:
+		s.ks.RLock()
+		defer s.ks.RUnlock()
+	case lockExclusive:
+		s.ks.Lock()
+		defer s.ks.Unlock()
+	}
+	e.h.ServeRESP(c, cmd)
 }
 
 // lockMode is the keyspace lock the command needs with n arguments.

@@ -31,10 +31,14 @@ func FuzzServer_Commands(f *testing.F) {
 		"*99999999\r\n",
 		"*1\r\n$5\r\nhello\r\n*",
 		"\x00\xff*\r\n$\r\n",
+		"OBJECT\r\nPUBSUB\r\nSLOWLOG\r\nMULTI\r\nOBJECT\r\nEXEC\r\n",
 	} {
 		f.Add([]byte(seed))
 	}
-	ts := startServer(f, func(s *Server) {
+	// A handler's panic is recovered (the connection closes): the log is
+	// where it shows.
+	var logs syncBuffer
+	ts := startServer(f, logTo(&logs), func(s *Server) {
 		s.Handler = newCommandMux("shutdown", "flushall", "flushdb", "config", "client", "save", "flush")
 		s.WriteTimeout = 5 * time.Second
 	})
@@ -62,6 +66,9 @@ func FuzzServer_Commands(f *testing.F) {
 		}
 		if got := ctl.do("PING"); got != "+PONG" {
 			t.Fatalf("PING = %s", got)
+		}
+		if strings.Contains(logs.String(), "panic") {
+			t.Fatalf("a command panicked:\n%s", logs.String())
 		}
 	})
 }

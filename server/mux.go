@@ -58,8 +58,10 @@ const (
 	// FlagAtomic marks a command over several keys that is atomic by itself
 	// (a library transaction or batch): it holds the keyspace lock shared.
 	FlagAtomic
-	// FlagLoose skips the arity check (commands that do their own, such as
-	// the subcommand containers CLIENT, CONFIG, OBJECT).
+	// FlagLoose skips the exact arity check for commands that check their
+	// own (the subcommand containers CLIENT, CONFIG, OBJECT): a positive
+	// arity is not enforced, but a negative arity's minimum still is, so a
+	// container's handler always gets its subcommand argument.
 	FlagLoose
 )
 
@@ -82,13 +84,13 @@ type CommandSpec struct {
 // arityOK reports whether n arguments (including the name) satisfy the
 // spec's arity.
 func (s *CommandSpec) arityOK(n int) bool {
-	if s.Flags&FlagLoose != 0 {
+	switch {
+	case s.Arity < 0:
+		return n >= -s.Arity
+	case s.Flags&FlagLoose != 0:
 		return true
 	}
-	if s.Arity >= 0 {
-		return n == s.Arity
-	}
-	return n >= -s.Arity
+	return n == s.Arity
 }
 
 // keys returns the indexes of the key arguments of args.
