@@ -8,12 +8,12 @@ import (
 )
 
 // httpRoutes are handlers mounted on the HTTP listener (--http-addr) beside
-// /healthz. This is the hook for /metrics: the Prometheus exporter package,
-// when it lands, adds itself here from its own file in this directory, e.g.
+// /healthz, each added from its own file in this directory by an init
+// function; metrics.go mounts /metrics this way:
 //
 //	func init() {
 //		httpRoutes = append(httpRoutes, func(mux *http.ServeMux, db *epochdb.DB) {
-//			mux.Handle("/metrics", promexport.Handler(db))
+//			mux.Handle("GET /metrics", metricsHandler(db))
 //		})
 //	}
 var httpRoutes []func(mux *http.ServeMux, db *epochdb.DB)
