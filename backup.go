@@ -140,10 +140,13 @@ func (db *DB) writeRecords(snap *pebble.Snapshot, pending map[string]access, now
 		if a, ok := pending[string(it.key)]; ok {
 			m = db.mergeMeta(m, a.meta())
 		}
+		// The heat is stored as of the last access, which may be a write
+		// (the record's UpdatedAt) later than the meta's time.
+		last := lastAccess(it.hdr, m)
 		rec = backupfmt.Record{
 			Key: it.key, Value: it.value,
 			CreatedAt: it.hdr.CreatedAt, UpdatedAt: it.hdr.UpdatedAt, ExpiresAt: it.hdr.ExpiresAt,
-			Frequency: m.Frequency, LastAccess: m.LastAccess, Heat: m.Heat,
+			Frequency: m.Frequency, LastAccess: last, Heat: m.HeatAt(last, db.halfLifeMs),
 		}
 		if err := bw.Add(&rec); err != nil {
 			return n, err

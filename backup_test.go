@@ -79,7 +79,13 @@ func TestDB_Backup_RoundTripKeepsMetadata(t *testing.T) {
 	mustSet(t, db, "gone", "v3", time.Second) // expires before the backup
 	mustSet(t, db, "empty", "", 0)
 	mustSet(t, db, "big", strings.Repeat("x", 3<<20), 0) // a block of its own
+	if _, err := db.IncrementFrequency([]byte("big")); err != nil {
+		t.Fatal(err)
+	}
 	clk.Advance(time.Second)
+	// Its last access is now this overwrite (the record's UpdatedAt), later
+	// than its meta's; the heat must travel decayed to it.
+	mustSet(t, db, "big", strings.Repeat("y", 3<<20), 0)
 	mustSet(t, db, "plain", "v1b", 0) // UpdatedAt moves, CreatedAt stays
 	for range 3 {
 		if _, err := db.IncrementFrequency([]byte("ttl")); err != nil {

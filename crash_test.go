@@ -27,7 +27,9 @@ const (
 	crashWriters   = 4
 	crashCounter   = "counter"
 	crashLongTTL   = 24 * time.Hour
-	crashRunBefore = 300 * time.Millisecond // how long the child writes before the kill
+	crashRunBefore = 300 * time.Millisecond // how long the child writes before the kill, at least
+	crashMinAcks   = 200                    // acknowledged writes wanted before the kill
+	crashMaxRun    = 20 * time.Second       // unless this long has passed
 )
 
 func TestMain(m *testing.M) {
@@ -156,14 +158,17 @@ func crashRun(t *testing.T, syncWrites bool) {
 			t.Errorf("child: %s", line)
 		}
 	}
-	stop := time.After(crashRunBefore)
-collect:
-	for {
+	// Kill after crashRunBefore, once the child has acknowledged enough
+	// writes to make the check meaningful (a loaded machine fsyncs slowly).
+	start := time.Now()
+	for time.Since(start) < crashRunBefore || (len(sets) < crashMinAcks && time.Since(start) < crashMaxRun) {
 		select {
-		case line := <-lines:
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatal("child exited before the kill")
+			}
 			parse(line)
-		case <-stop:
-			break collect
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	killedAt := time.Now()

@@ -126,6 +126,14 @@ func TestDB_Set_Overwrite_KeepsCreatedAtAndFrequency(t *testing.T) {
 	if !md.CreatedAt.Equal(t0) || !md.UpdatedAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("CreatedAt %v UpdatedAt %v; want %v and %v", md.CreatedAt, md.UpdatedAt, t0, t0.Add(time.Minute))
 	}
+	if !md.LastAccess.Equal(t0.Add(time.Minute)) {
+		t.Errorf("LastAccess %v, want the overwrite's time %v", md.LastAccess, t0.Add(time.Minute))
+	}
+	// The heat did not grow with the write (a write is not a read) and
+	// decays from the last increment.
+	if want := 4 * math.Exp2(-float64(time.Minute.Milliseconds())/float64(db.halfLifeMs)); math.Abs(md.Heat-want) > 1e-9 {
+		t.Errorf("Heat %v, want %v", md.Heat, want)
+	}
 	if !md.ExpiresAt.IsZero() {
 		t.Errorf("ttl 0 on overwrite must make the key persistent, ExpiresAt = %v", md.ExpiresAt)
 	}

@@ -65,7 +65,7 @@ func (db *DB) prunable(hdr keyspace.Header, m keyspace.Meta, now int64) bool {
 	if o.PruneMinFrequency > 0 && m.Frequency < o.PruneMinFrequency {
 		return true
 	}
-	return o.PruneIdle > 0 && now-m.LastAccess >= o.PruneIdle.Milliseconds()
+	return o.PruneIdle > 0 && now-lastAccess(hdr, m) >= o.PruneIdle.Milliseconds()
 }
 
 // lifecycleLoop runs the pruning pass every PruneInterval, keeps the budget
@@ -304,7 +304,7 @@ func (db *DB) evictOver(limit int, spare func([]byte) bool) (int, error) {
 func (db *DB) score(hdr keyspace.Header, m keyspace.Meta, now int64) (float64, bool) {
 	switch db.opts.EvictionPolicy {
 	case EvictAllKeysLRU:
-		return float64(m.LastAccess), true
+		return float64(lastAccess(hdr, m)), true
 	case EvictVolatileLFU:
 		if hdr.ExpiresAt == 0 {
 			return 0, false
@@ -499,7 +499,7 @@ func (db *DB) makeMetadata(h keyspace.Header, m keyspace.Meta, now int64) Metada
 		Heat:       m.HeatAt(now, db.halfLifeMs),
 		CreatedAt:  msToTime(h.CreatedAt),
 		UpdatedAt:  msToTime(h.UpdatedAt),
-		LastAccess: msToTime(m.LastAccess),
+		LastAccess: msToTime(lastAccess(h, m)),
 		ExpiresAt:  msToTime(h.ExpiresAt),
 	}
 }

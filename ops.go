@@ -59,6 +59,11 @@ func (db *DB) Set(key, value []byte, ttl time.Duration) (err error) {
 	return db.put(key, value, now.UnixMilli(), exp)
 }
 
+// lastAccess is a key's last access: the later of its meta's (reads and
+// increments, and its creation) and its record's UpdatedAt (writes), so that
+// an overwrite need not write the meta.
+func lastAccess(h keyspace.Header, m keyspace.Meta) int64 { return max(m.LastAccess, h.UpdatedAt) }
+
 // put writes value with deadline exp under key.
 func (db *DB) put(key, value []byte, now, exp int64) error {
 	sh := db.shardFor(key)
@@ -121,9 +126,9 @@ func (db *DB) stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Head
 		oldHdr = &old
 	}
 	c := stageRecord(b, key, oldHdr, oldLen, hdr, value)
-	if live {
-		db.stageMetaDelta(b, sh, key, keyspace.Meta{LastAccess: now})
-	} else {
+	// Overwriting a live key leaves its meta alone: the write's time is the
+	// record's UpdatedAt, which lastAccess takes into account.
+	if !live {
 		// A new key starts at frequency 0 and heat 1 (its creation), so
 		// that it is not the first victim of eviction.
 		_ = b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now, Heat: 1}), nil)
