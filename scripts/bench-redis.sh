@@ -10,6 +10,17 @@
 #
 # Usage: scripts/bench-redis.sh            (N=100000 requests per run, ROUNDS=3)
 #        N=20000 ROUNDS=1 scripts/bench-redis.sh
+#
+# Memory mode: scripts/bench-redis.sh memory
+# loads STEPS (cumulative key counts, default 1M 3M 6M 10M) of distinct keys
+# (key:%012d, SIZE-byte values, no TTL) into `epoch serve` with
+# `redis-cli --pipe`, and after each step prints the server's RSS (VmRSS),
+# peak RSS (VmHWM) and on-disk size (du -sb of --dir). Then the same into
+# redis-server (appendonly no, save "": persistence does not change what it
+# holds in RAM) up to REDIS_MAX keys (default 3M), printing used_memory and
+# RSS; past REDIS_MAX the Redis columns are extrapolated from the bytes per
+# key at REDIS_MAX (marked ~). The servers run one after the other.
+#        STEPS="1000000 2000000" REDIS_MAX=1000000 scripts/bench-redis.sh memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +30,17 @@ CLIENTS=${CLIENTS:-50}
 SIZE=${SIZE:-100}
 EPOCH_PORT=${EPOCH_PORT:-16380}
 REDIS_PORT=${REDIS_PORT:-16379}
+MODE=${1:-compare}
+STEPS=${STEPS:-1000000 3000000 6000000 10000000}
+REDIS_MAX=${REDIS_MAX:-3000000}
+SETTLE=${SETTLE:-5}
+case "$MODE" in
+compare | memory) ;;
+*)
+	echo "usage: $0 [compare|memory]" >&2
+	exit 2
+	;;
+esac
 
 need=()
 command -v redis-benchmark >/dev/null 2>&1 || need+=(redis-tools)
@@ -42,13 +64,6 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$work/epoch" ./cmd/epoch
-"$work/epoch" serve --dir "$work/epoch-data" --addr "127.0.0.1:$EPOCH_PORT" --http-addr "" \
-	--appendfsync everysec --log-level warn 2>"$work/epoch.log" &
-epoch_pid=$!
-mkdir -p "$work/redis-data"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$work/redis-data" --save "" \
-	--appendonly yes --appendfsync everysec --daemonize no --logfile "$work/redis.log" &
-redis_pid=$!
 
 wait_ready() {
 	for _ in $(seq 100); do
@@ -58,6 +73,103 @@ wait_ready() {
 	echo "bench: server on port $1 did not start" >&2
 	exit 1
 }
+
+# gen FROM TO: the RESP for SET key:%012d <SIZE bytes> for keys FROM..TO-1.
+gen() {
+	awk -v from="$1" -v to="$2" -v size="$SIZE" 'BEGIN {
+		v = sprintf("%*s", size, ""); gsub(/ /, "x", v)
+		for (i = from; i < to; i++)
+			printf "*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$%d\r\n%s\r\n", i, size, v
+	}'
+}
+
+# load PORT FROM TO: pipes the keys into the server, fails on any error reply.
+load() {
+	local out
+	out=$(gen "$2" "$3" | redis-cli -p "$1" --pipe 2>&1)
+	if ! grep -q 'errors: 0,' <<<"$out"; then
+		echo "bench: load into port $1 failed: $out" >&2
+		exit 1
+	fi
+}
+
+mib() { awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }'; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 * 1024 }' "/proc/$1/status"; }
+info_field() { redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: -v k="$2" '$1 == k { print $2 }'; }
+
+memory() {
+	local prev=0 n t0 t1 rss hwm disk
+	declare -A ers ehwm edisk erate rused rrss
+	"$work/epoch" serve --dir "$work/epoch-data" --addr "127.0.0.1:$EPOCH_PORT" --http-addr "" \
+		--appendfsync everysec --log-level warn 2>"$work/epoch.log" &
+	epoch_pid=$!
+	wait_ready "$EPOCH_PORT"
+	for n in $STEPS; do
+		t0=$(date +%s.%N)
+		load "$EPOCH_PORT" "$prev" "$n"
+		t1=$(date +%s.%N)
+		sleep "$SETTLE"
+		erate[$n]=$(awk -v a="$t0" -v b="$t1" -v k=$((n - prev)) 'BEGIN { printf "%.0f", k / (b - a) }')
+		ers[$n]=$(status_kb "$epoch_pid" VmRSS)
+		ehwm[$n]=$(status_kb "$epoch_pid" VmHWM)
+		edisk[$n]=$(du -sb "$work/epoch-data" | cut -f1)
+		echo "bench: epoch $n keys: load ${erate[$n]} keys/s, RSS $(mib "${ers[$n]}") MiB, disk $(mib "${edisk[$n]}") MiB" >&2
+		prev=$n
+	done
+	kill "$epoch_pid" && wait "$epoch_pid" 2>/dev/null || true
+	epoch_pid=""
+	rm -rf "$work/epoch-data"
+
+	mkdir -p "$work/redis-data"
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$work/redis-data" --save "" \
+		--appendonly no --daemonize no --logfile "$work/redis.log" &
+	redis_pid=$!
+	wait_ready "$REDIS_PORT"
+	prev=0
+	local last=0
+	for n in $STEPS; do
+		[ "$n" -gt "$REDIS_MAX" ] && break
+		load "$REDIS_PORT" "$prev" "$n"
+		rused[$n]=$(info_field "$REDIS_PORT" used_memory)
+		rrss[$n]=$(status_kb "$redis_pid" VmRSS)
+		echo "bench: redis $n keys: used_memory $(mib "${rused[$n]}") MiB, RSS $(mib "${rrss[$n]}") MiB" >&2
+		prev=$n
+		last=$n
+	done
+	kill "$redis_pid" && wait "$redis_pid" 2>/dev/null || true
+	redis_pid=""
+
+	printf '| %10s | %10s | %10s | %10s | %12s | %12s | %10s |\n' keys "epoch RSS" "epoch peak" "epoch disk" "load keys/s" "redis used" "redis RSS"
+	printf '| %10s | %10s | %10s | %10s | %12s | %12s | %10s |\n' ---------: ---------: ---------: ---------: -----------: -----------: ---------:
+	for n in $STEPS; do
+		local ru rr
+		if [ -n "${rused[$n]:-}" ]; then
+			ru="$(mib "${rused[$n]}") MiB"
+			rr="$(mib "${rrss[$n]}") MiB"
+		elif [ "$last" -gt 0 ]; then
+			ru="~$(mib $((rused[$last] * n / last))) MiB"
+			rr="~$(mib $((rrss[$last] * n / last))) MiB"
+		else
+			ru=- rr=-
+		fi
+		printf '| %10s | %10s | %10s | %10s | %12s | %12s | %10s |\n' "$n" "$(mib "${ers[$n]}") MiB" \
+			"$(mib "${ehwm[$n]}") MiB" "$(mib "${edisk[$n]}") MiB" "${erate[$n]}" "$ru" "$rr"
+	done
+}
+
+if [ "$MODE" = memory ]; then
+	memory
+	exit 0
+fi
+
+"$work/epoch" serve --dir "$work/epoch-data" --addr "127.0.0.1:$EPOCH_PORT" --http-addr "" \
+	--appendfsync everysec --log-level warn 2>"$work/epoch.log" &
+epoch_pid=$!
+mkdir -p "$work/redis-data"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$work/redis-data" --save "" \
+	--appendonly yes --appendfsync everysec --daemonize no --logfile "$work/redis.log" &
+redis_pid=$!
+
 wait_ready "$EPOCH_PORT"
 wait_ready "$REDIS_PORT"
 
