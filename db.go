@@ -33,6 +33,7 @@ const (
 	sysKeys     = "keys"
 	sysTTLKeys  = "ttlkeys"
 	sysBytes    = "bytes"
+	sysCounts   = "counts" // keys, ttlkeys, bytes as one vector
 	sysEventSeq = "eventseq"
 )
 
@@ -259,10 +260,37 @@ func (db *DB) loadSystem() error {
 	if err != nil {
 		return err
 	}
+	vec, err := db.getCounters(sysCounts)
+	if err != nil {
+		return err
+	}
+	if vec != nil {
+		if len(vec) != 3 {
+			return fmt.Errorf("%w: counts vector of %d values, want 3", ErrCorrupt, len(vec))
+		}
+		keys, ttl, nbytes = keys+vec[0], ttl+vec[1], nbytes+vec[2]
+	}
 	db.keys.Store(keys)
 	db.ttlKeys.Store(ttl)
 	db.bytes.Store(nbytes)
 	return nil
+}
+
+// getCounters reads a vector of system counters; nil if it is absent.
+func (db *DB) getCounters(name string) ([]int64, error) {
+	v, closer, err := db.pdb.Get(keyspace.SysKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("epochdb: read counters %q: %w", name, err)
+	}
+	defer closer.Close()
+	vec, err := keyspace.DecodeCounters(nil, v)
+	if err != nil {
+		return nil, fmt.Errorf("epochdb: counters %q: %w", name, err)
+	}
+	return vec, nil
 }
 
 func (db *DB) getCounter(name string) (int64, error) {
@@ -506,15 +534,13 @@ func (c *counts) add(o counts) {
 	}
 }
 
-// addCounters records changes of the persistent counters in b.
+// addCounters records changes of the persistent counters in b, as one
+// merge operand of the counts vector (stores written before the vector also
+// have the three single counters; loadSystem adds both).
 func addCounters(b *pebble.Batch, c counts) {
-	for _, kv := range [...]struct {
-		name string
-		d    int64
-	}{{sysKeys, c.keys}, {sysTTLKeys, c.ttlKeys}, {sysBytes, c.bytes}} {
-		if kv.d != 0 {
-			_ = b.Merge(keyspace.SysKey(kv.name), keyspace.AppendCounter(nil, kv.d), nil)
-		}
+	if c.keys != 0 || c.ttlKeys != 0 || c.bytes != 0 {
+		var buf [24]byte
+		_ = b.Merge(keyspace.SysKey(sysCounts), keyspace.AppendCounters(buf[:0], c.keys, c.ttlKeys, c.bytes), nil)
 	}
 }
 

@@ -28,7 +28,7 @@ func (db *DB) merge(key, value []byte) (pebble.ValueMerger, error) {
 		}
 		return &metaMerger{key: append([]byte(nil), key...), m: m, halfLifeMs: db.halfLifeMs}, nil
 	case keyspace.PrefixSys:
-		n, err := keyspace.DecodeCounter(value)
+		n, err := keyspace.DecodeCounters(nil, value)
 		if err != nil {
 			return nil, corruptErr(key, err)
 		}
@@ -58,21 +58,28 @@ func (mm *metaMerger) Finish(bool) ([]byte, io.Closer, error) {
 	return keyspace.AppendMeta(nil, mm.m), nil, nil
 }
 
-type counterMerger struct{ n int64 }
+// counterMerger adds vectors of counters element by element (a single
+// counter is a vector of one).
+type counterMerger struct{ n, d []int64 }
 
 func (cm *counterMerger) add(value []byte) error {
-	d, err := keyspace.DecodeCounter(value)
-	if err != nil {
+	var err error
+	if cm.d, err = keyspace.DecodeCounters(cm.d, value); err != nil {
 		return fmt.Errorf("%w: counter operand: %v", ErrCorrupt, err)
 	}
-	cm.n += d
+	if len(cm.d) != len(cm.n) {
+		return fmt.Errorf("%w: counter operand of %d values for a vector of %d", ErrCorrupt, len(cm.d), len(cm.n))
+	}
+	for i, d := range cm.d {
+		cm.n[i] += d
+	}
 	return nil
 }
 
 func (cm *counterMerger) MergeNewer(value []byte) error { return cm.add(value) }
 func (cm *counterMerger) MergeOlder(value []byte) error { return cm.add(value) }
 func (cm *counterMerger) Finish(bool) ([]byte, io.Closer, error) {
-	return keyspace.AppendCounter(nil, cm.n), nil, nil
+	return keyspace.AppendCounters(nil, cm.n...), nil, nil
 }
 
 // pebbleLogger routes Pebble's messages to slog: its routine chatter at

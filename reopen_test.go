@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epochdb/epochdb/internal/keyspace"
 	"github.com/epochdb/epochdb/internal/testutil"
 )
 
@@ -134,5 +135,38 @@ func TestScan(t *testing.T) {
 	md, _ := db.Metadata([]byte("user:00"))
 	if md.Frequency != 0 {
 		t.Fatalf("Scan counted as an access: %d", md.Frequency)
+	}
+}
+
+// A store written before the counters became one vector has the three
+// single counters; they still count, and new writes add to the vector.
+func TestReopen_ReadsSingleCountersOfOlderStores(t *testing.T) {
+	dir := t.TempDir()
+	clk := testutil.NewClock()
+	db, err := Open(dir, &Options{Clock: clk})
+	testutil.Must(t, err)
+	mustSet(t, db, "a", "12345", time.Hour)
+	mustSet(t, db, "b", "1", 0)
+	// Rewrite the counters as an older build kept them.
+	b := db.pdb.NewBatch()
+	_ = b.Delete(keyspace.SysKey(sysCounts), nil)
+	_ = b.Set(keyspace.SysKey(sysKeys), keyspace.AppendCounter(nil, 2), nil)
+	_ = b.Set(keyspace.SysKey(sysTTLKeys), keyspace.AppendCounter(nil, 1), nil)
+	_ = b.Set(keyspace.SysKey(sysBytes), keyspace.AppendCounter(nil, 8), nil)
+	testutil.Must(t, db.pdb.Apply(b, nil))
+	testutil.Must(t, db.Close())
+
+	db, err = Open(dir, &Options{Clock: clk})
+	testutil.Must(t, err)
+	if s := db.Stats(); s.Keys != 2 || s.KeysWithTTL != 1 || s.LiveBytes != 8 {
+		t.Fatalf("after reopen: %d keys, %d with ttl, %d bytes; want 2, 1, 8", s.Keys, s.KeysWithTTL, s.LiveBytes)
+	}
+	mustSet(t, db, "c", "xy", time.Hour)
+	testutil.Must(t, db.Close())
+	db, err = Open(dir, &Options{Clock: clk})
+	testutil.Must(t, err)
+	defer db.Close()
+	if s := db.Stats(); s.Keys != 3 || s.KeysWithTTL != 2 || s.LiveBytes != 11 {
+		t.Fatalf("after a write and reopen: %d keys, %d with ttl, %d bytes; want 3, 2, 11", s.Keys, s.KeysWithTTL, s.LiveBytes)
 	}
 }

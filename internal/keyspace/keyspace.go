@@ -222,6 +222,27 @@ func DecodeCounter(b []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(b)), nil
 }
 
+// AppendCounters appends the encoding of a vector of counters (or of deltas
+// to them): each as AppendCounter, so a single counter is a vector of one.
+func AppendCounters(dst []byte, vs ...int64) []byte {
+	for _, v := range vs {
+		dst = AppendCounter(dst, v)
+	}
+	return dst
+}
+
+// DecodeCounters decodes a vector of counters into dst (reset first).
+func DecodeCounters(dst []int64, b []byte) ([]int64, error) {
+	if len(b) == 0 || len(b)%8 != 0 {
+		return nil, fmt.Errorf("counter vector of %d bytes, want a positive multiple of 8: %w", len(b), ErrCorrupt)
+	}
+	dst = dst[:0]
+	for ; len(b) > 0; b = b[8:] {
+		dst = append(dst, int64(binary.BigEndian.Uint64(b)))
+	}
+	return dst, nil
+}
+
 // PrefixEvent is the keyspace of the durable event log:
 //
 //	'e' ‖ sequence (BE u64) → event record

@@ -138,6 +138,24 @@ func FuzzDecodeMeta(f *testing.F) {
 	})
 }
 
+func FuzzDecodeCounters(f *testing.F) {
+	f.Add(AppendCounters(nil, 3, -1, 1<<40))
+	f.Add(AppendCounter(nil, 9))
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		vs, err := DecodeCounters(nil, b)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		if got := AppendCounters(nil, vs...); !bytes.Equal(got, b) {
+			t.Fatalf("re-encoding %x gave %x", b, got)
+		}
+	})
+}
+
 func FuzzTTLKey(f *testing.F) {
 	f.Add(int64(1700000000000), []byte("key"))
 	f.Add(int64(0), []byte{})
