@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -40,6 +41,55 @@ type Engine interface {
 	Close() error
 }
 
+// Txn is a read-write transaction as the transaction workloads see it. The
+// keys and values passed to it are left untouched until Update returns.
+type Txn interface {
+	// Get returns a copy of key's value as the transaction sees it, or
+	// errNotFound.
+	Get(key []byte) ([]byte, error)
+	// Set buffers a write of value under key, expiring after ttl (0 =
+	// never), applied at commit.
+	Set(key, value []byte, ttl time.Duration) error
+}
+
+// TxEngine is an engine with read-write transactions (raw Pebble: an
+// emulation with an indexed batch under striped locks).
+type TxEngine interface {
+	// Update runs fn in a read-write transaction and commits it. If the
+	// commit conflicts it runs fn again on a fresh view, as often as it
+	// takes: the number of times fn ran is what the workloads count as
+	// retries. keys lists every key fn touches (raw Pebble locks them up
+	// front; the others ignore it). If fn fails, nothing is written and its
+	// error is returned.
+	Update(keys [][]byte, fn func(Txn) error) error
+}
+
+// txCounts are an engine's own transaction counters, for the engines that
+// keep them (EpochDB's Stats), as differences over one workload.
+type txCounts struct {
+	commits   uint64 // read-write transactions committed
+	conflicts uint64 // commits refused with a conflict
+	retries   uint64 // re-runs inside the engine's Update
+	gaveUp    uint64 // Updates that returned a conflict after the engine's retry limit, re-run by the adapter
+}
+
+// txCounter is implemented by engines that count their own conflicts.
+type txCounter interface {
+	txCounters() txCounts
+}
+
+// LoadBatcher is an engine that can write many keys in one batch.
+type LoadBatcher interface {
+	NewLoadBatch() LoadBatch
+}
+
+// LoadBatch collects writes and commits them at once. key and value may be
+// reused by the caller after Set returns.
+type LoadBatch interface {
+	Set(key, value []byte, ttl time.Duration) error
+	Commit() error
+}
+
 // engineSpec describes an engine and how it is opened.
 type engineSpec struct {
 	name string
@@ -48,6 +98,8 @@ type engineSpec struct {
 	modes map[mode]string
 	ttl   string
 	incr  string
+	tx    string // how a read-write transaction is done
+	batch string // how batch-load's one batch is written
 	open  func(dir string, m mode) (Engine, error)
 }
 
@@ -121,14 +173,38 @@ type stripes [256]struct {
 	_ [56]byte
 }
 
-func (s *stripes) lock(key []byte) *sync.Mutex {
+func (s *stripes) index(key []byte) int {
 	// FNV-1a: cheap and good enough to spread the keys.
 	h := uint32(2166136261)
 	for _, c := range key {
 		h ^= uint32(c)
 		h *= 16777619
 	}
-	mu := &s[h%uint32(len(s))].Mutex
+	return int(h % uint32(len(s)))
+}
+
+func (s *stripes) lock(key []byte) *sync.Mutex {
+	mu := &s[s.index(key)].Mutex
 	mu.Lock()
 	return mu
+}
+
+// lockAll locks the stripes of keys in ascending stripe order (so two
+// callers never deadlock) and returns the function that unlocks them.
+func (s *stripes) lockAll(keys [][]byte) (unlock func()) {
+	var buf [8]int
+	idx := buf[:0]
+	for _, k := range keys {
+		idx = append(idx, s.index(k))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		s[i].Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			s[i].Unlock()
+		}
+	}
 }

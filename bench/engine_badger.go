@@ -16,9 +16,11 @@ var badgerSpec = engineSpec{
 		modeDefault: "SyncWrites=false",
 		modeDurable: "SyncWrites=true (group commit in its write loop)",
 	},
-	ttl:  "Entry.WithTTL (native); expired entries are dropped only by compaction",
-	incr: "Update txn: Get + Set of a counter key, retried on ErrConflict",
-	open: openBadger,
+	ttl:   "Entry.WithTTL (native); expired entries are dropped only by compaction",
+	incr:  "Update txn: Get + Set of a counter key, retried on ErrConflict",
+	tx:    "db.Update(func(txn *Txn) error): txn.Get / txn.SetEntry(WithTTL); its own SSI (optimistic), the adapter re-runs on ErrConflict",
+	batch: "db.NewWriteBatch(); SetEntry(WithTTL) ×N; Flush(): NOT atomic, split into many transactions committed as it fills",
+	open:  openBadger,
 }
 
 type badgerEngine struct{ db *badger.DB }
@@ -94,3 +96,57 @@ func (e badgerEngine) Incr(key []byte) (uint64, error) {
 func (e badgerEngine) Stored() (int64, bool, error) { return 0, false, nil }
 
 func (e badgerEngine) Close() error { return e.db.Close() }
+
+// Update runs fn in db.Update and re-runs it while the commit fails with
+// ErrConflict (Badger does not retry by itself).
+func (e badgerEngine) Update(_ [][]byte, fn func(Txn) error) error {
+	for {
+		err := e.db.Update(func(txn *badger.Txn) error { return fn(badgerTxn{txn}) })
+		if errors.Is(err, badger.ErrConflict) {
+			continue
+		}
+		return err
+	}
+}
+
+type badgerTxn struct{ txn *badger.Txn }
+
+func (t badgerTxn) Get(key []byte) ([]byte, error) {
+	item, err := t.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+func (t badgerTxn) Set(key, value []byte, ttl time.Duration) error {
+	ent := badger.NewEntry(key, value)
+	if ttl > 0 {
+		ent = ent.WithTTL(ttl)
+	}
+	return t.txn.SetEntry(ent)
+}
+
+func (e badgerEngine) NewLoadBatch() LoadBatch { return badgerBatch{e.db.NewWriteBatch()} }
+
+// badgerBatch is a WriteBatch: it commits a transaction whenever one fills
+// up (in the background), so it is not atomic.
+type badgerBatch struct{ wb *badger.WriteBatch }
+
+func (b badgerBatch) Set(key, value []byte, ttl time.Duration) error {
+	// The batch keeps key and value until its transaction commits.
+	ent := badger.NewEntry(append([]byte(nil), key...), append([]byte(nil), value...))
+	if ttl > 0 {
+		ent = ent.WithTTL(ttl)
+	}
+	if err := b.wb.SetEntry(ent); err != nil {
+		b.wb.Cancel()
+		return err
+	}
+	return nil
+}
+
+func (b badgerBatch) Commit() error { return b.wb.Flush() }

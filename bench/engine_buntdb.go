@@ -17,9 +17,11 @@ var buntSpec = engineSpec{
 		modeDefault: "SyncPolicy=EverySecond (its default)",
 		modeDurable: "SyncPolicy=Always (fsync under the write lock: no group commit)",
 	},
-	ttl:  "SetOptions{Expires: true, TTL: ttl} (native); a background pass deletes expired keys every second",
-	incr: "Update: Get + Set of a counter key (decimal string)",
-	open: openBunt,
+	ttl:   "SetOptions{Expires: true, TTL: ttl} (native); a background pass deletes expired keys every second",
+	incr:  "Update: Get + Set of a counter key (decimal string)",
+	tx:    "db.Update(func(tx *Tx) error): tx.Get / tx.Set with TTL; one writer at a time, never conflicts",
+	batch: "one db.Update with N Sets: atomic",
+	open:  openBunt,
 }
 
 type buntEngine struct{ db *buntdb.DB }
@@ -45,13 +47,16 @@ func openBunt(dir string, m mode) (Engine, error) {
 	return buntEngine{db}, nil
 }
 
-func (e buntEngine) Set(key, value []byte, ttl time.Duration) error {
-	var opts *buntdb.SetOptions
+func buntOpts(ttl time.Duration) *buntdb.SetOptions {
 	if ttl > 0 {
-		opts = &buntdb.SetOptions{Expires: true, TTL: ttl}
+		return &buntdb.SetOptions{Expires: true, TTL: ttl}
 	}
+	return nil
+}
+
+func (e buntEngine) Set(key, value []byte, ttl time.Duration) error {
 	return e.db.Update(func(tx *buntdb.Tx) error {
-		_, _, err := tx.Set(string(key), string(value), opts)
+		_, _, err := tx.Set(string(key), string(value), buntOpts(ttl))
 		return err
 	})
 }
@@ -101,3 +106,52 @@ func (e buntEngine) Stored() (int64, bool, error) {
 }
 
 func (e buntEngine) Close() error { return e.db.Close() }
+
+// Update is BuntDB's own read-write transaction: writers are serialized, so
+// it never conflicts.
+func (e buntEngine) Update(_ [][]byte, fn func(Txn) error) error {
+	return e.db.Update(func(tx *buntdb.Tx) error { return fn(buntTxn{tx}) })
+}
+
+type buntTxn struct{ tx *buntdb.Tx }
+
+func (t buntTxn) Get(key []byte) ([]byte, error) {
+	s, err := t.tx.Get(string(key))
+	if errors.Is(err, buntdb.ErrNotFound) {
+		return nil, errNotFound
+	}
+	return []byte(s), err
+}
+
+func (t buntTxn) Set(key, value []byte, ttl time.Duration) error {
+	_, _, err := t.tx.Set(string(key), string(value), buntOpts(ttl))
+	return err
+}
+
+func (e buntEngine) NewLoadBatch() LoadBatch { return &buntBatch{db: e.db} }
+
+// buntBatch collects the writes and sets them all in one Update.
+type buntBatch struct {
+	db   *buntdb.DB
+	keys []string
+	vals []string
+	ttls []time.Duration
+}
+
+func (b *buntBatch) Set(key, value []byte, ttl time.Duration) error {
+	b.keys = append(b.keys, string(key))
+	b.vals = append(b.vals, string(value))
+	b.ttls = append(b.ttls, ttl)
+	return nil
+}
+
+func (b *buntBatch) Commit() error {
+	return b.db.Update(func(tx *buntdb.Tx) error {
+		for i, k := range b.keys {
+			if _, _, err := tx.Set(k, b.vals[i], buntOpts(b.ttls[i])); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

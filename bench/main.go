@@ -28,6 +28,7 @@ import (
 
 type config struct {
 	keys       int
+	batchKeys  int
 	valueSize  int
 	duration   time.Duration
 	threads    int
@@ -47,6 +48,7 @@ func main() {
 	var cfg config
 	var engineList, workloadList, syncList string
 	flag.IntVar(&cfg.keys, "keys", 1_000_000, "number of keys loaded (and, in the expiry run, of keys with a 1-2s TTL)")
+	flag.IntVar(&cfg.batchKeys, "batch-keys", 0, "keys written by batch-load's one batch (default: -keys)")
 	flag.IntVar(&cfg.valueSize, "value", 100, "value size in bytes")
 	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each timed workload runs")
 	flag.IntVar(&cfg.threads, "threads", 8, "goroutines issuing operations in every workload")
@@ -104,6 +106,11 @@ func (c *config) parse(engineList, workloadList, syncList string) error {
 		return fmt.Errorf("-duration, -ttl and -churn-timeout must be positive")
 	case c.fgKeys < 1:
 		return fmt.Errorf("-fg-keys %d: need at least 1", c.fgKeys)
+	case c.batchKeys < 0:
+		return fmt.Errorf("-batch-keys %d: need at least 1 (0: as -keys)", c.batchKeys)
+	}
+	if c.batchKeys == 0 {
+		c.batchKeys = c.keys
 	}
 	for _, name := range splitList(engineList) {
 		e, err := lookupEngine(name)
@@ -190,7 +197,7 @@ func run(c *config, out io.Writer) error {
 	steps := c.plan()
 	needKeys := false
 	for _, s := range steps {
-		if s.wl.name != "expiry" {
+		if !freshStore(s.wl.name) {
 			needKeys = true
 		}
 	}
@@ -233,7 +240,8 @@ func runEngine(c *config, rn *runner, spec engineSpec, steps []step, needKeys bo
 		r.other = otherCPU(before, sampleCPU())
 		r.engine, r.mode, r.workload = spec.name, m, wl
 		results = append(results, r)
-		if r.expiry != nil {
+		switch {
+		case r.expiry != nil:
 			x := r.expiry
 			reclaim := "no active expiry"
 			switch {
@@ -244,7 +252,19 @@ func runEngine(c *config, rn *runner, spec engineSpec, steps []step, needKeys bo
 			}
 			progress("%-15s %-8s %-12s fg %s ops/s p50 %s p99 %s; %s; other CPU %s", spec.name, m, wl,
 				fmtRate(r.opsPerSec()), fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), reclaim, fmtCores(r.other))
-		} else {
+		case r.batch != nil:
+			x := r.batch
+			progress("%-15s %-8s %-12s %d keys in %s (build %s, commit %s): %s keys/s, %.1f MB/s; other CPU %s %s", spec.name, m, wl,
+				x.keys, fmtDur(r.elapsed), fmtDur(x.build), fmtDur(x.commit), fmtRate(r.opsPerSec()),
+				float64(x.bytes)/1e6/r.elapsed.Seconds(), fmtCores(r.other), fmtErr(r))
+		case r.txr != nil:
+			progress("%-15s %-8s %-14s %10s tx/s  p50 %8s  p99 %8s  retries %d%s  other CPU %s %s", spec.name, m, wl,
+				fmtRate(r.opsPerSec()), fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), r.txr.retries,
+				fmtTxCounters(r.txr.counters), fmtCores(r.other), fmtErr(r))
+			if r.txr.check != "" {
+				progress("%-15s %-8s %-14s %s", spec.name, m, wl, r.txr.check)
+			}
+		default:
 			progress("%-15s %-8s %-12s %12s ops/s  p50 %8s  p99 %8s  other CPU %s %s", spec.name, m, wl,
 				fmtRate(r.opsPerSec()), fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)), fmtCores(r.other), fmtErr(r))
 		}
@@ -263,10 +283,8 @@ func runEngine(c *config, rn *runner, spec engineSpec, steps []step, needKeys bo
 		}
 		profile(modeDefault, "load", func() *result { return load(rn, e, c.keys, c.ttl) })
 		for _, s := range steps {
-			if s.mode == modeDefault && s.wl.name != "load" && s.wl.name != "expiry" {
-				profile(s.mode, s.wl.name, func() *result {
-					return rn.timed(c.duration, nil, s.wl.name == "get-zipf", timedOp(s.wl.name, e, c.keys, c.ttl))
-				})
+			if s.mode == modeDefault && s.wl.name != "load" && !freshStore(s.wl.name) {
+				profile(s.mode, s.wl.name, func() *result { return runTimed(c, rn, e, s.wl.name) })
 			}
 		}
 		if err := e.Close(); err != nil {
@@ -278,10 +296,8 @@ func runEngine(c *config, rn *runner, spec engineSpec, steps []step, needKeys bo
 				return results, fmt.Errorf("reopen in durable mode: %w", err)
 			}
 			for _, s := range steps {
-				if s.mode == modeDurable {
-					profile(s.mode, s.wl.name, func() *result {
-						return rn.timed(c.duration, nil, false, timedOp(s.wl.name, e, c.keys, c.ttl))
-					})
+				if s.mode == modeDurable && !freshStore(s.wl.name) {
+					profile(s.mode, s.wl.name, func() *result { return runTimed(c, rn, e, s.wl.name) })
 				}
 			}
 			if err := e.Close(); err != nil {
@@ -289,6 +305,27 @@ func runEngine(c *config, rn *runner, spec engineSpec, steps []step, needKeys bo
 			}
 		}
 		_ = os.RemoveAll(dir)
+	}
+
+	for _, s := range steps {
+		if s.wl.name != "batch-load" {
+			continue
+		}
+		dir, err := os.MkdirTemp(c.dir, "epochbench-"+spec.name+"-batch-")
+		if err != nil {
+			return results, err
+		}
+		e, err := spec.open(dir, s.mode)
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return results, fmt.Errorf("open: %w", err)
+		}
+		profile(s.mode, s.wl.name, func() *result { return runBatchLoad(rn, e, c.batchKeys, c.ttl) })
+		err = e.Close()
+		_ = os.RemoveAll(dir)
+		if err != nil {
+			return results, fmt.Errorf("close: %w", err)
+		}
 	}
 
 	for _, s := range steps {
@@ -323,6 +360,15 @@ func runEngine(c *config, rn *runner, spec engineSpec, steps []step, needKeys bo
 		}
 	}
 	return results, nil
+}
+
+// runTimed runs a duration-bound workload on the loaded store.
+func runTimed(c *config, rn *runner, e Engine, name string) *result {
+	switch name {
+	case "tx-uncontended", "tx-contended":
+		return runTx(c, rn, e, name)
+	}
+	return rn.timed(c.duration, nil, name == "get-zipf", timedOp(name, e, c.keys, c.ttl))
 }
 
 func cpuModel() string {
@@ -382,13 +428,28 @@ func printHeader(c *config, out io.Writer) {
 		t.add(e.name, e.ttl, e.incr)
 	}
 	t.render(out, c.markdown)
-	fmt.Fprintln(out, "Workloads (load and the durable workloads share one store per engine; expiry uses a fresh one):")
+	txOrBatch := false
+	for _, w := range c.workloads {
+		txOrBatch = txOrBatch || strings.HasPrefix(w.name, "tx-") || w.name == "batch-load"
+	}
+	if txOrBatch {
+		t = newTable("engine", "read-write transaction", "batch load")
+		t.right = []bool{false, false, false}
+		for _, e := range c.engines {
+			t.add(e.name, e.tx, e.batch)
+		}
+		t.render(out, c.markdown)
+		fmt.Fprintf(out, "Transactions: tx-uncontended reads %d random keys of the %d loaded and writes them back (TTL %v);\n", txKeys, c.keys, c.ttl)
+		fmt.Fprintf(out, "tx-contended moves 1-100 units between 2 of %d hot keys (no TTL), then checks every balance and the sum.\n", hotKeys)
+		fmt.Fprintf(out, "batch-load writes %d keys (TTL %v) in one batch into a fresh store opened in the row's mode.\n\n", c.batchKeys, c.ttl)
+	}
+	fmt.Fprintln(out, "Workloads (load and the durable workloads share one store per engine; expiry and batch-load use fresh ones):")
 	for _, w := range c.workloads {
 		modes := make([]string, len(w.modes))
 		for i, m := range w.modes {
 			modes[i] = string(m)
 		}
-		fmt.Fprintf(out, "  %-12s %s [%s]\n", w.name, w.desc, strings.Join(modes, ", "))
+		fmt.Fprintf(out, "  %-14s %s [%s]\n", w.name, w.desc, strings.Join(modes, ", "))
 	}
 	fmt.Fprintln(out)
 }

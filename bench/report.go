@@ -123,3 +123,13 @@ func fmtCores(x float64) string {
 	}
 	return fmt.Sprintf("%.2f", x)
 }
+
+// fmtTxCounters prints an engine's own transaction counters, or "" if it
+// keeps none.
+func fmtTxCounters(c *txCounts) string {
+	if c == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (engine: %d commits, %d conflicts, %d retries in Update, %d gave up)",
+		c.commits, c.conflicts, c.retries, c.gaveUp)
+}

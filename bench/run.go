@@ -25,6 +25,11 @@ type result struct {
 
 	// expiry run only
 	expiry *expiryResult
+	// transaction workloads only
+	tx  txTally
+	txr *txResult
+	// batch-load only
+	batch *batchResult
 }
 
 func (r *result) opsPerSec() float64 {
@@ -55,6 +60,7 @@ type worker struct {
 	hist  hist
 	ops   int64
 	miss  int64
+	tx    txTally // transaction workloads
 }
 
 // nextValue returns a valueSize slice of random bytes, different from one op
@@ -101,6 +107,7 @@ func collect(r *result, ws []*worker) {
 		r.ops += w.ops
 		r.misses += w.miss
 		r.hist.merge(&w.hist)
+		r.tx.merge(&w.tx)
 	}
 }
 

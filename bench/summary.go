@@ -47,8 +47,23 @@ func printResults(c *config, out io.Writer, steps []step, results []*result) {
 		}
 	}
 
+	failed := map[resultKey]*result{}
+	for _, r := range results {
+		if r.err != nil {
+			failed[resultKey{r.engine, r.mode, r.workload}] = r
+		}
+	}
 	for _, s := range steps {
-		if s.wl.name == "expiry" {
+		switch s.wl.name {
+		case "expiry":
+			continue
+		case "tx-uncontended", "tx-contended":
+			heading(fmt.Sprintf("%s — %s mode, %d threads", s.wl.name, s.mode, c.threads))
+			printTxTable(c, out, idx, failed, s)
+			continue
+		case "batch-load":
+			heading(fmt.Sprintf("batch-load — %d keys in one batch, %s mode", c.batchKeys, s.mode))
+			printBatchTable(c, out, idx, failed, s)
 			continue
 		}
 		heading(fmt.Sprintf("%s — %s mode, %d threads", s.wl.name, s.mode, c.threads))
@@ -133,7 +148,70 @@ func printResults(c *config, out io.Writer, steps []step, results []*result) {
 		}
 		t.render(out, md)
 	}
-	printTargets(c, out, idx)
+	printTargets(c, out, idx, steps)
+}
+
+// failure describes why an engine has no figures for a step.
+func failure(failed map[resultKey]*result, k resultKey) string {
+	r := failed[k]
+	if r == nil {
+		return "failed"
+	}
+	return "failed: " + fmtErr(r)
+}
+
+func printTxTable(c *config, out io.Writer, idx, failed map[resultKey]*result, s step) {
+	t := newTable("engine", "tx/s", "time/tx", "p50", "p99", "retries", "per 1k tx", primary+" ÷ this", "other CPU")
+	var notes []string
+	for _, e := range c.engines {
+		k := resultKey{e.name, s.mode, s.wl.name}
+		r := idx[k]
+		if r == nil || r.txr == nil {
+			t.add(e.name, failure(failed, k))
+			continue
+		}
+		rate := fmtRate(r.opsPerSec())
+		if r.misses > 0 {
+			rate += fmt.Sprintf(" (%d misses!)", r.misses)
+		}
+		t.add(e.name, rate, fmtDur(time.Duration(r.nsPerOp())),
+			fmtDur(r.hist.quantile(0.5)), fmtDur(r.hist.quantile(0.99)),
+			fmt.Sprint(r.txr.retries), fmt.Sprintf("%.1f", 1000*float64(r.txr.retries)/float64(r.ops)),
+			fmtRatio(ratio(idx, e.name, s.mode, s.wl.name)), fmtCores(r.other))
+		if x := r.txr.counters; x != nil {
+			notes = append(notes, fmt.Sprintf("%s's own counters: %d commits, %d conflicts, %d retries inside Update, %d Updates gave up after TxMaxRetries (re-run by the adapter)",
+				e.name, x.commits, x.conflicts, x.retries, x.gaveUp))
+		}
+		if r.txr.check != "" {
+			notes = append(notes, fmt.Sprintf("%s end state: %s", e.name, r.txr.check))
+		}
+	}
+	t.render(out, c.markdown)
+	fmt.Fprintln(out, "retries = runs of the transaction function beyond one per committed transaction.")
+	for _, n := range notes {
+		fmt.Fprintln(out, n+".")
+	}
+	fmt.Fprintln(out)
+}
+
+func printBatchTable(c *config, out io.Writer, idx, failed map[resultKey]*result, s step) {
+	t := newTable("engine", "keys/s", "MB/s", "total", "build", "commit", primary+" ÷ this", "other CPU")
+	for _, e := range c.engines {
+		k := resultKey{e.name, s.mode, s.wl.name}
+		r := idx[k]
+		if r == nil || r.batch == nil {
+			t.add(e.name, failure(failed, k))
+			continue
+		}
+		x := r.batch
+		t.add(e.name, fmtRate(r.opsPerSec()), fmt.Sprintf("%.1f", float64(x.bytes)/1e6/r.elapsed.Seconds()),
+			fmtDur(r.elapsed), fmtDur(x.build), fmtDur(x.commit),
+			fmtRatio(ratio(idx, e.name, s.mode, s.wl.name)), fmtCores(r.other))
+	}
+	t.render(out, c.markdown)
+	fmt.Fprintln(out, "MB/s counts keys + values. build = the Set calls, commit = Commit (Badger: WriteBatch.Flush; its WriteBatch")
+	fmt.Fprintln(out, "commits transactions while it is built and is not atomic). The ratio compares total times.")
+	fmt.Fprintln(out)
 }
 
 func hasEngine(c *config, name string) bool {
@@ -145,14 +223,13 @@ func hasEngine(c *config, name string) bool {
 	return false
 }
 
-// printTargets checks the targets against the measured ratios. It
-// reports; it asserts nothing.
-func printTargets(c *config, out io.Writer, idx map[resultKey]*result) {
+// printTargets checks the targets against the measured ratios, for
+// the workloads that were selected. It reports; it asserts nothing.
+func printTargets(c *config, out io.Writer, idx map[resultKey]*result, steps []step) {
 	md := c.markdown
-	if md {
-		fmt.Fprintf(out, "#### Targets\n\n")
-	} else {
-		fmt.Fprintf(out, "== Targets\n\n")
+	selected := map[resultKey]bool{}
+	for _, s := range steps {
+		selected[resultKey{"", s.mode, s.wl.name}] = true
 	}
 	t := newTable("target", "measured", "verdict")
 	t.right = []bool{false, false, false}
@@ -164,7 +241,7 @@ func printTargets(c *config, out io.Writer, idx map[resultKey]*result) {
 	}
 	within := func(what, wl string, m mode, limit float64) {
 		x := ratio(idx, "pebble", m, wl)
-		if x == 0 {
+		if x == 0 || !selected[resultKey{"", m, wl}] {
 			return
 		}
 		t.add(fmt.Sprintf("%s (%s, %s): ≤ %.2f× raw Pebble's time/op", what, wl, m, limit), fmtRatio(x), verdict(x <= limit))
@@ -185,7 +262,7 @@ func printTargets(c *config, out io.Writer, idx map[resultKey]*result) {
 			parts = append(parts, fmt.Sprintf("%s %s", p, fmtRatio(x)))
 			all = all && x < 1
 		}
-		if len(parts) == 0 {
+		if len(parts) == 0 || !selected[resultKey{"", m, wl}] {
 			return
 		}
 		t.add(fmt.Sprintf("%s (%s, %s): ahead of Badger, BuntDB, bbolt", what, wl, m), strings.Join(parts, ", "), verdict(all))
@@ -195,6 +272,14 @@ func printTargets(c *config, out io.Writer, idx map[resultKey]*result) {
 	for _, m := range []mode{modeDefault, modeDurable} {
 		ahead("increments", "incr-many", m)
 		ahead("increments", "incr-hot", m)
+	}
+	if len(t.rows) == 0 {
+		return
+	}
+	if md {
+		fmt.Fprintf(out, "#### Targets\n\n")
+	} else {
+		fmt.Fprintf(out, "== Targets\n\n")
 	}
 	t.render(out, md)
 }

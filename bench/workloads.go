@@ -31,7 +31,14 @@ var workloads = []workloadSpec{
 	{"incr-hot", "increment the counter of one key from every thread", both},
 	{"mix", "90% Get / 10% Set with TTL, uniformly random keys", both},
 	{"expiry", "churn: load keys with 1-2s TTL into a fresh store, then run the mix on other keys until all are reclaimed", defaultOnly},
+	{"tx-uncontended", fmt.Sprintf("read-write transactions: read %d distinct uniformly random keys, write each back with TTL", txKeys), both},
+	{"tx-contended", fmt.Sprintf("read-modify-write transactions on %d hot keys: move 1-100 from one to another; end state checked", hotKeys), both},
+	{"batch-load", "write -batch-keys keys with TTL into a fresh store in one batch, committed once", both},
 }
+
+// freshStore reports whether a workload runs on a store of its own rather
+// than on the loaded one.
+func freshStore(name string) bool { return name == "expiry" || name == "batch-load" }
 
 func lookupWorkload(name string) (workloadSpec, error) {
 	for _, w := range workloads {
