@@ -180,7 +180,7 @@ func (tx *Tx) check(write bool) error {
 // the snapshot, deadlines judged at the start time. It records the read.
 // value is owned by the caller when fromSnap is false; otherwise it is a
 // copy too. meta is the snapshot's meta plus unflushed reads, zero for a key
-// the transaction starts afresh.
+// the transaction starts afresh; it is read only when withMeta is set.
 type txView struct {
 	live  bool
 	value []byte
@@ -188,7 +188,7 @@ type txView struct {
 	meta  keyspace.Meta
 }
 
-func (tx *Tx) view(key []byte) (txView, error) {
+func (tx *Tx) view(key []byte, withMeta bool) (txView, error) {
 	tx.reads[string(key)] = struct{}{}
 	w := tx.writes[string(key)]
 	var v txView
@@ -204,7 +204,7 @@ func (tx *Tx) view(key []byte) (txView, error) {
 			}
 		}
 		rec.release()
-		if v.live {
+		if v.live && withMeta {
 			if v.meta, err = tx.db.getMeta(tx.snap, key); err != nil {
 				return txView{}, err
 			}
@@ -225,7 +225,7 @@ func (tx *Tx) view(key []byte) (txView, error) {
 		if w.exp != 0 && w.exp <= tx.now {
 			return txView{}, nil
 		}
-		prev, err := tx.snapshotLive(key, w)
+		prev, err := tx.snapshotLive(key, w, withMeta)
 		if err != nil {
 			return txView{}, err
 		}
@@ -252,13 +252,13 @@ func (tx *Tx) view(key []byte) (txView, error) {
 
 // snapshotLive returns the snapshot state of a key the transaction put, or a
 // dead view if the transaction starts it afresh.
-func (tx *Tx) snapshotLive(key []byte, w *txWrite) (txView, error) {
+func (tx *Tx) snapshotLive(key []byte, w *txWrite, withMeta bool) (txView, error) {
 	if w.fresh {
 		return txView{}, nil
 	}
 	saved := tx.writes[string(key)]
 	delete(tx.writes, string(key))
-	v, err := tx.view(key)
+	v, err := tx.view(key, withMeta)
 	tx.writes[string(key)] = saved
 	return v, err
 }
@@ -272,7 +272,7 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	v, err := tx.view(key)
+	v, err := tx.view(key, false)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func (tx *Tx) Metadata(key []byte) (Metadata, error) {
 	if err := checkKey(key); err != nil {
 		return Metadata{}, err
 	}
-	v, err := tx.view(key)
+	v, err := tx.view(key, true)
 	if err != nil {
 		return Metadata{}, err
 	}
@@ -351,7 +351,7 @@ func (tx *Tx) IncrementFrequency(key []byte) (uint64, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	v, err := tx.view(key)
+	v, err := tx.view(key, true)
 	if err != nil {
 		return 0, err
 	}
@@ -392,7 +392,7 @@ func (tx *Tx) setDeadline(key []byte, exp int64) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	v, err := tx.view(key)
+	v, err := tx.view(key, false)
 	if err != nil {
 		return err
 	}
@@ -492,7 +492,7 @@ func (tx *Tx) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) err
 			stoppedAt = key
 			break
 		}
-		v, err := tx.view(key)
+		v, err := tx.view(key, true)
 		if err != nil {
 			return err
 		}
