@@ -3,7 +3,10 @@ package epochdb
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // Batch collects blind writes (no reads) and commits them atomically: after
@@ -91,6 +94,12 @@ func (b *Batch) Commit() error {
 	if len(b.ops) == 0 {
 		return nil
 	}
+	if len(b.ops) >= regroupMin {
+		// In key order: the staged Pebble batch comes out sorted within
+		// each keyspace (see regroup), and the reads of the old records
+		// walk the store in order.
+		b.sortOps()
+	}
 	keys := make([][]byte, len(b.ops))
 	for i, op := range b.ops {
 		keys[i] = op.key
@@ -134,6 +143,14 @@ func (b *Batch) Commit() error {
 		return fail(err)
 	}
 	addCounters(pb, c)
+	if len(b.ops) >= regroupMin {
+		sorted, err := regroup(db.pdb, pb)
+		if err != nil {
+			return fail(err)
+		}
+		_ = pb.Close()
+		pb = sorted
+	}
 	err := db.applyBatch(pb)
 	r.finish(err == nil) // before the oracle: see the lock order in eventHub
 	if err == nil {
@@ -152,4 +169,98 @@ func (b *Batch) Commit() error {
 		_, ok := b.idx[string(k)]
 		return ok
 	})
+}
+
+// sortOps puts the ops in key order, unless they already are (a load in
+// key order), sorting a permutation rather than moving the ops around.
+func (b *Batch) sortOps() {
+	less := func(x, y []byte) int { return bytes.Compare(x, y) }
+	if slices.IsSortedFunc(b.ops, func(x, y batchOp) int { return less(x.key, y.key) }) {
+		return
+	}
+	perm := make([]int32, len(b.ops))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortFunc(perm, func(i, j int32) int { return less(b.ops[i].key, b.ops[j].key) })
+	ops := make([]batchOp, len(b.ops))
+	for i, p := range perm {
+		ops[i] = b.ops[p]
+	}
+	b.ops = ops
+}
+
+// regroupMin is the size from which Commit sorts a batch; see regroup.
+const regroupMin = 4096
+
+// regroup returns the entries of b grouped by keyspace (the first byte of
+// their keys) in ascending order, keeping their order within each group. A
+// batch staged in user-key order then comes out fully sorted: Pebble sorts a
+// batch too large for its memtable before applying it, and a sorted one
+// costs that sort a linear pass instead of a full sort. (Every key appears
+// once in a Batch's Pebble batch, so the regrouping changes no outcome.)
+func regroup(db *pebble.DB, b *pebble.Batch) (_ *pebble.Batch, err error) {
+	var groups [256]*pebble.Batch
+	defer func() {
+		if err != nil {
+			for _, g := range groups {
+				if g != nil {
+					_ = g.Close()
+				}
+			}
+		}
+	}()
+	r := b.Reader()
+	for {
+		kind, key, value, ok, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("epochdb: batch: %w", err)
+		}
+		if !ok {
+			break
+		}
+		if len(key) == 0 {
+			return nil, fmt.Errorf("epochdb: batch: an empty key: %w", ErrCorrupt)
+		}
+		g := groups[key[0]]
+		if g == nil {
+			g = db.NewBatch()
+			groups[key[0]] = g
+		}
+		switch kind {
+		case pebble.InternalKeyKindSet:
+			err = g.Set(key, value, nil)
+		case pebble.InternalKeyKindDelete:
+			err = g.Delete(key, nil)
+		case pebble.InternalKeyKindMerge:
+			err = g.Merge(key, value, nil)
+		default:
+			err = fmt.Errorf("epochdb: batch: unexpected entry kind %v", kind)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	var out *pebble.Batch
+	for _, g := range groups {
+		if g == nil {
+			continue
+		}
+		if out == nil {
+			out = g // the first group: the data, by far the largest
+			continue
+		}
+		if err := out.Apply(g, nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range groups {
+		if g != nil && g != out {
+			_ = g.Close()
+		}
+	}
+	if out == nil {
+		out = db.NewBatch()
+	}
+	return out, nil
 }

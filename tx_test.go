@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
@@ -391,5 +392,100 @@ func TestBatch(t *testing.T) {
 	clk.Advance(time.Hour)
 	if n, _ := db.expireDue(nil); n != 499 {
 		t.Fatalf("swept %d batch keys with ttl", n)
+	}
+}
+
+// A batch large enough to be sorted and regrouped by keyspace (regroupMin)
+// gives exactly the state of the same writes done one by one: values,
+// deadlines, frequencies kept on overwrite, counters, the ttl index, and an
+// expiry event for an expired key it replaces.
+func TestBatch_LargeSortedCommitMatchesSingleWrites(t *testing.T) {
+	const n = 3 * regroupMin
+	run := func(t *testing.T, batched bool) map[string]string {
+		db, clk := mustOpen(t, nil)
+		sub, _ := db.Subscribe(16)
+		for i := 0; i < n; i += 3 {
+			mustSet(t, db, fmt.Sprintf("k%06d", i), "old", time.Duration(i%2)*time.Minute)
+			if i%9 == 0 {
+				_, err := db.IncrementFrequency([]byte(fmt.Sprintf("k%06d", i)))
+				testutil.Must(t, err)
+			}
+		}
+		mustSet(t, db, "doomed", "x", time.Second)
+		clk.Advance(2 * time.Second) // "doomed" has expired; the sweeper has not run
+		write := func(i int) (string, []byte, time.Duration, bool) {
+			k := fmt.Sprintf("k%06d", (i*7919)%n) // scattered order
+			switch i % 5 {
+			case 0:
+				return k, nil, 0, true
+			case 1:
+				return k, []byte("v" + k), time.Hour, false
+			default:
+				return k, []byte("w"), 0, false
+			}
+		}
+		b := db.NewBatch()
+		for i := range n {
+			k, v, ttl, del := write(i)
+			if batched {
+				if del {
+					testutil.Must(t, b.Delete([]byte(k)))
+				} else {
+					testutil.Must(t, b.Set([]byte(k), v, ttl))
+				}
+			} else if del {
+				_, err := db.Delete([]byte(k))
+				testutil.Must(t, err)
+			} else {
+				testutil.Must(t, db.Set([]byte(k), v, ttl))
+			}
+		}
+		if batched {
+			testutil.Must(t, b.Set([]byte("doomed"), []byte("reborn"), 0))
+			testutil.Must(t, b.Commit())
+		} else {
+			testutil.Must(t, db.Set([]byte("doomed"), []byte("reborn"), 0))
+		}
+		select {
+		case ev := <-sub.C():
+			if ev.Kind != EventExpired || string(ev.Key) != "doomed" {
+				t.Fatalf("event %+v", ev)
+			}
+		default:
+			t.Fatal("no expiry event for the expired key the write replaced")
+		}
+		state := map[string]string{}
+		var keys, withTTL, nbytes int64
+		testutil.Must(t, db.Scan(ScanOptions{}, func(k, v []byte, md Metadata) error {
+			state[string(k)] = fmt.Sprintf("%s f=%d c=%v e=%v", v, md.Frequency, md.CreatedAt, md.ExpiresAt)
+			keys++
+			nbytes += int64(len(k) + len(v))
+			if !md.ExpiresAt.IsZero() {
+				withTTL++
+			}
+			return nil
+		}))
+		if s := db.Stats(); s.Keys != keys || s.KeysWithTTL != withTTL || s.LiveBytes != nbytes {
+			t.Fatalf("counters %d/%d/%d, scan %d/%d/%d", s.Keys, s.KeysWithTTL, s.LiveBytes, keys, withTTL, nbytes)
+		}
+		clk.Advance(2 * time.Hour)
+		swept, err := db.expireDue(nil)
+		testutil.Must(t, err)
+		if int64(swept) != withTTL {
+			t.Fatalf("the ttl index held %d entries for %d keys with a deadline", swept, withTTL)
+		}
+		return state
+	}
+	single, batched := run(t, false), run(t, true)
+	if len(single) < n/2 {
+		t.Fatalf("only %d keys", len(single))
+	}
+	if !reflect.DeepEqual(single, batched) {
+		for k, v := range single {
+			if batched[k] != v {
+				t.Fatalf("%s: one by one %q, batched %q", k, v, batched[k])
+			}
+		}
+		t.Fatalf("batched state has %d keys, one by one %d", len(batched), len(single))
 	}
 }
