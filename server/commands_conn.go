@@ -290,6 +290,9 @@ func (c *Conn) info(now time.Time) string {
 	if sh.multi.Load() >= 0 {
 		flags += "x"
 	}
+	if sh.blocked.Load() {
+		flags += "b"
+	}
 	cmd := "NULL"
 	if e := c.lastCmd.Load(); e != nil {
 		cmd = e.spec.Name

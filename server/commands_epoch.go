@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"path/filepath"
+	"time"
 
 	"github.com/epochdb/epochdb"
 )
@@ -15,8 +17,14 @@ func epochCommands() []command {
 		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: 1, Step: 1, Group: g, Summary: summary}
 	}
 	return []command{
-		{k1("epoch.meta", 2, FlagReadOnly, "Returns a key's metadata: frequency, created/updated/last-access/expires times in Unix ms."), cmdEpochMeta},
+		{k1("epoch.meta", 2, FlagReadOnly, "Returns a key's metadata: frequency, heat, created/updated/last-access/expires times in Unix ms."), cmdEpochMeta},
 		{k1("epoch.incrfreq", 2, FlagWrite, "Counts one access of a key and returns its new frequency."), cmdEpochIncrFreq},
+		// No keyspace lock: the backup is online (a library snapshot), the
+		// event log and the preview are read by the library consistently,
+		// and EPOCH.EVENTS BLOCK must not hold a lock while it waits.
+		{CommandSpec{Name: "epoch.backup", Arity: -1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Writes an online backup of the database into a directory and returns the file's path."}, cmdEpochBackup},
+		{CommandSpec{Name: "epoch.events", Arity: -1, Flags: FlagReadOnly | FlagBlocking, Group: g, Summary: "Reads the durable event log (expired, pruned, evicted keys) from a cursor, optionally blocking."}, cmdEpochEvents},
+		{CommandSpec{Name: "epoch.prune", Arity: -2, Flags: FlagReadOnly | FlagLoose, Group: g, Summary: "A container for pruning commands: PREVIEW lists what the prune rule and the budget would retire now."}, cmdEpochPrune},
 		{k1("increment_frequency", 2, FlagWrite, "epoch-db 0.3: counts one access of a key."), cmdEpochIncrFreq},
 		{k1("get_metadata", 2, FlagReadOnly, "epoch-db 0.3: returns frequency, created_at and ttl (Unix seconds) of a key."), cmdGetMetadata},
 		{k1("rm", 2, FlagWrite, "epoch-db 0.3: deletes a key."), cmdRm},
@@ -26,8 +34,8 @@ func epochCommands() []command {
 }
 
 // cmdEpochMeta answers a map (RESP3) or flat pairs (RESP2) of the key's
-// metadata; times are Unix ms, expires_at is -1 without deadline. Reading
-// metadata is not an access.
+// metadata; times are Unix ms, expires_at is -1 without deadline, heat is a
+// double (a bulk string in RESP2). Reading metadata is not an access.
 func cmdEpochMeta(c *Conn, cmd Command) {
 	md, err := c.srv.DB.Metadata(c.key(cmd.Args[1]))
 	if errors.Is(err, epochdb.ErrNotFound) {
@@ -42,9 +50,11 @@ func cmdEpochMeta(c *Conn, cmd Command) {
 	if !md.ExpiresAt.IsZero() {
 		exp = md.ExpiresAt.UnixMilli()
 	}
-	c.WriteMap(5)
+	c.WriteMap(6)
 	c.WriteBulkString("frequency")
 	c.WriteUint(md.Frequency)
+	c.WriteBulkString("heat")
+	c.WriteDouble(md.Heat)
 	c.WriteBulkString("created_at")
 	c.WriteInt(md.CreatedAt.UnixMilli())
 	c.WriteBulkString("updated_at")
@@ -109,3 +119,134 @@ func cmdRm(c *Conn, cmd Command) {
 
 // cmdSize is epoch-db 0.3's SIZE: the keys of the selected database.
 func cmdSize(c *Conn, cmd Command) { cmdDBSize(c, cmd) }
+
+// cmdEpochBackup is EPOCH.BACKUP [dir]: an online backup (DB.BackupTo) into
+// dir, or Server.BackupDir, as a new file named after the time; it answers
+// the file's absolute path. A relative dir is relative to the server's
+// working directory.
+func cmdEpochBackup(c *Conn, cmd Command) {
+	if len(cmd.Args) > 2 {
+		c.WriteError(errSyntax)
+		return
+	}
+	dir := c.srv.BackupDir
+	if len(cmd.Args) == 2 {
+		dir = string(cmd.Args[1])
+		if dir == "" {
+			c.WriteError("ERR the backup directory is an empty string")
+			return
+		}
+	}
+	if dir == "" {
+		c.WriteError("ERR no backup directory: give one (EPOCH.BACKUP dir) or start epoch serve with --backup-dir")
+		return
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		c.WriteError(sanitize("ERR backup failed: " + err.Error()))
+		return
+	}
+	start := time.Now()
+	path, err := c.srv.DB.BackupTo(abs)
+	switch {
+	case errors.Is(err, epochdb.ErrClosed):
+		c.writeErr(err)
+	case err != nil:
+		c.srv.log.Error("server: EPOCH.BACKUP failed", "client", c.raddr, "dir", abs, "err", err)
+		c.WriteError(sanitize("ERR backup failed: " + err.Error()))
+	default:
+		c.srv.log.Info("server: EPOCH.BACKUP done", "client", c.raddr, "path", path, "took", time.Since(start))
+		c.WriteBulkString(path)
+	}
+}
+
+// cmdEpochPrune is the EPOCH.PRUNE container: PREVIEW [COUNT n] and HELP.
+func cmdEpochPrune(c *Conn, cmd Command) {
+	args := cmd.Args
+	sub := bstr(lower(nil, args[1]))
+	switch {
+	case sub == "preview":
+		limit := 100
+		opts := args[2:]
+		for len(opts) > 0 {
+			if !equalFold(opts[0], "count") || len(opts) < 2 {
+				c.WriteError(errSyntax)
+				return
+			}
+			n, ok := parseInt(opts[1])
+			if !ok {
+				c.WriteError(errNotInteger)
+				return
+			}
+			if n <= 0 {
+				c.WriteError(errPositive)
+				return
+			}
+			limit = int(min(n, 1<<30))
+			opts = opts[2:]
+		}
+		p, err := c.srv.DB.Preview(limit)
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		c.WriteMap(4)
+		c.WriteBulkString("prune_total")
+		c.WriteInt(int64(p.PruneTotal))
+		c.WriteBulkString("evict_total")
+		c.WriteInt(int64(p.EvictTotal))
+		c.WriteBulkString("prune")
+		writeCandidates(c, p.Prune)
+		c.WriteBulkString("evict")
+		writeCandidates(c, p.Evict)
+	case sub == "help" && len(args) == 2:
+		writeHelp(c, "EPOCH.PRUNE", []string{
+			"PREVIEW [COUNT <count>]",
+			"    Return what the pruning rule and the budget would retire now, without retiring anything:",
+			"    prune_total, evict_total and the first <count> keys of each (default: 100), with their",
+			"    database, frequency, heat, creation, last access and deadline. Reads the whole keyspace.",
+		})
+	case sub == "help":
+		c.WriteError(wrongArgs("epoch.prune|" + sub))
+	default:
+		c.WriteError(unknownSubcommand(args[1], "EPOCH.PRUNE"))
+	}
+}
+
+// writeCandidates writes Preview candidates, each a map of db, key,
+// frequency, heat, created_at, last_access and expires_at. A key the server
+// did not write (its first byte is not a database index) has db -1 and is
+// shown whole.
+func writeCandidates(c *Conn, cs []epochdb.Candidate) {
+	c.WriteArray(len(cs))
+	for _, cd := range cs {
+		db, key := -1, cd.Key
+		if len(key) > 0 && int(key[0]) < numDBs {
+			db, key = int(key[0]), key[1:]
+		}
+		md := cd.Metadata
+		c.WriteMap(7)
+		c.WriteBulkString("db")
+		c.WriteInt(int64(db))
+		c.WriteBulkString("key")
+		c.WriteBulk(key)
+		c.WriteBulkString("frequency")
+		c.WriteUint(md.Frequency)
+		c.WriteBulkString("heat")
+		c.WriteDouble(md.Heat)
+		c.WriteBulkString("created_at")
+		c.WriteInt(md.CreatedAt.UnixMilli())
+		c.WriteBulkString("last_access")
+		c.WriteInt(md.LastAccess.UnixMilli())
+		c.WriteBulkString("expires_at")
+		c.WriteInt(unixMsOrNone(md.ExpiresAt))
+	}
+}
+
+// unixMsOrNone is t in Unix ms, or -1 for the zero time (no deadline).
+func unixMsOrNone(t time.Time) int64 {
+	if t.IsZero() {
+		return -1
+	}
+	return t.UnixMilli()
+}

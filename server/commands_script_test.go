@@ -385,16 +385,16 @@ func TestCommands_Epoch(t *testing.T) {
 	runScript(t, ts, ts.dial(t), `
 		EPOCH.META missing => nil
 		SET k v EX 100 => +OK
-		EPOCH.META k => ["frequency" :0 "created_at" :1767323045000 "updated_at" :1767323045000 "last_access" :1767323045000 "expires_at" :1767323145000]
+		EPOCH.META k => ["frequency" :0 "heat" "1" "created_at" :1767323045000 "updated_at" :1767323045000 "last_access" :1767323045000 "expires_at" :1767323145000]
 		!advance 2s
 		EPOCH.INCRFREQ k => :1
 		EPOCH.INCRFREQ k => :2
 		OBJECT FREQ k => :2
-		EPOCH.META k => ["frequency" :2 "created_at" :1767323045000 "updated_at" :1767323045000 "last_access" :1767323047000 "expires_at" :1767323145000]
+		EPOCH.META k => ["frequency" :2 "heat" "2.9996149923674897" "created_at" :1767323045000 "updated_at" :1767323045000 "last_access" :1767323047000 "expires_at" :1767323145000]
 		!advance 3s
 		OBJECT IDLETIME k => :3
 		SET k v2 => +OK
-		EPOCH.META k => ["frequency" :2 "created_at" :1767323045000 "updated_at" :1767323050000 "last_access" :1767323050000 "expires_at" :-1]
+		EPOCH.META k => ["frequency" :2 "heat" "2.997882847116545" "created_at" :1767323045000 "updated_at" :1767323050000 "last_access" :1767323050000 "expires_at" :-1]
 		EPOCH.INCRFREQ missing => nil
 		INCREMENT_FREQUENCY k => +OK
 		INCREMENT_FREQUENCY missing => nil
@@ -412,7 +412,7 @@ func TestCommands_Epoch(t *testing.T) {
 	rc := ts.dial(t)
 	rc.do("HELLO", "3")
 	eq(t, "EPOCH.META (RESP3)", rc.do("EPOCH.META", "k"),
-		`{"frequency": :3, "created_at": :1767323045000, "updated_at": :1767323050000, "last_access": :1767323050000, "expires_at": :-1}`)
+		`{"frequency": :3, "heat": ,3.997882847116545, "created_at": :1767323045000, "updated_at": :1767323050000, "last_access": :1767323050000, "expires_at": :-1}`)
 }
 
 func TestCommands_Server(t *testing.T) {

@@ -8,12 +8,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/epochdb/epochdb"
 )
 
-// Server commands: INFO CONFIG TIME SLOWLOG LASTSAVE SAVE SHUTDOWN COMMAND.
+// Server commands: INFO CONFIG TIME SLOWLOG LASTSAVE SAVE BGSAVE SHUTDOWN
+// COMMAND.
 
 func serverCommands() []command {
 	const g = "server"
@@ -24,6 +26,7 @@ func serverCommands() []command {
 		{CommandSpec{Name: "slowlog", Arity: -2, Flags: FlagAdmin | FlagLoose, Group: g, Summary: "A container for slow log commands."}, cmdSlowlog},
 		{CommandSpec{Name: "lastsave", Arity: 1, Group: g, Summary: "Returns the Unix timestamp of the last successful save to disk."}, cmdLastSave},
 		{CommandSpec{Name: "save", Arity: 1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Makes every acknowledged write durable on disk."}, cmdSave},
+		{CommandSpec{Name: "bgsave", Arity: -1, Flags: FlagAdmin, Group: g, Summary: "Makes every acknowledged write durable on disk, in the background."}, cmdBgsave},
 		{CommandSpec{Name: "shutdown", Arity: -1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Stops the server: finishes in-flight commands, closes the database."}, cmdShutdown},
 		{CommandSpec{Name: "command", Arity: -1, Flags: FlagLoose, Group: g, Summary: "Returns detailed information about all commands."}, cmdCommand},
 	}
@@ -46,16 +49,135 @@ func cmdTime(c *Conn, cmd Command) {
 
 // cmdLastSave reports the current time: every acknowledged write is already
 // in the write-ahead log (durable within the sync interval, or at once with
-// appendfsync always), so the data is always "saved".
-func cmdLastSave(c *Conn, cmd Command) { c.WriteInt(c.srv.now().Unix()) }
+// appendfsync always), so the data is always "saved" — except while a
+// BGSAVE runs, when it reports the time the BGSAVE began, so that a client
+// polling LASTSAVE until it changes (Redis's way to wait for BGSAVE) waits
+// for the BGSAVE to finish.
+func cmdLastSave(c *Conn, cmd Command) { c.WriteInt(c.srv.lastSave()) }
 
 func cmdSave(c *Conn, cmd Command) {
+	if equalFold(cmd.Args[0], "save") && c.srv.bg.inProgress() {
+		c.WriteError("ERR Background save already in progress")
+		return
+	}
 	if err := c.srv.syncDB(); err != nil {
 		c.WriteError("ERR " + err.Error())
 		return
 	}
 	c.WriteOK()
 }
+
+// cmdBgsave is BGSAVE [SCHEDULE]: SAVE's work (waiting until every write
+// acknowledged so far is fsynced) in a goroutine. SCHEDULE is accepted and
+// changes nothing: there is no other background job to wait for.
+func cmdBgsave(c *Conn, cmd Command) {
+	if len(cmd.Args) > 2 || len(cmd.Args) == 2 && !equalFold(cmd.Args[1], "schedule") {
+		c.WriteError(errSyntax)
+		return
+	}
+	s := c.srv
+	if err := s.canSync(); err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
+	}
+	switch s.bg.start(s) {
+	case bgStarted:
+		c.WriteString("Background saving started")
+	case bgRunning:
+		c.WriteError("ERR Background save already in progress")
+	default:
+		c.WriteError("ERR the server is shutting down")
+	}
+}
+
+// bgsave is the state of BGSAVE.
+type bgsave struct {
+	mu      sync.Mutex // guards the fields
+	running bool
+	since   int64 // Unix seconds at the start of the running BGSAVE
+	lastErr error // of the last finished BGSAVE
+	ended   bool  // the server stopped: no new BGSAVE
+	wg      sync.WaitGroup
+}
+
+const (
+	bgStarted = iota
+	bgRunning
+	bgEnded
+)
+
+// start begins a BGSAVE unless one runs or the server has stopped.
+func (b *bgsave) start(s *Server) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.ended:
+		return bgEnded
+	case b.running:
+		return bgRunning
+	}
+	b.running, b.since = true, s.now().Unix()
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		start := time.Now()
+		err := s.syncDB()
+		if err != nil {
+			s.log.Error("server: BGSAVE failed", "err", err)
+		} else {
+			s.log.Info("server: BGSAVE done", "took", time.Since(start))
+		}
+		b.mu.Lock()
+		b.running, b.lastErr = false, err
+		b.mu.Unlock()
+	}()
+	return bgStarted
+}
+
+func (b *bgsave) inProgress() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running
+}
+
+// status is INFO's rdb_last_bgsave_status: ok or err.
+func (b *bgsave) status() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.lastErr != nil {
+		return "err"
+	}
+	return "ok"
+}
+
+// wait refuses new BGSAVEs and waits for the running one (at shutdown,
+// before the caller closes the database).
+func (b *bgsave) wait() {
+	b.mu.Lock()
+	b.ended = true
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// lastSave is LASTSAVE (see cmdLastSave).
+func (s *Server) lastSave() int64 {
+	s.bg.mu.Lock()
+	defer s.bg.mu.Unlock()
+	if s.bg.running {
+		return s.bg.since
+	}
+	return s.now().Unix()
+}
+
+// canSync reports why syncDB cannot work (appendfsync no), or nil.
+func (s *Server) canSync() error {
+	if o := s.DBOptions; o != nil && !o.SyncWrites && o.SyncInterval < 0 {
+		return errAppendFsyncNo
+	}
+	return nil
+}
+
+var errAppendFsyncNo = errors.New("appendfsync is 'no': durability is left to the OS and cannot be forced")
 
 // syncDB returns once every write acknowledged before the call is durable.
 // The library has no Sync call yet, so in the default mode it waits for two
@@ -71,7 +193,7 @@ func (s *Server) syncDB() error {
 		interval = o.SyncInterval
 	}
 	if interval < 0 {
-		return errors.New("appendfsync is 'no': durability is left to the OS and cannot be forced")
+		return errAppendFsyncNo
 	}
 	start := s.DB.Stats().WALSyncs
 	deadline := time.Now().Add(3 * interval)
@@ -169,7 +291,7 @@ func (s *Server) info(section string) [][2]string {
 		return [][2]string{
 			{"connected_clients", itoa(s.st.connections.Load())},
 			{"maxclients", itoa(s.cfg.maxClients.Load())},
-			{"blocked_clients", "0"},
+			{"blocked_clients", itoa(s.st.blocked.Load())},
 			{"pubsub_clients", strconv.Itoa(pubsub)},
 		}
 	case "memory":
@@ -191,8 +313,9 @@ func (s *Server) info(section string) [][2]string {
 			{"loading", "0"},
 			{"async_loading", "0"},
 			{"rdb_changes_since_last_save", "0"},
-			{"rdb_bgsave_in_progress", "0"},
-			{"rdb_last_save_time", itoa(s.now().Unix())},
+			{"rdb_bgsave_in_progress", itoa(int64(b2i(s.bg.inProgress())))},
+			{"rdb_last_save_time", itoa(s.lastSave())},
+			{"rdb_last_bgsave_status", s.bg.status()},
 			{"aof_enabled", "1"},
 			{"aof_rewrite_in_progress", "0"},
 			{"appendfsync", appendFsync(s)},
@@ -389,7 +512,7 @@ func writeCommandInfo(c *Conn, s *CommandSpec) {
 		bit  Flags
 		name string
 	}{{FlagWrite, "write"}, {FlagReadOnly, "readonly"}, {FlagAdmin, "admin"}, {FlagNoAuth, "no_auth"},
-		{FlagPubSub, "pubsub"}, {FlagNoMulti, "no_multi"}} {
+		{FlagPubSub, "pubsub"}, {FlagNoMulti, "no_multi"}, {FlagBlocking, "blocking"}} {
 		if s.Flags&f.bit != 0 {
 			flags = append(flags, f.name)
 		}
@@ -460,4 +583,11 @@ func cmdSlowlog(c *Conn, cmd Command) {
 	default:
 		c.WriteError(unknownSubcommand(args[1], "SLOWLOG"))
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -151,6 +151,11 @@ var params = []param{
 	{"prune-grace", func(s *Server) string { return s.dbOpts().PruneGrace.String() }, nil},
 	{"prune-interval", func(s *Server) string { return s.dbOpts().PruneInterval.String() }, nil},
 	{"prune-skip-ttl-keys", func(s *Server) string { return yesNo(s.dbOpts().PruneSkipTTLKeys) }, nil},
+	{"event-log", func(s *Server) string { return yesNo(s.dbOpts().EventLog) }, nil},
+	{"event-log-values", func(s *Server) string { return yesNo(s.dbOpts().EventLogValues) }, nil},
+	{"event-log-max-entries", func(s *Server) string { return strconv.FormatInt(s.dbOpts().EventLogMaxEntries, 10) }, nil},
+	{"event-log-max-age", func(s *Server) string { return s.dbOpts().EventLogMaxAge.String() }, nil},
+	{"backup-dir", func(s *Server) string { return s.BackupDir }, nil},
 	{"save", func(*Server) string { return "" }, nil},
 	{"client-query-buffer-limit", func(s *Server) string { return strconv.FormatInt(s.queryLimit(), 10) }, nil},
 	{"client-output-buffer-limit", func(s *Server) string {
@@ -187,6 +192,9 @@ func (s *Server) dbOpts() epochdb.Options {
 	}
 	if o.PruneInterval == 0 {
 		o.PruneInterval = d.PruneInterval
+	}
+	if o.EventLogMaxEntries == 0 {
+		o.EventLogMaxEntries = d.EventLogMaxEntries
 	}
 	return o
 }

@@ -56,8 +56,10 @@ type Conn struct {
 	watches     []watchSet
 	subs        map[string]struct{}
 	psubs       map[string]struct{}
-	pushing     bool // output goes through the push queue (see pubsub.go)
-	deadlineSet bool // an idle-timeout read deadline is armed
+	pushing     bool          // output goes through the push queue (see pubsub.go)
+	deadlineSet bool          // an idle-timeout read deadline is armed
+	blocking    bool          // a blocking command's watcher reads ahead (see block.go)
+	blockedFor  time.Duration // how long the current command waited blocked
 	shared      connShared
 	push        pushQueue
 	closeOnce   sync.Once
@@ -75,6 +77,7 @@ type connShared struct {
 	npsub   atomic.Int32
 	multi   atomic.Int32 // queued commands, -1 outside MULTI
 	killed  atomic.Bool
+	blocked atomic.Bool // in a blocking command (CLIENT LIST flag b)
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {
@@ -111,10 +114,10 @@ type deadlineReader struct{ c *Conn }
 
 func (r deadlineReader) Read(p []byte) (int, error) {
 	c := r.c
-	if t := c.srv.cfg.idleTimeout(); t > 0 && len(c.subs)+len(c.psubs) == 0 {
+	if t := c.srv.cfg.idleTimeout(); t > 0 && len(c.subs)+len(c.psubs) == 0 && !c.blocking {
 		_ = c.nc.SetReadDeadline(time.Now().Add(t))
 		c.deadlineSet = true
-	} else if c.deadlineSet { // subscribers never time out
+	} else if c.deadlineSet { // subscribers and blocked clients never time out
 		_ = c.nc.SetReadDeadline(time.Time{})
 		c.deadlineSet = false
 	}

@@ -35,4 +35,8 @@
 // DB.Modify). Commands over several keys (MSET, RENAME, DEL a b, EXEC, …)
 // hold the server's keyspace lock exclusively, so they are isolated from
 // every other command served by this server.
+//
+// The one blocking command, EPOCH.EVENTS BLOCK, waits without the keyspace
+// lock, on a context that ends when the server shuts down or the client
+// goes away (see block.go), so it never holds up other clients or Shutdown.
 package server

@@ -19,6 +19,8 @@ const (
 	errOffset       = "ERR offset is out of range"
 	errSameObject   = "ERR source and destination objects are the same"
 	errWrongPass    = "WRONGPASS invalid username-password pair or user is disabled."
+	errEventLogOff  = "ERR the event log is off (start epoch serve with --event-log yes)"
+	errPositive     = "ERR value is out of range, must be positive"
 	errNoPassConfig = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
 )
 
@@ -54,6 +56,8 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError("ERR transaction conflict persisted after retries; try again")
 	case errors.Is(err, epochdb.ErrClosed):
 		c.WriteError("ERR the server is shutting down")
+	case errors.Is(err, epochdb.ErrEventLogOff):
+		c.WriteError(errEventLogOff)
 	default:
 		c.srv.log.Error("server: command failed", "client", c.raddr, "err", err)
 		c.WriteError("ERR " + err.Error())

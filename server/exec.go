@@ -80,8 +80,11 @@ func (c *Conn) call(e *entry, cmd Command) {
 	}
 	c.keyArena = c.keyArena[:0]
 	start := time.Now()
+	c.blockedFor = 0
 	c.serveLocked(e, cmd, mode)
-	took := time.Since(start)
+	// As in Redis, the time a blocking command spent waiting is not
+	// execution time.
+	took := time.Since(start) - c.blockedFor
 	if len(c.keyArena) > arenaMax {
 		c.keyArena = nil
 	}

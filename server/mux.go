@@ -63,6 +63,10 @@ const (
 	// arity is not enforced, but a negative arity's minimum still is, so a
 	// container's handler always gets its subcommand argument.
 	FlagLoose
+	// FlagBlocking marks a command that may block the client (COMMAND INFO
+	// shows "blocking"). Register it without FlagKeyspace: a command that
+	// holds the keyspace lock must not wait.
+	FlagBlocking
 )
 
 // CommandSpec describes a command to a ServeMux.

@@ -62,6 +62,7 @@ func TestCommands_ContainerWithoutSubcommand(t *testing.T) {
 // the server keeps serving. Commands that stop the server or wipe the data
 // are left out.
 func TestCommands_EveryCommandWithAnyArgumentCount(t *testing.T) {
+	t.Chdir(t.TempDir()) // EPOCH.BACKUP x writes into ./x
 	var logs syncBuffer
 	skip := []string{"shutdown", "flushall", "flushdb", "flush"}
 	ts := startServer(t, logTo(&logs), func(s *Server) { s.Handler = newCommandMux(skip...) })

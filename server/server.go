@@ -110,6 +110,11 @@ type Server struct {
 	// (notify-keyspace-events, Redis's letters). Empty disables them.
 	NotifyKeyspaceEvents string
 
+	// BackupDir is the directory EPOCH.BACKUP writes into when it is given
+	// none (epoch serve defaults it to the data directory's sibling
+	// "<dir>-backups"). Empty means EPOCH.BACKUP needs a directory argument.
+	BackupDir string
+
 	// ConfigFile is the configuration file the server was started from,
 	// reported by INFO.
 	ConfigFile string
@@ -137,6 +142,12 @@ type Server struct {
 	eventsDone  chan struct{}
 	eventsEnded bool
 
+	// baseCtx ends when shutdown begins: blocking commands (EPOCH.EVENTS
+	// BLOCK) wait on a context derived from it.
+	baseCtx    context.Context
+	cancelBase context.CancelFunc
+	bg         bgsave
+
 	ks      sync.RWMutex // the keyspace lock: see FlagKeyspace
 	nextID  atomic.Int64
 	hub     hub
@@ -150,6 +161,7 @@ type Server struct {
 type serverStats struct {
 	connections atomic.Int64 // connected clients
 	received    atomic.Uint64
+	blocked     atomic.Int64 // clients in a blocking command
 	rejected    atomic.Uint64
 	commands    atomic.Uint64
 	netIn       atomic.Uint64
@@ -182,6 +194,7 @@ func (s *Server) init() {
 		s.hub.init()
 		s.cursors.init()
 		s.started = time.Now()
+		s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	})
 }
 
@@ -323,6 +336,7 @@ func (s *Server) beginShutdown() {
 	s.init()
 	s.mu.Lock()
 	first := !s.inShutdown.Swap(true)
+	s.cancelBase() // ends blocking commands
 	lns := make([]net.Listener, 0, len(s.listeners))
 	for ln := range s.listeners {
 		lns = append(lns, *ln)
@@ -355,11 +369,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-s.drained:
 		s.stopEvents()
+		s.bg.wait()
 		return nil
 	case <-ctx.Done():
 		s.closeConns()
 		<-s.drained
 		s.stopEvents()
+		s.bg.wait()
 		return ctx.Err()
 	}
 }
@@ -372,6 +388,7 @@ func (s *Server) Close() error {
 	s.closeConns()
 	<-s.drained
 	s.stopEvents()
+	s.bg.wait()
 	return nil
 }
 

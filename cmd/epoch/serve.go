@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -54,7 +55,40 @@ type serveOptions struct {
 	pruneGrace        time.Duration
 	pruneInterval     time.Duration
 	pruneSkipTTLKeys  bool
+
+	// The durable event log (EPOCH.EVENTS) and backups (EPOCH.BACKUP).
+	eventLog           yesNoValue
+	eventLogValues     yesNoValue
+	eventLogMaxEntries int64
+	eventLogMaxAge     time.Duration
+	backupDir          string
 }
+
+// yesNoValue is a boolean flag written as redis.conf writes them: yes or no
+// (true/false, on/off and 1/0 work too), always with a value, as in
+// "--event-log yes" or "--event-log=yes".
+type yesNoValue bool
+
+func (v *yesNoValue) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "yes", "true", "on", "1":
+		*v = true
+	case "no", "false", "off", "0":
+		*v = false
+	default:
+		return fmt.Errorf("%q is neither yes nor no", s)
+	}
+	return nil
+}
+
+func (v *yesNoValue) String() string {
+	if *v {
+		return "yes"
+	}
+	return "no"
+}
+
+func (v *yesNoValue) Type() string { return "yes|no" }
 
 func newServeCmd() *cobra.Command {
 	var o serveOptions
@@ -119,6 +153,11 @@ closed, the exit status is 0.`,
 	f.DurationVar(&o.pruneGrace, "prune-grace", 0, "age under which no key is pruned")
 	f.DurationVar(&o.pruneInterval, "prune-interval", time.Minute, "how often the pruning pass runs")
 	f.BoolVar(&o.pruneSkipTTLKeys, "prune-skip-ttl-keys", false, "leave keys with a TTL to expire instead of pruning them")
+	f.Var(&o.eventLog, "event-log", "keep a durable log of expired, pruned and evicted keys, read with EPOCH.EVENTS")
+	f.Var(&o.eventLogValues, "event-log-values", "store the retired value in each event of the log (needs --event-log yes)")
+	f.Int64Var(&o.eventLogMaxEntries, "event-log-max-entries", epochdb.DefaultOptions().EventLogMaxEntries, "events the log keeps; older ones are dropped")
+	f.DurationVar(&o.eventLogMaxAge, "event-log-max-age", 0, "drop events older than this from the log (0: keep until --event-log-max-entries drops them)")
+	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes to when given none (default "<dir>-backups", beside the data directory)`)
 	return cmd
 }
 
@@ -174,6 +213,16 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	opts.PruneGrace = o.pruneGrace
 	opts.PruneInterval = o.pruneInterval
 	opts.PruneSkipTTLKeys = o.pruneSkipTTLKeys
+	if o.eventLogValues && !o.eventLog {
+		return nil, errors.New("event-log-values yes needs event-log yes")
+	}
+	if o.eventLogMaxEntries <= 0 || o.eventLogMaxAge < 0 {
+		return nil, errors.New("event-log-max-entries must be positive and event-log-max-age >= 0")
+	}
+	opts.EventLog = bool(o.eventLog)
+	opts.EventLogValues = bool(o.eventLogValues)
+	opts.EventLogMaxEntries = o.eventLogMaxEntries
+	opts.EventLogMaxAge = o.eventLogMaxAge
 	return opts, nil
 }
 
@@ -233,6 +282,15 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		slowlog = time.Nanosecond // log every command
 	}
 
+	backupDir := o.backupDir
+	if backupDir == "" {
+		abs, err := filepath.Abs(o.dir)
+		if err != nil {
+			return fmt.Errorf("dir: %w", err)
+		}
+		backupDir = abs + "-backups"
+	}
+
 	db, err := epochdb.Open(o.dir, opts)
 	if err != nil {
 		return err
@@ -247,6 +305,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		IdleTimeout:          time.Duration(o.timeout) * time.Second,
 		ProtoMaxBulkLen:      maxBulk,
 		NotifyKeyspaceEvents: o.notify,
+		BackupDir:            backupDir,
 		SlowlogThreshold:     slowlog,
 		SlowlogMaxLen:        o.slowlogMaxLen,
 		ConfigFile:           o.configFile,

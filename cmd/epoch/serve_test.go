@@ -95,7 +95,7 @@ func TestConfig_Precedence(t *testing.T) {
 }
 
 func TestDBOptions(t *testing.T) {
-	base := serveOptions{syncInterval: 100 * time.Millisecond, maxDisk: "0", maxmemoryPolicy: "noeviction", lfuHalfLife: time.Hour, pruneInterval: time.Minute}
+	base := serveOptions{syncInterval: 100 * time.Millisecond, maxDisk: "0", maxmemoryPolicy: "noeviction", lfuHalfLife: time.Hour, pruneInterval: time.Minute, eventLogMaxEntries: 1000}
 	for _, tc := range []struct {
 		fsync    string
 		sync     bool
@@ -145,7 +145,7 @@ func testOptions(t *testing.T) serveOptions {
 		syncInterval: 100 * time.Millisecond, maxclients: 100, protoMaxBulkLen: get("proto-max-bulk-len"),
 		protectedMode: true, slowlogSlower: 10000, slowlogMaxLen: 128, logLevel: "error", logFormat: "text",
 		shutdownTimeout: 10 * time.Second, maxDisk: "0", maxmemoryPolicy: "noeviction", lfuHalfLife: time.Hour,
-		pruneInterval: time.Minute,
+		pruneInterval: time.Minute, eventLogMaxEntries: 1_000_000,
 	}
 	return o
 }
@@ -286,5 +286,160 @@ func TestServe_SIGTERM(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+// TestConfig_EventLogAndBackupFlags: event-log and event-log-values take
+// yes/no (as flags, EPOCH_* variables and config file lines), the
+// retention options and backup-dir map onto the library and the server.
+func TestConfig_EventLogAndBackupFlags(t *testing.T) {
+	cmd := newServeCmd()
+	fs := cmd.Flags()
+	must(t, fs.Parse([]string{"--event-log", "yes", "--event-log-max-age=1h"}))
+	file := map[string]string{"event-log-max-entries": "500", "backup-dir": "/srv/backups", "event-log": "no"}
+	env := map[string]string{"EPOCH_EVENT_LOG_VALUES": "yes"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	must(t, applySources(fs, file, lookup, "config"))
+	for name, want := range map[string]string{
+		"event-log": "yes", "event-log-values": "yes", "event-log-max-entries": "500",
+		"event-log-max-age": "1h0m0s", "backup-dir": "/srv/backups",
+	} {
+		if got := fs.Lookup(name).Value.String(); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	for _, bad := range [][]string{{"--event-log", "maybe"}, {"--event-log"}, {"--event-log-values=2"}} {
+		if err := newServeCmd().Flags().Parse(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for _, ok := range []string{"yes", "no", "true", "false", "YES", "on", "off", "1", "0"} {
+		var v yesNoValue
+		must(t, v.Set(ok))
+	}
+
+	o := testOptions(t)
+	o.eventLog, o.eventLogValues, o.eventLogMaxEntries, o.eventLogMaxAge = true, true, 500, time.Hour
+	opts, err := dbOptions(o, nil)
+	must(t, err)
+	if !opts.EventLog || !opts.EventLogValues || opts.EventLogMaxEntries != 500 || opts.EventLogMaxAge != time.Hour {
+		t.Errorf("event log options: %+v", opts)
+	}
+	for _, bad := range []func(*serveOptions){
+		func(o *serveOptions) { o.eventLog = false }, // values without the log
+		func(o *serveOptions) { o.eventLogMaxEntries = 0 },
+		func(o *serveOptions) { o.eventLogMaxAge = -time.Second },
+	} {
+		o := o
+		bad(&o)
+		if _, err := dbOptions(o, nil); err == nil {
+			t.Errorf("accepted %+v", o)
+		}
+	}
+}
+
+// TestServe_EventsBackupAndShutdown runs epoch serve in-process with the
+// event log on: CONFIG GET shows the settings, EPOCH.BACKUP writes into the
+// default directory beside the data directory, EPOCH.EVENTS reads the log,
+// and SHUTDOWN stops the server although a client is blocked in
+// EPOCH.EVENTS BLOCK 0.
+func TestServe_EventsBackupAndShutdown(t *testing.T) {
+	o := testOptions(t)
+	o.eventLog, o.maxKeys, o.maxmemoryPolicy = true, 1, "allkeys-lru"
+	addrs := make(chan [2]net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(context.Background(), o, io.Discard, func(r, h net.Addr) { addrs <- [2]net.Addr{r, h} })
+	}()
+	a := <-addrs
+	ctx := context.Background()
+	c := newClient(t, a[0].String())
+	cfg, err := c.ConfigGet(ctx, "*").Result()
+	must(t, err)
+	abs, err := filepath.Abs(o.dir)
+	must(t, err)
+	for name, want := range map[string]string{
+		"event-log": "yes", "event-log-values": "no", "event-log-max-entries": "1000000",
+		"event-log-max-age": "0s", "backup-dir": abs + "-backups",
+	} {
+		if cfg[name] != want {
+			t.Errorf("CONFIG GET %s = %q, want %q", name, cfg[name], want)
+		}
+	}
+	path, err := c.Do(ctx, "EPOCH.BACKUP").Text()
+	must(t, err)
+	if filepath.Dir(path) != abs+"-backups" {
+		t.Errorf("EPOCH.BACKUP wrote %s", path)
+	}
+	f, err := os.Open(path)
+	must(t, err)
+	_, err = epochdb.VerifyBackup(f)
+	f.Close()
+	must(t, err)
+
+	must(t, c.Set(ctx, "a", "1", 0).Err())
+	must(t, c.Set(ctx, "b", "2", 0).Err()) // evicts a
+	r, err := c.Do(ctx, "EPOCH.EVENTS").Slice()
+	must(t, err)
+	if evs := r[1].([]any); len(evs) != 1 || evs[0].(map[any]any)["key"] != "a" {
+		t.Errorf("EPOCH.EVENTS = %v", r)
+	}
+
+	blocked := newClient(t, a[0].String(), func(o *redis.Options) { o.ReadTimeout = -1 })
+	berr := make(chan error, 1)
+	go func() { berr <- blocked.Do(ctx, "EPOCH.EVENTS", "FROM", "$", "BLOCK", "0").Err() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := c.Info(ctx, "clients").Result()
+		must(t, err)
+		if strings.Contains(info, "blocked_clients:1\r\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the client did not block: %s", info)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := c.Shutdown(ctx).Err(); err != nil {
+		t.Errorf("SHUTDOWN: %v", err)
+	}
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("SHUTDOWN waited for the blocked client")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	if err := <-berr; err == nil {
+		t.Error("the blocked client got no error at shutdown")
+	}
+}
+
+// TestServe_EventLogOff: without --event-log, EPOCH.EVENTS says how to
+// turn it on.
+func TestServe_EventLogOff(t *testing.T) {
+	o := testOptions(t)
+	addrs := make(chan [2]net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, o, io.Discard, func(r, h net.Addr) { addrs <- [2]net.Addr{r, h} })
+	}()
+	a := <-addrs
+	err := newClient(t, a[0].String()).Do(context.Background(), "EPOCH.EVENTS").Err()
+	if err == nil || err.Error() != "ERR the event log is off (start epoch serve with --event-log yes)" {
+		t.Errorf("EPOCH.EVENTS with the log off: %v", err)
+	}
+	cancel()
+	must(t, <-done)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

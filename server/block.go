@@ -1,0 +1,76 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// Blocking commands (EPOCH.EVENTS BLOCK). A blocking command waits in its
+// handler, on the connection's goroutine, without the keyspace lock (it is
+// registered without FlagKeyspace), on a context that ends when:
+//
+//   - the server begins to shut down (Server.baseCtx), so that SHUTDOWN,
+//     Shutdown and Close never wait for a blocked client;
+//   - the client closes its connection or it is killed (CLIENT KILL, Close):
+//     while the command waits, a watcher goroutine reads ahead on the
+//     connection, and a read error (EOF, a closed socket) cancels the
+//     context. Bytes the client sends meanwhile (pipelined commands) stay in
+//     the connection's buffer and are served after the blocking command;
+//     once they fill the buffer (16 KiB), only shutdown or an event ends
+//     the wait.
+//
+// Inside EXEC a blocking command does not block (as in Redis).
+
+// blockContext returns the context a blocking command waits on, and the
+// function that ends the wait; call it before writing the reply.
+func (c *Conn) blockContext() (context.Context, func()) {
+	s := c.srv
+	blockedAt := time.Now()
+	ctx, cancel := context.WithCancel(s.baseCtx)
+	s.st.blocked.Add(1)
+	c.shared.blocked.Store(true)
+	// Disarm the idle timeout: blocked clients do not time out (Redis
+	// exempts them too). From here until the watcher has exited, only
+	// wake-ups (shutdown, stop below) set the read deadline, so a wake-up
+	// can never be overwritten.
+	if c.deadlineSet {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		c.deadlineSet = false
+	}
+	c.blocking = true
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Peek does not consume input: what the client sends meanwhile
+		// accumulates in the reader's buffer (up to its size; then the
+		// watch ends and shutdown alone ends the wait). A read error (the
+		// socket closed or at EOF, shutdown, stop's wake-up) is not kept
+		// by the reader, so the connection's next read sees it again or
+		// reads normally.
+		br := c.rd.br
+		for n := br.Buffered() + 1; n <= br.Size(); n = br.Buffered() + 1 {
+			if _, err := br.Peek(n); err != nil {
+				cancel()
+				return
+			}
+		}
+	}()
+	stop := func() {
+		cancel()
+		_ = c.nc.SetReadDeadline(time.Now()) // wake the watcher
+		<-done
+		_ = c.nc.SetReadDeadline(time.Time{})
+		c.blocking = false
+		c.blockedFor += time.Since(blockedAt)
+		c.shared.blocked.Store(false)
+		s.st.blocked.Add(-1)
+	}
+	return ctx, stop
+}
+
+// cancelledCtx is a context that has ended, for probing without waiting.
+var cancelledCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()

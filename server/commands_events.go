@@ -1,0 +1,227 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/epochdb/epochdb"
+)
+
+// EPOCH.EVENTS [FROM seq|$] [COUNT n] [BLOCK ms]: the library's durable
+// event log (Options.EventLog) read from a cursor, like XREAD.
+//
+// The reply is [cursor, [event, …]]: cursor is the sequence number to pass
+// as FROM next, events are those of the selected database with a sequence
+// number above FROM, oldest first, at most COUNT (default 100). Each event
+// is a map (flat pairs in RESP2) of seq, kind (expired, pruned, evicted),
+// key, time (Unix ms), frequency, created_at, expires_at (-1 without
+// deadline) and, when the log carries values (event-log-values), value.
+// FROM $ starts after the newest event. BLOCK waits, without the keyspace
+// lock, until an event arrives or ms pass (0: forever); a timeout answers
+// the cursor and an empty array.
+
+const (
+	eventsDefaultCount = 100
+	// eventsExamineMax bounds the events of other databases one call skips
+	// (beyond 10×COUNT): the cursor still advances past them.
+	eventsExamineMax = 10000
+)
+
+func cmdEpochEvents(c *Conn, cmd Command) {
+	var (
+		after    uint64
+		fromLast bool
+		count    = eventsDefaultCount
+		block    = time.Duration(-1) // no BLOCK
+	)
+	opts := cmd.Args[1:]
+	for ; len(opts) > 0; opts = opts[2:] {
+		if len(opts) < 2 {
+			c.WriteError(errSyntax)
+			return
+		}
+		v := opts[1]
+		switch {
+		case equalFold(opts[0], "from"):
+			if string(v) == "$" {
+				fromLast = true
+				continue
+			}
+			n, err := strconv.ParseUint(string(v), 10, 64)
+			if err != nil {
+				c.WriteError("ERR FROM must be a sequence number (an integer >= 0) or $")
+				return
+			}
+			after, fromLast = n, false
+		case equalFold(opts[0], "count"):
+			n, ok := parseInt(v)
+			if !ok {
+				c.WriteError(errNotInteger)
+				return
+			}
+			if n <= 0 {
+				c.WriteError(errPositive)
+				return
+			}
+			count = int(min(n, 1<<20))
+		case equalFold(opts[0], "block"):
+			n, ok := parseInt(v)
+			if !ok {
+				c.WriteError("ERR timeout is not an integer or out of range")
+				return
+			}
+			if n < 0 {
+				c.WriteError("ERR timeout is negative")
+				return
+			}
+			block = time.Duration(n) * time.Millisecond
+			if n > math.MaxInt64/int64(time.Millisecond) {
+				block = 0 // beyond 292 years: forever
+			}
+		default:
+			c.WriteError(errSyntax)
+			return
+		}
+	}
+
+	db := c.srv.DB
+	if fromLast {
+		after = lastEventSeq(db, 0)
+	}
+	evs, cursor, err := c.readEventsTo(after, count)
+	if err != nil {
+		c.writeErr(err)
+		return
+	}
+	// Inside EXEC nothing blocks (as in Redis): EXEC holds the keyspace lock.
+	if len(evs) == 0 && block >= 0 && !c.inExec {
+		ctx, stop := c.blockContext()
+		if block > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, block)
+			defer cancel()
+		}
+		for len(evs) == 0 && err == nil {
+			if err = db.WaitEvents(ctx, cursor); err != nil {
+				break
+			}
+			evs, cursor, err = c.readEventsTo(cursor, count)
+		}
+		stop()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			err = nil // BLOCK ms passed: the cursor and no events
+		case errors.Is(err, context.Canceled):
+			err = epochdb.ErrClosed // shutdown, or the client went away
+		}
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+	}
+	c.WriteArray(2)
+	c.WriteUint(cursor)
+	c.WriteArray(len(evs))
+	for _, ev := range evs {
+		n := 7
+		if ev.Value != nil {
+			n++
+		}
+		c.WriteMap(n)
+		c.WriteBulkString("seq")
+		c.WriteUint(ev.Seq)
+		c.WriteBulkString("kind")
+		c.WriteBulkString(ev.Kind.String())
+		c.WriteBulkString("key")
+		c.WriteBulk(ev.Key[1:])
+		c.WriteBulkString("time")
+		c.WriteInt(ev.Time.UnixMilli())
+		c.WriteBulkString("frequency")
+		c.WriteUint(ev.Metadata.Frequency)
+		c.WriteBulkString("created_at")
+		c.WriteInt(ev.Metadata.CreatedAt.UnixMilli())
+		c.WriteBulkString("expires_at")
+		c.WriteInt(unixMsOrNone(ev.Metadata.ExpiresAt))
+		if ev.Value != nil {
+			c.WriteBulkString("value")
+			c.WriteBulk(ev.Value)
+		}
+	}
+}
+
+// readEventsTo reads up to count events of the selected database after
+// the cursor after, and returns them with the new cursor: the last
+// sequence number examined. When it reaches the end of the log without an
+// event to return, the cursor moves to the log's last sequence number, so
+// that events dropped by retention (event-log-max-entries/-max-age)
+// before anyone read them are not waited for again.
+func (c *Conn) readEventsTo(after uint64, count int) ([]epochdb.Event, uint64, error) {
+	db := c.srv.DB
+	// Taken before reading: every event up to last is in the log by now,
+	// or was dropped by retention.
+	last := lastEventSeq(db, after)
+	cursor := after
+	var out []epochdb.Event
+	examined, examineMax := 0, 10*count+eventsExamineMax
+	for len(out) < count {
+		if examined >= examineMax {
+			return out, cursor, nil // more to skip: the next call goes on
+		}
+		evs, _, err := db.ReadEvents(cursor, count-len(out))
+		if err != nil {
+			return nil, after, err
+		}
+		if len(evs) == 0 {
+			break // the end of the log
+		}
+		for _, ev := range evs {
+			examined++
+			cursor = ev.Seq
+			if len(ev.Key) > 0 && int(ev.Key[0]) == c.db {
+				out = append(out, ev)
+			}
+		}
+	}
+	if len(out) == 0 {
+		cursor = max(cursor, last)
+	}
+	return out, cursor, nil
+}
+
+// lastEventSeq returns the sequence number of the newest event logged, at
+// least from (the library has no call for it): a search with WaitEvents on
+// a context that has already ended, which answers at once whether an event
+// after a given sequence number exists. The sequence numbers only grow, so
+// every event up to the result is in the log (or dropped by retention) by
+// the time it returns. With the event log off it returns from.
+func lastEventSeq(db *epochdb.DB, from uint64) uint64 {
+	exists := func(after uint64) bool { return db.WaitEvents(cancelledCtx, after) == nil }
+	lo := from // invariant: an event after lo exists
+	if !exists(lo) {
+		return lo
+	}
+	hi := lo // invariant once set: no event after hi
+	for step := uint64(1); ; step *= 2 {
+		if lo > math.MaxUint64-step {
+			hi = math.MaxUint64
+			break
+		}
+		if !exists(lo + step) {
+			hi = lo + step
+			break
+		}
+		lo += step
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if exists(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
