@@ -33,6 +33,24 @@ func (db *DB) syncLoop() {
 	}
 }
 
+// Sync makes every write acknowledged before the call durable (the WAL is
+// fsynced), whatever the durability mode: with SyncWrites it returns at
+// once; otherwise it does the periodic sync's work now. It is Redis's SAVE
+// for a store whose writes are already in its log.
+func (db *DB) Sync() error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.leave()
+	if db.opts.SyncWrites {
+		return nil
+	}
+	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("epochdb: sync: %w", err)
+	}
+	return nil
+}
+
 // syncWAL makes every NoSync write committed so far durable.
 func (db *DB) syncWAL() error {
 	seq := db.writeSeq.Load()

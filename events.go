@@ -259,6 +259,15 @@ func (db *DB) ReadEvents(after uint64, max int) ([]Event, uint64, error) {
 	return out, after, it.Error()
 }
 
+// LastEventSeq returns the sequence number of the newest event in the
+// durable event log (0 if none was ever logged, or the log is off). Events
+// up to it can be read with ReadEvents, unless retention dropped them.
+func (db *DB) LastEventSeq() uint64 {
+	db.ev.logMu.Lock()
+	defer db.ev.logMu.Unlock()
+	return db.ev.lastSeq
+}
+
 // WaitEvents blocks until the event log holds an event with a sequence
 // number greater than after, or ctx ends (returning its error).
 func (db *DB) WaitEvents(ctx context.Context, after uint64) error {

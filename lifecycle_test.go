@@ -448,3 +448,29 @@ func TestLifecycle_ConcurrentMix(t *testing.T) {
 		t.Fatalf("subscriber got %d events for %d retirements", got, retired)
 	}
 }
+
+func TestDB_LastEventSeqAndSync(t *testing.T) {
+	db, clk := mustOpen(t, &Options{EventLog: true})
+	if db.LastEventSeq() != 0 {
+		t.Fatalf("LastEventSeq of a new store = %d", db.LastEventSeq())
+	}
+	for i := range 3 {
+		mustSet(t, db, fmt.Sprint("k", i), "v", time.Second)
+	}
+	clk.Advance(time.Second)
+	n, err := db.expireDue(nil)
+	testutil.Must(t, err)
+	if n != 3 || db.LastEventSeq() != 3 {
+		t.Fatalf("expired %d, LastEventSeq %d; want 3 and 3", n, db.LastEventSeq())
+	}
+	evs, next, err := db.ReadEvents(0, 10)
+	testutil.Must(t, err)
+	if len(evs) != 3 || next != db.LastEventSeq() {
+		t.Fatalf("ReadEvents: %d events up to %d, LastEventSeq %d", len(evs), next, db.LastEventSeq())
+	}
+	testutil.Must(t, db.Sync())
+	testutil.Must(t, db.Close())
+	if err := db.Sync(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Sync after Close: %v", err)
+	}
+}

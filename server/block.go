@@ -68,9 +68,3 @@ func (c *Conn) blockContext() (context.Context, func()) {
 	return ctx, stop
 }
 
-// cancelledCtx is a context that has ended, for probing without waiting.
-var cancelledCtx = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()

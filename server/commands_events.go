@@ -192,36 +192,5 @@ func (c *Conn) readEventsTo(after uint64, count int) ([]epochdb.Event, uint64, e
 }
 
 // lastEventSeq returns the sequence number of the newest event logged, at
-// least from (the library has no call for it): a search with WaitEvents on
-// a context that has already ended, which answers at once whether an event
-// after a given sequence number exists. The sequence numbers only grow, so
-// every event up to the result is in the log (or dropped by retention) by
-// the time it returns. With the event log off it returns from.
-func lastEventSeq(db *epochdb.DB, from uint64) uint64 {
-	exists := func(after uint64) bool { return db.WaitEvents(cancelledCtx, after) == nil }
-	lo := from // invariant: an event after lo exists
-	if !exists(lo) {
-		return lo
-	}
-	hi := lo // invariant once set: no event after hi
-	for step := uint64(1); ; step *= 2 {
-		if lo > math.MaxUint64-step {
-			hi = math.MaxUint64
-			break
-		}
-		if !exists(lo + step) {
-			hi = lo + step
-			break
-		}
-		lo += step
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if exists(mid) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return hi
-}
+// least from.
+func lastEventSeq(db *epochdb.DB, from uint64) uint64 { return max(from, db.LastEventSeq()) }

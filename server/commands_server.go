@@ -180,27 +180,12 @@ func (s *Server) canSync() error {
 var errAppendFsyncNo = errors.New("appendfsync is 'no': durability is left to the OS and cannot be forced")
 
 // syncDB returns once every write acknowledged before the call is durable.
-// The library has no Sync call yet, so in the default mode it waits for two
-// of the DB's periodic WAL syncs (the second one began after this call), or
-// for three sync intervals when nothing was left to sync.
+// With appendfsync no the user left durability to the OS: it refuses.
 func (s *Server) syncDB() error {
-	o := s.DBOptions
-	if o != nil && o.SyncWrites {
-		return nil
+	if err := s.canSync(); err != nil {
+		return err
 	}
-	interval := epochdb.DefaultOptions().SyncInterval
-	if o != nil && o.SyncInterval != 0 {
-		interval = o.SyncInterval
-	}
-	if interval < 0 {
-		return errAppendFsyncNo
-	}
-	start := s.DB.Stats().WALSyncs
-	deadline := time.Now().Add(3 * interval)
-	for s.DB.Stats().WALSyncs < start+2 && time.Now().Before(deadline) {
-		time.Sleep(max(interval/8, time.Millisecond))
-	}
-	return nil
+	return s.DB.Sync()
 }
 
 func cmdShutdown(c *Conn, cmd Command) {
