@@ -67,4 +67,3 @@ func (c *Conn) blockContext() (context.Context, func()) {
 	}
 	return ctx, stop
 }
-
