@@ -92,7 +92,8 @@ func cmdBgsave(c *Conn, cmd Command) {
 
 // bgsave is the state of BGSAVE.
 type bgsave struct {
-	mu      sync.Mutex // guards the fields
+	mu      sync.Mutex    // guards the fields
+	gate    chan struct{} // tests: a BGSAVE waits for it to close before its work
 	running bool
 	since   int64 // Unix seconds at the start of the running BGSAVE
 	lastErr error // of the last finished BGSAVE
@@ -118,8 +119,12 @@ func (b *bgsave) start(s *Server) int {
 	}
 	b.running, b.since = true, s.now().Unix()
 	b.wg.Add(1)
+	gate := b.gate
 	go func() {
 		defer b.wg.Done()
+		if gate != nil {
+			<-gate
+		}
 		start := time.Now()
 		err := s.syncDB()
 		if err != nil {

@@ -137,8 +137,11 @@ func TestEpochBackup(t *testing.T) {
 // background; a second one meanwhile is refused, LASTSAVE stays at the
 // BGSAVE's start until it is done, INFO shows it.
 func TestBgsave(t *testing.T) {
-	// A long sync interval makes the BGSAVE last a while (two WAL syncs).
-	ts := startServerDB(t, func(o *epochdb.Options) { o.SyncInterval = 400 * time.Millisecond })
+	ts := startServer(t)
+	gate := make(chan struct{}) // the first BGSAVE lasts until it closes
+	ts.srv.bg.mu.Lock()
+	ts.srv.bg.gate = gate
+	ts.srv.bg.mu.Unlock()
 	rc := ts.dial(t)
 	eq(t, "LASTSAVE", rc.do("LASTSAVE"), ":1767323045")
 	eq(t, "SET", rc.do("SET", "k", "v"), "+OK")
@@ -153,6 +156,10 @@ func TestBgsave(t *testing.T) {
 	if info := rc.do("INFO", "persistence"); !strings.Contains(info, `rdb_bgsave_in_progress:1\r\n`) {
 		t.Errorf("INFO during BGSAVE: %s", info)
 	}
+	ts.srv.bg.mu.Lock()
+	ts.srv.bg.gate = nil
+	ts.srv.bg.mu.Unlock()
+	close(gate)
 	eventually(t, "BGSAVE done", func() bool { return rc.do("LASTSAVE") == ":1767323055" })
 	info := rc.do("INFO", "persistence")
 	for _, want := range []string{`rdb_bgsave_in_progress:0\r\n`, `rdb_last_bgsave_status:ok\r\n`, `rdb_last_save_time:1767323055\r\n`} {
