@@ -187,6 +187,7 @@ func (db *DB) currentMetaLocked(sh *shard, key []byte) (keyspace.Meta, error) {
 // retire removes the keys for which still (re-checked under their locks)
 // returns true, atomically, with a lifecycle event of the given kind each.
 func (db *DB) retire(keys [][]byte, kind EventKind, still func(keyspace.Header, keyspace.Meta) bool) (int, error) {
+	db.prefetch(keys, true) // see expireBatch
 	unlock := db.lockShards(keys)
 	now := db.nowMs()
 	b := db.pdb.NewBatch()
