@@ -287,6 +287,12 @@ func AppendEvent(dst []byte, e EventRecord) []byte {
 	return append(dst, e.Value...)
 }
 
+// uvarintLen is the length of the minimal uvarint encoding of v.
+func uvarintLen(v uint64) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(buf[:], v)
+}
+
 // DecodeEvent decodes an event record. Key and Value alias b.
 func DecodeEvent(b []byte) (EventRecord, error) {
 	const fixed = 2 + 8 + HeaderLen + MetaLen
@@ -308,6 +314,9 @@ func DecodeEvent(b []byte) (EventRecord, error) {
 	n, w := binary.Uvarint(rest)
 	if w <= 0 || n >= uint64(len(rest)-w) {
 		return EventRecord{}, fmt.Errorf("event record key length: %w", ErrCorrupt)
+	}
+	if w != uvarintLen(n) { // e.g. 0x80 0x00 for 0: one record, one encoding
+		return EventRecord{}, fmt.Errorf("event record key length not minimally encoded: %w", ErrCorrupt)
 	}
 	rest = rest[w:]
 	e.Key, rest = rest[:n], rest[n:]
