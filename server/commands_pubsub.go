@@ -43,9 +43,18 @@ func (h *hub) init() {
 	h.patterns = make(map[string]map[*Conn]struct{})
 }
 
-func (h *hub) add(c *Conn, name string, pattern bool) {
+// add subscribes c to name. confirm (nil = none) runs first, under the
+// same lock publishers take, so that the subscription's confirmation is
+// queued before any message and no PUBLISH that starts after the client
+// has read the confirmation misses it.
+func (h *hub) add(c *Conn, name string, pattern bool, confirm func() error) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if confirm != nil {
+		if err := confirm(); err != nil {
+			return err
+		}
+	}
 	m := h.channels
 	if pattern {
 		m = h.patterns
@@ -56,6 +65,7 @@ func (h *hub) add(c *Conn, name string, pattern bool) {
 		m[name] = set
 	}
 	set[c] = struct{}{}
+	return nil
 }
 
 func (h *hub) remove(c *Conn, name string, pattern bool) {
@@ -146,14 +156,18 @@ func cmdSubscribe(c *Conn, cmd Command) {
 		(*set)[name] = struct{}{}
 		c.shared.nsub.Store(int32(len(c.subs)))
 		c.shared.npsub.Store(int32(len(c.psubs)))
-		// The confirmation is queued before the subscription takes effect,
-		// so that no message can overtake it.
-		c.writeSubReply(kind, a, len(c.subs)+len(c.psubs))
-		if c.flush() != nil {
-			return
+		confirm := func() error {
+			c.writeSubReply(kind, a, len(c.subs)+len(c.psubs))
+			return c.flush()
 		}
-		if !had {
-			c.srv.hub.add(c, name, pattern)
+		if had {
+			if confirm() != nil {
+				return
+			}
+			continue
+		}
+		if c.srv.hub.add(c, name, pattern, confirm) != nil {
+			return
 		}
 	}
 }
