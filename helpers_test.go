@@ -49,3 +49,26 @@ func mustGet(t testing.TB, db *DB, key string) string {
 	}
 	return string(v)
 }
+
+// scanCounts scans db, calling visit (if not nil) for each key, and checks
+// that the persistent counters (keys, keys with a ttl, live bytes) equal
+// what the scan found. It returns the keys and the keys with a ttl.
+func scanCounts(t testing.TB, db *DB, visit func(k, v []byte, md Metadata)) (keys, withTTL int64) {
+	t.Helper()
+	var nbytes int64
+	testutil.Must(t, db.Scan(ScanOptions{}, func(k, v []byte, md Metadata) error {
+		if visit != nil {
+			visit(k, v, md)
+		}
+		keys++
+		nbytes += int64(len(k) + len(v))
+		if !md.ExpiresAt.IsZero() {
+			withTTL++
+		}
+		return nil
+	}))
+	if s := db.Stats(); s.Keys != keys || s.KeysWithTTL != withTTL || s.LiveBytes != nbytes {
+		t.Fatalf("counters say %d keys (%d with ttl, %d bytes), scan found %d (%d, %d)", s.Keys, s.KeysWithTTL, s.LiveBytes, keys, withTTL, nbytes)
+	}
+	return keys, withTTL
+}
