@@ -58,6 +58,21 @@ func parseInt(b []byte) (int64, bool) {
 
 // parseFloat parses b as Redis's string2ld does for INCRBYFLOAT: no blanks,
 // no trailing garbage, not NaN; "inf" is accepted.
+// parseCount parses a COUNT argument: a positive integer, capped at limit.
+// On bad input it answers the error itself and returns false.
+func parseCount(c *Conn, b []byte, limit int) (int, bool) {
+	n, ok := parseInt(b)
+	if !ok {
+		c.WriteError(errNotInteger)
+		return 0, false
+	}
+	if n <= 0 {
+		c.WriteError(errPositive)
+		return 0, false
+	}
+	return int(min(n, int64(limit))), true
+}
+
 func parseFloat(b []byte) (float64, bool) {
 	if len(b) == 0 || len(b) > 5000 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
 		return 0, false

@@ -46,23 +46,28 @@ func cmdEpochMeta(c *Conn, cmd Command) {
 		c.writeErr(err)
 		return
 	}
-	exp := int64(-1)
-	if !md.ExpiresAt.IsZero() {
-		exp = md.ExpiresAt.UnixMilli()
-	}
 	c.WriteMap(6)
+	writeMetaFields(c, md, true)
+}
+
+// writeMetaFields writes md as the pairs frequency, heat, created_at,
+// [updated_at,] last_access, expires_at (times in Unix ms, -1 for no
+// deadline): 5 pairs, 6 with updated.
+func writeMetaFields(c *Conn, md epochdb.Metadata, updated bool) {
 	c.WriteBulkString("frequency")
 	c.WriteUint(md.Frequency)
 	c.WriteBulkString("heat")
 	c.WriteDouble(md.Heat)
 	c.WriteBulkString("created_at")
 	c.WriteInt(md.CreatedAt.UnixMilli())
-	c.WriteBulkString("updated_at")
-	c.WriteInt(md.UpdatedAt.UnixMilli())
+	if updated {
+		c.WriteBulkString("updated_at")
+		c.WriteInt(md.UpdatedAt.UnixMilli())
+	}
 	c.WriteBulkString("last_access")
 	c.WriteInt(md.LastAccess.UnixMilli())
 	c.WriteBulkString("expires_at")
-	c.WriteInt(exp)
+	c.WriteInt(unixMsOrNone(md.ExpiresAt))
 }
 
 // cmdEpochIncrFreq is EPOCH.INCRFREQ (the new frequency) and epoch-db 0.3's
@@ -173,16 +178,11 @@ func cmdEpochPrune(c *Conn, cmd Command) {
 				c.WriteError(errSyntax)
 				return
 			}
-			n, ok := parseInt(opts[1])
+			n, ok := parseCount(c, opts[1], 1<<30)
 			if !ok {
-				c.WriteError(errNotInteger)
 				return
 			}
-			if n <= 0 {
-				c.WriteError(errPositive)
-				return
-			}
-			limit = int(min(n, 1<<30))
+			limit = n
 			opts = opts[2:]
 		}
 		p, err := c.srv.DB.Preview(limit)
@@ -224,22 +224,12 @@ func writeCandidates(c *Conn, cs []epochdb.Candidate) {
 		if len(key) > 0 && int(key[0]) < numDBs {
 			db, key = int(key[0]), key[1:]
 		}
-		md := cd.Metadata
 		c.WriteMap(7)
 		c.WriteBulkString("db")
 		c.WriteInt(int64(db))
 		c.WriteBulkString("key")
 		c.WriteBulk(key)
-		c.WriteBulkString("frequency")
-		c.WriteUint(md.Frequency)
-		c.WriteBulkString("heat")
-		c.WriteDouble(md.Heat)
-		c.WriteBulkString("created_at")
-		c.WriteInt(md.CreatedAt.UnixMilli())
-		c.WriteBulkString("last_access")
-		c.WriteInt(md.LastAccess.UnixMilli())
-		c.WriteBulkString("expires_at")
-		c.WriteInt(unixMsOrNone(md.ExpiresAt))
+		writeMetaFields(c, cd.Metadata, false)
 	}
 }
 

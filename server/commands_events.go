@@ -57,16 +57,11 @@ func cmdEpochEvents(c *Conn, cmd Command) {
 			}
 			after, fromLast = n, false
 		case equalFold(opts[0], "count"):
-			n, ok := parseInt(v)
+			n, ok := parseCount(c, v, 1<<20)
 			if !ok {
-				c.WriteError(errNotInteger)
 				return
 			}
-			if n <= 0 {
-				c.WriteError(errPositive)
-				return
-			}
-			count = int(min(n, 1<<20))
+			count = n
 		case equalFold(opts[0], "block"):
 			n, ok := parseInt(v)
 			if !ok {
