@@ -63,14 +63,20 @@ func writeKeys(t *testing.T, db *DB, prefix string, writers, each int) []string 
 	return keys
 }
 
+// powerLoss simulates a power loss under db: it clones fs as only its
+// fsynced data, closes db and opens the store of the clone.
+func powerLoss(t *testing.T, fs *vfs.MemFS, db *DB) *DB {
+	t.Helper()
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+	testutil.Must(t, db.Close())
+	return openCrashable(t, crashed, Options{})
+}
+
 func TestPowerLoss_SyncWrites_KeepsEveryAcknowledgedWrite(t *testing.T) {
 	fs := vfs.NewCrashableMem()
 	db := openCrashable(t, fs, Options{SyncWrites: true})
 	keys := writeKeys(t, db, "k", 8, 50)
-	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-	testutil.Must(t, db.Close())
-
-	db = openCrashable(t, crashed, Options{})
+	db = powerLoss(t, fs, db)
 	defer db.Close()
 	if n := countPresent(t, db, keys); n != len(keys) {
 		t.Fatalf("after power loss %d of %d acknowledged writes survive", n, len(keys))
@@ -94,10 +100,7 @@ func TestPowerLoss_DefaultMode_PeriodicSyncMakesWritesDurable(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-	testutil.Must(t, db.Close())
-
-	db = openCrashable(t, crashed, Options{})
+	db = powerLoss(t, fs, db)
 	defer db.Close()
 	if n := countPresent(t, db, synced); n != len(synced) {
 		t.Fatalf("after power loss %d of %d writes covered by a periodic sync survive", n, len(synced))
@@ -110,10 +113,7 @@ func TestPowerLoss_NoSync_LosesUnsyncedWrites(t *testing.T) {
 	fs := vfs.NewCrashableMem()
 	db := openCrashable(t, fs, Options{SyncInterval: -1})
 	keys := writeKeys(t, db, "k", 2, 50)
-	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-	testutil.Must(t, db.Close())
-
-	db = openCrashable(t, crashed, Options{})
+	db = powerLoss(t, fs, db)
 	defer db.Close()
 	if n := countPresent(t, db, keys); n != 0 {
 		t.Fatalf("%d unsynced writes survived a power loss; the crash clone is not simulating loss", n)
@@ -131,10 +131,7 @@ func TestPowerLoss_Sync_MakesWritesDurable(t *testing.T) {
 	db := openCrashable(t, fs, Options{SyncInterval: -1})
 	keys := writeKeys(t, db, "k", 2, 50)
 	testutil.Must(t, db.Sync())
-	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
-	testutil.Must(t, db.Close())
-
-	db = openCrashable(t, crashed, Options{})
+	db = powerLoss(t, fs, db)
 	defer db.Close()
 	if n := countPresent(t, db, keys); n != len(keys) {
 		t.Fatalf("after Sync and a power loss %d of %d writes survive", n, len(keys))
