@@ -83,8 +83,11 @@ func (e *pebbleEngine) Set(key, value []byte, ttl time.Duration) error {
 	return err
 }
 
-func (e *pebbleEngine) Get(key []byte) ([]byte, error) {
-	v, closer, err := e.db.Get(key)
+func (e *pebbleEngine) Get(key []byte) ([]byte, error) { return getDeadlined(e.db, key) }
+
+// getDeadlined reads a deadline-prefixed value from r (the DB or a batch).
+func getDeadlined(r pebble.Reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, errNotFound
 	}
@@ -193,17 +196,7 @@ func (e *pebbleEngine) Update(keys [][]byte, fn func(Txn) error) error {
 
 type pebbleTxn struct{ b *pebble.Batch }
 
-func (t pebbleTxn) Get(key []byte) ([]byte, error) {
-	v, closer, err := t.b.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, errNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer closer.Close()
-	return decodeDeadline(v)
-}
+func (t pebbleTxn) Get(key []byte) ([]byte, error) { return getDeadlined(t.b, key) }
 
 func (t pebbleTxn) Set(key, value []byte, ttl time.Duration) error {
 	return setDeadlined(t.b, key, value, ttl)
