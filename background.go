@@ -45,9 +45,11 @@ func (db *DB) Sync() error {
 	if db.opts.SyncWrites {
 		return nil
 	}
-	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+	last := db.assignedEventSeq()
+	if err := db.syncLog(); err != nil {
 		return fmt.Errorf("epochdb: sync: %w", err)
 	}
+	db.eventsDurable(last)
 	return nil
 }
 
@@ -57,9 +59,11 @@ func (db *DB) syncWAL() error {
 	if seq == db.syncedSeq.Load() {
 		return nil
 	}
-	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+	last := db.assignedEventSeq()
+	if err := db.syncLog(); err != nil {
 		return err
 	}
+	db.eventsDurable(last)
 	db.syncedSeq.Store(seq)
 	db.st.walSyncs.Add(1)
 	return nil
@@ -201,57 +205,48 @@ func (db *DB) expireBatch(now int64, lower []byte) (n int, next []byte, err erro
 	// in one atomic batch. The records are read once before locking, so
 	// that the reads under the locks hit the block cache: the locks stall
 	// foreground writers for a cache lookup per key, not a disk read.
-	db.prefetch(keys, db.wantEvents())
-	unlock := db.lockShards(keys)
-	b := db.pdb.NewBatch()
-	defer b.Close()
-	var c counts
-	var removed [][]byte
 	want := db.wantEvents()
-	r := retired{db: db}
+	db.prefetch(keys, want)
+	var w writeOp
+	db.startWrite(&w, now, keys...)
+	defer w.release()
 	for _, d := range due {
-		rec, ok, err := db.getRecord(db.pdb, d.key)
-		if err != nil {
-			unlock()
-			r.finish(false)
+		if err := db.expireEntry(&w, d, want); err != nil {
 			return 0, nil, err
 		}
-		if !ok || rec.hdr.ExpiresAt != d.exp {
-			// A stale index entry: the record was deleted or given another
-			// deadline without its old entry being removed.
-			rec.release()
-			_ = b.Delete(keyspace.TTLKey(nil, d.exp, d.key), nil)
-			continue
-		}
-		sh := &db.shards[d.shard]
-		if want {
-			m, err := db.currentMetaLocked(sh, d.key)
-			if err != nil {
-				db.log.Warn("epochdb: reading the metadata of an expired key", "key", d.key, "err", err)
-			}
-			r.stage(b, EventExpired, d.key, rec.hdr, m, rec.value, now)
-		} else {
-			db.st.expired.Add(1)
-		}
-		c.add(stageDelete(b, d.key, rec.hdr, len(rec.value)))
-		rec.release()
-		delete(sh.pending, string(d.key))
-		removed = append(removed, d.key)
 	}
-	n = len(removed)
-	addCounters(b, c)
-	err = db.pdb.Apply(b, pebble.NoSync)
-	r.finish(err == nil) // before the oracle: see the lock order in eventHub
-	if err == nil {
-		db.orc.record(removed...)
-		db.applyCounters(c)
-		db.writeSeq.Add(1)
-	}
-	unlock()
-	if err != nil {
+	n = len(w.keys)
+	if err := w.commit(nil); err != nil {
 		return 0, nil, fmt.Errorf("epochdb: expiry: %w", err)
 	}
 	return n, next, nil
+}
+
+// expireEntry stages in w the removal of the key of the due ttl-index entry
+// d, or of the entry alone if it is stale (the record was deleted or given
+// another deadline without its old entry being removed). With want, the
+// expiry is an event with the key's metadata.
+func (db *DB) expireEntry(w *writeOp, d dueEntry, want bool) error {
+	rec, ok, err := w.read(d.key)
+	if err != nil {
+		return err
+	}
+	defer rec.release()
+	if !ok || rec.hdr.ExpiresAt != d.exp {
+		_ = w.b.Delete(keyspace.TTLKey(nil, d.exp, d.key), nil)
+		return nil
+	}
+	if !want {
+		db.st.expired.Add(1)
+		w.del(d.key, rec.hdr, len(rec.value))
+		return nil
+	}
+	m, err := db.currentMetaLocked(&db.shards[d.shard], d.key)
+	if err != nil {
+		db.log.Warn("epochdb: reading the metadata of an expired key", "key", d.key, "err", err)
+	}
+	w.retire(EventExpired, d.key, rec, m)
+	return nil
 }
 
 // trackLoop writes tracked reads to the meta keyspace every
@@ -277,25 +272,11 @@ func (db *DB) trackLoop() {
 func (db *DB) flushTracked() error {
 	flushed := 0
 	for i := range db.shards {
-		sh := &db.shards[i]
-		sh.mu.Lock()
-		if len(sh.pending) == 0 {
-			sh.mu.Unlock()
-			continue
-		}
-		b := db.pdb.NewBatch()
-		for k, a := range sh.pending {
-			db.stageMetaDelta(b, sh, []byte(k), a.meta())
-		}
-		err := db.pdb.Apply(b, pebble.NoSync)
-		_ = b.Close()
+		n, err := db.flushShard(&db.shards[i])
 		if err != nil {
-			sh.mu.Unlock()
 			return fmt.Errorf("epochdb: flush tracked reads: %w", err)
 		}
-		flushed += len(sh.pending)
-		clear(sh.pending)
-		sh.mu.Unlock()
+		flushed += n
 	}
 	db.noteTrackFlush()
 	if flushed > 0 {
@@ -304,4 +285,41 @@ func (db *DB) flushTracked() error {
 		db.st.trackedKeysFlushed.Add(uint64(flushed))
 	}
 	return nil
+}
+
+// flushShard writes sh's tracked reads as meta merge operands in one batch,
+// holding sh.mu (as a writer: no write of the shard's keys interleaves, and
+// Metadata never counts a read twice or misses it) but taking trackMu only
+// to swap the pending reads out, so that Gets never wait for the apply.
+// If the apply fails, the reads go back to pending.
+func (db *DB) flushShard(sh *shard) (int, error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.trackMu.Lock()
+	pending := sh.pending
+	if len(pending) == 0 {
+		sh.trackMu.Unlock()
+		return 0, nil
+	}
+	sh.pending = make(map[string]access, len(pending))
+	sh.trackMu.Unlock()
+	restore := func() {
+		sh.trackMu.Lock()
+		for k, a := range pending {
+			a.count += sh.pending[k].count
+			a.last = max(a.last, sh.pending[k].last)
+			sh.pending[k] = a
+		}
+		sh.trackMu.Unlock()
+	}
+	b := db.pdb.NewBatch()
+	for k, a := range pending {
+		db.stageMetaDelta(b, sh, []byte(k), a.meta())
+	}
+	if err := db.apply(b, pebble.NoSync); err != nil {
+		restore()
+		return 0, err
+	}
+	_ = b.Close()
+	return len(pending), nil
 }

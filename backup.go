@@ -112,9 +112,12 @@ func (db *DB) backupSnapshot() (*pebble.Snapshot, map[string]access, int64, erro
 	now := db.nowMs()
 	pending := make(map[string]access)
 	for i := range db.shards {
-		for k, a := range db.shards[i].pending {
+		sh := &db.shards[i]
+		sh.trackMu.Lock()
+		for k, a := range sh.pending {
 			pending[k] = a
 		}
+		sh.trackMu.Unlock()
 	}
 	for i := range db.shards {
 		db.shards[i].mu.Unlock()

@@ -104,71 +104,48 @@ func (b *Batch) Commit() error {
 	for i, op := range b.ops {
 		keys[i] = op.key
 	}
-	unlock := db.lockShards(keys)
 	now := db.clock.Now()
-	nowMs := now.UnixMilli()
-	pb := db.pdb.NewBatch()
-	var c counts
-	r := retired{db: db}
-	fail := func(err error) error {
-		r.finish(false)
-		unlock()
-		_ = pb.Close()
-		return err
-	}
+	var w writeOp
+	db.startWrite(&w, now.UnixMilli(), keys...)
+	defer w.release()
+	w.regrp = len(b.ops) >= regroupMin
 	for _, op := range b.ops {
-		old, existed, err := db.getRecord(db.pdb, op.key)
-		if err != nil {
-			return fail(err)
-		}
-		sh := db.shardFor(op.key)
-		if existed && old.hdr.Expired(nowMs) {
-			db.stageLazyExpiry(pb, &r, sh, op.key, old, nowMs)
-		}
-		old.release()
-		if op.del {
-			if existed {
-				c.add(stageDelete(pb, op.key, old.hdr, len(old.value)))
-				delete(sh.pending, string(op.key))
-			}
-		} else {
-			exp, err := deadline(now, op.ttl)
-			if err != nil {
-				return fail(err)
-			}
-			c.add(db.stagePut(pb, sh, op.key, old.hdr, len(old.value), existed, !op.fresh, nowMs, exp, op.value))
+		if err := b.stage(&w, op, now); err != nil {
+			return err
 		}
 	}
-	if err := db.admit(c); err != nil {
-		return fail(err)
-	}
-	addCounters(pb, c)
-	if len(b.ops) >= regroupMin {
-		sorted, err := regroup(db.pdb, pb)
-		if err != nil {
-			return fail(err)
-		}
-		_ = pb.Close()
-		pb = sorted
-	}
-	err := db.applyBatch(pb)
-	r.finish(err == nil) // before the oracle: see the lock order in eventHub
-	if err == nil {
-		db.orc.record(keys...)
-		db.applyCounters(c)
-	}
-	unlock()
-	if err != nil {
-		return err
-	}
-	db.st.batches.Add(1)
-	if err := db.awaitDurable(pb); err != nil {
-		return err
-	}
-	return db.afterWrite(c, func(k []byte) bool {
+	err := w.commit(func(k []byte) bool {
 		_, ok := b.idx[string(k)]
 		return ok
 	})
+	if err == nil {
+		db.st.batches.Add(1)
+	}
+	return err
+}
+
+// stage adds op to w against its key's current record.
+func (b *Batch) stage(w *writeOp, op batchOp, now time.Time) error {
+	old, existed, err := w.read(op.key)
+	if err != nil {
+		return err
+	}
+	defer old.release()
+	if existed && old.hdr.Expired(w.now) {
+		w.expireLazily(op.key, old)
+	}
+	if op.del {
+		if existed {
+			w.del(op.key, old.hdr, len(old.value))
+		}
+		return nil
+	}
+	exp, err := deadline(now, op.ttl)
+	if err != nil {
+		return err
+	}
+	w.put(op.key, old.hdr, len(old.value), existed, !op.fresh, exp, op.value)
+	return nil
 }
 
 // sortOps puts the ops in key order, unless they already are (a load in

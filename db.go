@@ -54,7 +54,6 @@ type DB struct {
 	halfLifeMs int64 // Options.HeatHalfLife in ms
 
 	shards [numShards]shard
-	orc    *oracle
 	ev     eventHub
 	life   lifecycleState
 
@@ -65,6 +64,15 @@ type DB struct {
 	// Durability in the default mode: writeSeq counts NoSync commits,
 	// syncedSeq is the writeSeq that the last WAL sync covered.
 	writeSeq, syncedSeq atomic.Uint64
+
+	// commitSeq numbers the commits that change data records, for conflict
+	// detection (versions.go); rlog holds their keys while read-write
+	// transactions run.
+	commitSeq atomic.Uint64
+	rlog      rangeLog
+
+	// failure is set once the storage engine failed (health.go).
+	failure atomic.Pointer[error]
 
 	// sweepFrom is the deadline the next expiry sweep starts at; see
 	// expireDue.
@@ -84,12 +92,17 @@ type DB struct {
 	wg       sync.WaitGroup
 }
 
-// shard is one stripe of the keyspace.
+// shard is one stripe of the keyspace. Its mutex is held by every writeOp
+// that writes one of its keys, from staging through apply; reads take no
+// lock, and tracked reads only trackMu.
 type shard struct {
-	mu      sync.Mutex        // serializes writes to this shard's keys; guards pending
-	pending map[string]access // tracked reads not yet written to the meta keyspace
-	runs    map[string]uint8  // meta merge operands written per key since its last collapse
-	_       [32]byte          // keep shards on separate cache lines
+	mu       sync.Mutex           // serializes writes to this shard's keys; guards what follows up to trackMu
+	runs     map[string]uint8     // meta merge operands written per key since its last collapse
+	vers     [versionSlots]uint64 // commit sequence of the latest write per key slot (versions.go)
+	watchers map[string][]*Watch  // open watches per key
+	trackMu  sync.Mutex           // guards pending; taken after mu when both are held
+	pending  map[string]access    // tracked reads not yet written to the meta keyspace
+	_        [32]byte             // keep shards on separate cache lines
 }
 
 // Every read of a key's meta merges all of its merge operands that
@@ -166,7 +179,6 @@ func Open(dir string, opts *Options) (*DB, error) {
 		log:     o.Logger,
 		seed:    maphash.MakeSeed(),
 		closeCh: make(chan struct{}),
-		orc:     newOracle(),
 	}
 	db.halfLifeMs = o.HeatHalfLife.Milliseconds()
 	db.wo = pebble.NoSync
@@ -353,10 +365,10 @@ func (db *DB) Close() error {
 	if err := db.flushTracked(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+	if err := db.syncLog(); err != nil {
 		errs = append(errs, fmt.Errorf("epochdb: sync wal: %w", err))
 	}
-	if err := db.pdb.Close(); err != nil {
+	if err := db.closeEngine(); err != nil {
 		errs = append(errs, fmt.Errorf("epochdb: close pebble: %w", err))
 	}
 	db.closeErr = errors.Join(errs...)
@@ -364,7 +376,9 @@ func (db *DB) Close() error {
 	return db.closeErr
 }
 
-func (db *DB) shardIndex(key []byte) uint64 { return maphash.Bytes(db.seed, key) % numShards }
+func (db *DB) hash(key []byte) uint64 { return maphash.Bytes(db.seed, key) }
+
+func (db *DB) shardIndex(key []byte) uint64 { return db.hash(key) % numShards }
 
 func (db *DB) shardFor(key []byte) *shard { return &db.shards[db.shardIndex(key)] }
 
@@ -461,60 +475,6 @@ func (db *DB) getMeta(r pebble.Reader, key []byte) (keyspace.Meta, error) {
 		return keyspace.Meta{}, corruptErr(key, err)
 	}
 	return m, nil
-}
-
-// commit applies b while the caller holds mu, publishes the retirements r
-// staged in it (r may be nil), registers the data keys it wrote with the
-// conflict oracle, releases mu, and then (with SyncWrites) waits for the WAL
-// fsync, so that concurrent writers to the same shard share one fsync. It
-// closes b.
-func (db *DB) commit(b *pebble.Batch, mu *sync.Mutex, r *retired, keys ...[]byte) error {
-	err := db.applyBatch(b)
-	if r != nil {
-		r.finish(err == nil) // before the oracle: see the lock order in eventHub
-	}
-	if err == nil {
-		db.orc.record(keys...)
-	}
-	mu.Unlock()
-	if err != nil {
-		return err
-	}
-	return db.awaitDurable(b)
-}
-
-// applyBatch applies b, making it visible. In the default mode it does not
-// sync; with SyncWrites it does not wait for the fsync: call awaitDurable
-// after releasing locks. On error it closes b.
-func (db *DB) applyBatch(b *pebble.Batch) error {
-	var err error
-	if db.opts.SyncWrites {
-		err = db.pdb.ApplyNoSyncWait(b, pebble.Sync)
-	} else {
-		err = db.pdb.Apply(b, pebble.NoSync)
-	}
-	if err != nil {
-		_ = b.Close()
-		return fmt.Errorf("epochdb: commit: %w", err)
-	}
-	return nil
-}
-
-// awaitDurable completes a successful applyBatch: with SyncWrites it waits
-// for the WAL fsync; otherwise it counts the write for the periodic sync. It
-// closes b.
-func (db *DB) awaitDurable(b *pebble.Batch) error {
-	if !db.opts.SyncWrites {
-		_ = b.Close()
-		db.writeSeq.Add(1)
-		return nil
-	}
-	err := b.SyncWait()
-	_ = b.Close()
-	if err != nil {
-		return fmt.Errorf("epochdb: sync: %w", err)
-	}
-	return nil
 }
 
 // counts are changes of the persistent counters: keys, keys with a deadline,

@@ -48,3 +48,10 @@ func corruptErr(key []byte, err error) error {
 	}
 	return fmt.Errorf("epochdb: key %q: %w", key, err)
 }
+
+// ErrEngine is returned (wrapped, with the cause) by every write after the
+// storage engine failed in a way it does not recover from in place: it
+// could not write its log (a full disk, an I/O error). Reads keep working
+// from what was applied; DB.Health reports the failure. Close the DB and
+// open it again once the cause is fixed.
+var ErrEngine = errors.New("epochdb: storage engine failed")

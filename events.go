@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -102,7 +103,12 @@ type eventHub struct {
 	// transaction therefore publishes its events (releasing logMu) before it
 	// registers with the oracle.
 	logMu   sync.Mutex
-	lastSeq uint64 // guarded by logMu
+	lastSeq uint64 // the last sequence number handed out; guarded by logMu
+
+	// durable is the sequence number up to which the log is durable and
+	// readable: an event becomes visible to ReadEvents and WaitEvents only
+	// once a crash can no longer take it back.
+	durable atomic.Uint64
 }
 
 // retired collects the events of one commit. Use: stage each retirement
@@ -129,6 +135,10 @@ func (db *DB) wantEvents() bool {
 // in r. m is the key's meta including unflushed reads.
 func (r *retired) stage(b *pebble.Batch, kind EventKind, key []byte, hdr keyspace.Header, m keyspace.Meta, value []byte, now int64) {
 	db := r.db
+	if db.opts.EventLog && !r.logged {
+		db.ev.logMu.Lock()
+		r.logged = true
+	}
 	switch kind {
 	case EventExpired:
 		db.st.expired.Add(1)
@@ -139,10 +149,6 @@ func (r *retired) stage(b *pebble.Batch, kind EventKind, key []byte, hdr keyspac
 	}
 	ev := Event{Kind: kind, Key: append([]byte(nil), key...), Time: time.UnixMilli(now), Metadata: db.makeMetadata(hdr, m, now)}
 	if db.opts.EventLog {
-		if !r.logged {
-			db.ev.logMu.Lock()
-			r.logged = true
-		}
 		db.ev.lastSeq++
 		ev.Seq = db.ev.lastSeq
 		rec := keyspace.EventRecord{Kind: uint8(kind), Time: now, Key: key, Header: hdr, Meta: m}
@@ -153,6 +159,40 @@ func (r *retired) stage(b *pebble.Batch, kind EventKind, key []byte, hdr keyspac
 		_ = b.Set(keyspace.SysKey(sysEventSeq), keyspace.AppendCounter(nil, int64(ev.Seq)), nil)
 	}
 	r.events = append(r.events, ev)
+}
+
+// lastSeq returns the highest event-log sequence number r staged (0: none).
+func (r *retired) lastSeq() uint64 {
+	if len(r.events) == 0 {
+		return 0
+	}
+	return r.events[len(r.events)-1].Seq
+}
+
+// eventsDurable records that the event log is durable up to seq and wakes
+// the readers waiting for it.
+func (db *DB) eventsDurable(seq uint64) {
+	for {
+		cur := db.ev.durable.Load()
+		if seq <= cur {
+			return
+		}
+		if db.ev.durable.CompareAndSwap(cur, seq) {
+			break
+		}
+	}
+	db.ev.mu.Lock()
+	close(db.ev.notify)
+	db.ev.notify = make(chan struct{})
+	db.ev.mu.Unlock()
+}
+
+// assignedEventSeq returns the last sequence number handed out; every
+// event up to it has been applied (or its commit failed).
+func (db *DB) assignedEventSeq() uint64 {
+	db.ev.logMu.Lock()
+	defer db.ev.logMu.Unlock()
+	return db.ev.lastSeq
 }
 
 // finish publishes the events if the batch was applied, and releases the
@@ -180,10 +220,6 @@ func (r *retired) finish(applied bool) {
 			}
 		}
 	}
-	if db.opts.EventLog {
-		close(db.ev.notify)
-		db.ev.notify = make(chan struct{})
-	}
 	db.ev.mu.Unlock()
 	r.events = r.events[:0]
 }
@@ -196,7 +232,11 @@ func (db *DB) loadEventSeq() error {
 	if err != nil {
 		return err
 	}
+	// A number handed out before a crash that lost its event is handed
+	// out again, but no reader ever saw it: events are readable only once
+	// durable.
 	db.ev.lastSeq = uint64(seq)
+	db.ev.durable.Store(uint64(seq))
 	return nil
 }
 
@@ -225,9 +265,13 @@ func (db *DB) ReadEvents(after uint64, max int) ([]Event, uint64, error) {
 	if max <= 0 {
 		max = 100
 	}
+	durable := db.ev.durable.Load()
+	if durable <= after {
+		return nil, after, nil
+	}
 	it, err := db.pdb.NewIter(&pebble.IterOptions{
 		LowerBound: keyspace.EventKey(after + 1),
-		UpperBound: []byte{keyspace.PrefixEvent + 1},
+		UpperBound: keyspace.EventKey(durable + 1),
 	})
 	if err != nil {
 		return nil, after, fmt.Errorf("epochdb: read events: %w", err)
@@ -259,13 +303,31 @@ func (db *DB) ReadEvents(after uint64, max int) ([]Event, uint64, error) {
 	return out, after, it.Error()
 }
 
-// LastEventSeq returns the sequence number of the newest event in the
-// durable event log (0 if none was ever logged, or the log is off). Events
-// up to it can be read with ReadEvents, unless retention dropped them.
-func (db *DB) LastEventSeq() uint64 {
-	db.ev.logMu.Lock()
-	defer db.ev.logMu.Unlock()
-	return db.ev.lastSeq
+// LastEventSeq returns the sequence number of the newest durable event in
+// the event log (0 if none was ever logged, or the log is off). Events up
+// to it can be read with ReadEvents, unless retention dropped them. An
+// event becomes durable, and readable, when the write that logged it is:
+// at once with SyncWrites, otherwise at the next periodic sync (or Sync).
+func (db *DB) LastEventSeq() uint64 { return db.ev.durable.Load() }
+
+// SyncEvents makes every event logged so far durable, and so readable: it
+// syncs the log when some are not yet (Sync's work), and returns at once
+// when all are. A consumer that must see the events of writes it just made
+// calls it before ReadEvents.
+func (db *DB) SyncEvents() error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.leave()
+	last := db.assignedEventSeq()
+	if last <= db.ev.durable.Load() {
+		return nil
+	}
+	if err := db.syncLog(); err != nil {
+		return fmt.Errorf("epochdb: sync events: %w", err)
+	}
+	db.eventsDurable(last)
+	return nil
 }
 
 // WaitEvents blocks until the event log holds an event with a sequence
@@ -278,10 +340,7 @@ func (db *DB) WaitEvents(ctx context.Context, after uint64) error {
 		db.ev.mu.Lock()
 		ch := db.ev.notify
 		db.ev.mu.Unlock()
-		db.ev.logMu.Lock()
-		last := db.ev.lastSeq
-		db.ev.logMu.Unlock()
-		if last > after {
+		if db.ev.durable.Load() > after {
 			return nil
 		}
 		select {
@@ -301,9 +360,7 @@ var ErrEventLogOff = errors.New("epochdb: the event log is off (Options.EventLog
 // trimEventLog drops events beyond EventLogMaxEntries and older than
 // EventLogMaxAge.
 func (db *DB) trimEventLog(now int64) error {
-	db.ev.logMu.Lock()
-	last := db.ev.lastSeq
-	db.ev.logMu.Unlock()
+	last := db.ev.durable.Load()
 	var end uint64 // drop sequence numbers below end
 	if n := uint64(db.opts.EventLogMaxEntries); last > n {
 		end = last - n + 1

@@ -178,7 +178,7 @@ func (db *DB) currentMetaLocked(sh *shard, key []byte) (keyspace.Meta, error) {
 	if err != nil {
 		return keyspace.Meta{}, err
 	}
-	if a, ok := sh.pending[string(key)]; ok {
+	if a := sh.pendingOf(key); a.count > 0 {
 		m = db.mergeMeta(m, a.meta())
 	}
 	return m, nil
@@ -188,53 +188,26 @@ func (db *DB) currentMetaLocked(sh *shard, key []byte) (keyspace.Meta, error) {
 // returns true, atomically, with a lifecycle event of the given kind each.
 func (db *DB) retire(keys [][]byte, kind EventKind, still func(keyspace.Header, keyspace.Meta) bool) (int, error) {
 	db.prefetch(keys, true) // see expireBatch
-	unlock := db.lockShards(keys)
-	now := db.nowMs()
-	b := db.pdb.NewBatch()
-	r := retired{db: db}
-	var c counts
-	var removed [][]byte
+	var w writeOp
+	db.startWrite(&w, db.nowMs(), keys...)
+	defer w.release()
 	for _, key := range keys {
-		rec, ok, err := db.getRecord(db.pdb, key)
+		rec, ok, err := w.read(key)
 		if err != nil {
-			unlock()
-			_ = b.Close()
 			return 0, err
 		}
-		sh := db.shardFor(key)
-		m, err := db.currentMetaLocked(sh, key)
-		if err != nil || !ok || !still(rec.hdr, m) {
-			rec.release()
-			if err != nil {
-				unlock()
-				_ = b.Close()
-				return 0, err
-			}
-			continue
+		m, err := db.currentMetaLocked(db.shardFor(key), key)
+		if err == nil && ok && still(rec.hdr, m) {
+			w.retire(kind, key, rec, m)
 		}
-		c.add(stageDelete(b, key, rec.hdr, len(rec.value)))
-		r.stage(b, kind, key, rec.hdr, m, rec.value, now)
 		rec.release()
-		delete(sh.pending, string(key))
-		removed = append(removed, key)
+		if err != nil {
+			return 0, err
+		}
 	}
-	if len(removed) == 0 {
-		unlock()
-		_ = b.Close()
-		return 0, nil
-	}
-	addCounters(b, c)
-	err := db.applyBatch(b)
-	r.finish(err == nil) // before the oracle: see the lock order in eventHub
-	if err == nil {
-		db.orc.record(removed...)
-		db.applyCounters(c)
-	}
-	unlock()
-	if err != nil {
-		return 0, err
-	}
-	return len(removed), db.awaitDurable(b)
+	n := len(w.keys)
+	// Eviction spares nothing here: a retirement only shrinks the store.
+	return n, w.commit(nil)
 }
 
 // budgetOn reports whether a budget is configured.

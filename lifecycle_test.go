@@ -323,6 +323,7 @@ func TestEventLog_DurableAndResumable(t *testing.T) {
 	clk.Advance(time.Second)
 	_, err = db.expireDue(nil)
 	testutil.Must(t, err)
+	testutil.Must(t, db.Sync()) // events are readable once durable
 	evs, next, err := db.ReadEvents(0, 3)
 	testutil.Must(t, err)
 	if len(evs) != 3 || next != 3 {
@@ -349,6 +350,7 @@ func TestEventLog_DurableAndResumable(t *testing.T) {
 	mustSet(t, db, "later", "v", time.Second)
 	clk.Advance(time.Second)
 	_, _ = db.expireDue(nil)
+	testutil.Must(t, db.Sync())
 	testutil.Must(t, <-woke)
 	evs, _, _ = db.ReadEvents(next, 10)
 	if len(evs) != 1 || evs[0].Seq != 6 || string(evs[0].Key) != "later" {
@@ -429,6 +431,7 @@ func TestLifecycle_ConcurrentMix(t *testing.T) {
 	clk.Advance(2 * time.Hour)
 	_, err := db.expireDue(nil)
 	testutil.Must(t, err)
+	testutil.Must(t, db.Sync())
 	if db.Len() != 0 || db.Stats().Keys != 0 {
 		t.Fatalf("every key had a deadline, yet %d remain", db.Len())
 	}
@@ -450,7 +453,9 @@ func TestLifecycle_ConcurrentMix(t *testing.T) {
 }
 
 func TestDB_LastEventSeqAndSync(t *testing.T) {
-	db, clk := mustOpen(t, &Options{EventLog: true})
+	// No periodic sync within the test: events become readable only when
+	// Sync makes them durable.
+	db, clk := mustOpen(t, &Options{EventLog: true, SyncInterval: time.Hour})
 	if db.LastEventSeq() != 0 {
 		t.Fatalf("LastEventSeq of a new store = %d", db.LastEventSeq())
 	}
@@ -460,7 +465,11 @@ func TestDB_LastEventSeqAndSync(t *testing.T) {
 	clk.Advance(time.Second)
 	n, err := db.expireDue(nil)
 	testutil.Must(t, err)
-	if n != 3 || db.LastEventSeq() != 3 {
+	if evs, _, err := db.ReadEvents(0, 10); n != 3 || err != nil || len(evs) != 0 || db.LastEventSeq() != 0 {
+		t.Fatalf("before a sync: expired %d, read %d events (%v), LastEventSeq %d; want 3, 0, 0", n, len(evs), err, db.LastEventSeq())
+	}
+	testutil.Must(t, db.Sync())
+	if db.LastEventSeq() != 3 {
 		t.Fatalf("expired %d, LastEventSeq %d; want 3 and 3", n, db.LastEventSeq())
 	}
 	evs, next, err := db.ReadEvents(0, 10)

@@ -66,76 +66,19 @@ func lastAccess(h keyspace.Header, m keyspace.Meta) int64 { return max(m.LastAcc
 
 // put writes value with deadline exp under key.
 func (db *DB) put(key, value []byte, now, exp int64) error {
-	sh := db.shardFor(key)
-	sh.mu.Lock()
-	old, existed, err := db.getRecord(db.pdb, key)
+	var w writeOp
+	db.startWrite(&w, now, key)
+	defer w.release()
+	old, existed, err := w.read(key)
 	if err != nil {
-		sh.mu.Unlock()
 		return err
 	}
 	defer old.release()
-	b := db.pdb.NewBatch()
-	c := db.stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, value)
-	if err := db.admit(c); err != nil {
-		sh.mu.Unlock()
-		_ = b.Close()
-		return err
-	}
-	r := retired{db: db}
 	if existed && old.hdr.Expired(now) {
-		db.stageLazyExpiry(b, &r, sh, key, old, now)
+		w.expireLazily(key, old)
 	}
-	addCounters(b, c)
-	err = db.commit(b, &sh.mu, &r, key)
-	if err != nil {
-		return err
-	}
-	db.applyCounters(c)
-	return db.afterWrite(c, wroteKey(key))
-}
-
-// stageLazyExpiry records in b and r that the expired record rec of key is
-// being replaced or deleted: an expiry like the sweeper's. The caller holds
-// sh.mu.
-func (db *DB) stageLazyExpiry(b *pebble.Batch, r *retired, sh *shard, key []byte, rec record, now int64) {
-	if !db.wantEvents() {
-		db.st.expired.Add(1)
-		return
-	}
-	m, err := db.currentMetaLocked(sh, key)
-	if err != nil {
-		db.log.Warn("epochdb: reading the metadata of an expired key", "key", key, "err", err)
-	}
-	r.stage(b, EventExpired, key, rec.hdr, m, rec.value, now)
-}
-
-// stagePut adds to b the write of value with deadline exp under key, whose
-// current record has header old if existed. A live key keeps its CreatedAt
-// and meta; a new key, or one replacing an expired record, starts both
-// afresh. The caller holds sh.mu.
-//
-// With keep false, a live key is replaced as if it had been deleted first.
-func (db *DB) stagePut(b *pebble.Batch, sh *shard, key []byte, old keyspace.Header, oldLen int, existed, keep bool, now, exp int64, value []byte) counts {
-	live := keep && existed && !old.Expired(now)
-	hdr := keyspace.Header{CreatedAt: now, UpdatedAt: now, ExpiresAt: exp}
-	if live {
-		hdr.CreatedAt = old.CreatedAt
-	}
-	var oldHdr *keyspace.Header
-	if existed {
-		oldHdr = &old
-	}
-	c := stageRecord(b, key, oldHdr, oldLen, hdr, value)
-	// Overwriting a live key leaves its meta alone: the write's time is the
-	// record's UpdatedAt, which lastAccess takes into account.
-	if !live {
-		// A new key starts at frequency 0 and heat 1 (its creation), so
-		// that it is not the first victim of eviction.
-		_ = b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now, Heat: 1}), nil)
-		delete(sh.pending, string(key))
-		delete(sh.runs, string(key))
-	}
-	return c
+	w.put(key, old.hdr, len(old.value), existed, true, exp, value)
+	return w.commit(nil)
 }
 
 // stageRecord adds to b the data record (hdr, value) of key and the ttl-index
@@ -210,14 +153,21 @@ func (db *DB) Get(key []byte) (_ []byte, err error) {
 // track records one read of key at now, to be written by the next flush.
 func (db *DB) track(key []byte, now int64) {
 	sh := db.shardFor(key)
-	sh.mu.Lock()
+	sh.trackMu.Lock()
 	a := sh.pending[string(key)]
 	if a.count < math.MaxUint64 {
 		a.count++
 	}
 	a.last = now
 	sh.pending[string(key)] = a
-	sh.mu.Unlock()
+	sh.trackMu.Unlock()
+}
+
+// pendingOf returns key's unflushed tracked reads.
+func (sh *shard) pendingOf(key []byte) access {
+	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
+	return sh.pending[string(key)]
 }
 
 // Delete removes key. It reports whether a live key was removed; deleting an
@@ -232,35 +182,24 @@ func (db *DB) Delete(key []byte) (existed bool, err error) {
 	}
 	defer db.leave()
 	db.st.deletes.Add(1)
-	sh := db.shardFor(key)
-	sh.mu.Lock()
-	old, ok, err := db.getRecord(db.pdb, key)
+	var w writeOp
+	db.startWrite(&w, db.nowMs(), key)
+	defer w.release()
+	old, ok, err := w.read(key)
 	if err != nil {
-		sh.mu.Unlock()
 		return false, err
 	}
 	defer old.release()
 	if !ok {
-		delete(sh.pending, string(key))
-		sh.mu.Unlock()
+		db.shardFor(key).dropPending(key)
 		return false, nil
 	}
-	now := db.nowMs()
-	expired := old.hdr.Expired(now)
-	b := db.pdb.NewBatch()
-	r := retired{db: db}
+	expired := old.hdr.Expired(w.now)
 	if expired {
-		db.stageLazyExpiry(b, &r, sh, key, old, now)
+		w.expireLazily(key, old)
 	}
-	delete(sh.pending, string(key))
-	c := stageDelete(b, key, old.hdr, len(old.value))
-	addCounters(b, c)
-	err = db.commit(b, &sh.mu, &r, key)
-	if err != nil {
-		return false, err
-	}
-	db.applyCounters(c)
-	return !expired, nil
+	w.del(key, old.hdr, len(old.value))
+	return !expired, w.commit(nil)
 }
 
 // IncrementFrequency adds one access to key's frequency and returns the new
@@ -276,31 +215,29 @@ func (db *DB) IncrementFrequency(key []byte) (_ uint64, err error) {
 	}
 	defer db.leave()
 	db.st.increments.Add(1)
-	sh := db.shardFor(key)
-	sh.mu.Lock()
-	rec, ok, err := db.getRecord(db.pdb, key)
+	var w writeOp
+	db.startWrite(&w, db.nowMs(), key)
+	defer w.release()
+	rec, ok, err := w.read(key)
 	rec.release()
-	now := db.nowMs()
-	if err == nil && (!ok || rec.hdr.Expired(now)) {
+	if err == nil && (!ok || rec.hdr.Expired(w.now)) {
 		err = ErrNotFound
 	}
 	if err != nil {
-		sh.mu.Unlock()
 		return 0, err
 	}
 	m, err := db.getMeta(db.pdb, key)
 	if err != nil {
-		sh.mu.Unlock()
 		return 0, err
 	}
 	// The meta is read anyway, so the increment is written as the merged
 	// value: a hot key's increments leave no chain of merge operands.
-	m = db.mergeMeta(m, keyspace.Meta{Frequency: 1, LastAccess: now, Heat: 1})
-	n := db.mergeMeta(m, sh.pending[string(key)].meta()).Frequency
-	b := db.pdb.NewBatch()
-	_ = b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, m), nil)
+	sh := db.shardFor(key)
+	m = db.mergeMeta(m, keyspace.Meta{Frequency: 1, LastAccess: w.now, Heat: 1})
+	n := db.mergeMeta(m, sh.pendingOf(key).meta()).Frequency
+	_ = w.b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, m), nil)
 	delete(sh.runs, string(key))
-	if err := db.commit(b, &sh.mu, nil); err != nil {
+	if err := w.commit(nil); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -405,36 +342,99 @@ func (db *DB) Persist(key []byte) error {
 
 // setDeadline rewrites key's record with deadline exp (0 = none).
 func (db *DB) setDeadline(key []byte, exp int64) error {
+	_, err := db.changeDeadline(key, exp, Always)
+	return err
+}
+
+// DeadlineCond is the condition under which SetDeadline changes a deadline:
+// the options of Redis's EXPIRE.
+type DeadlineCond uint8
+
+const (
+	// Always sets the deadline.
+	Always DeadlineCond = iota
+	// IfNone sets it only if the key has no deadline (Redis's NX).
+	IfNone
+	// IfSet sets it only if the key has a deadline (XX).
+	IfSet
+	// IfLater sets it only if it is later than the current one (GT); a key
+	// without deadline counts as never expiring, so it is never changed.
+	IfLater
+	// IfEarlier sets it only if it is earlier than the current one (LT); a
+	// key without deadline counts as never expiring, so it always is.
+	IfEarlier
+)
+
+// SetDeadline atomically sets key's deadline to t (rounded up to the
+// millisecond; a zero t removes the deadline) if cond holds for its current
+// deadline, and reports whether it changed it. A t at or before now makes the
+// key invisible at once (the sweeper removes it as expired). It returns
+// ErrNotFound if the key is absent or expired.
+func (db *DB) SetDeadline(key []byte, t time.Time, cond DeadlineCond) (bool, error) {
+	exp := int64(0)
+	if !t.IsZero() {
+		if t.UnixMilli() <= 0 {
+			return false, fmt.Errorf("%w: deadline %v is not after 1970", ErrInvalidTTL, t)
+		}
+		exp = ceilMs(t)
+	}
+	if cond > IfEarlier {
+		return false, fmt.Errorf("epochdb: SetDeadline: unknown condition %d", cond)
+	}
+	if err := db.enter(); err != nil {
+		return false, err
+	}
+	defer db.leave()
+	return db.changeDeadline(key, exp, cond)
+}
+
+// deadlineHolds reports whether cond allows replacing deadline cur by exp
+// (0 = none, which counts as infinitely late).
+func deadlineHolds(cond DeadlineCond, cur, exp int64) bool {
+	inf := func(d int64) int64 {
+		if d == 0 {
+			return math.MaxInt64
+		}
+		return d
+	}
+	switch cond {
+	case IfNone:
+		return cur == 0
+	case IfSet:
+		return cur != 0
+	case IfLater:
+		return inf(exp) > inf(cur)
+	case IfEarlier:
+		return inf(exp) < inf(cur)
+	}
+	return true
+}
+
+// changeDeadline sets key's deadline to exp if cond holds; it reports
+// whether the condition held (a deadline already equal to exp counts as
+// set).
+func (db *DB) changeDeadline(key []byte, exp int64, cond DeadlineCond) (bool, error) {
 	if err := checkKey(key); err != nil {
-		return err
+		return false, err
 	}
-	sh := db.shardFor(key)
-	sh.mu.Lock()
-	old, ok, err := db.getRecord(db.pdb, key)
-	if err == nil && (!ok || old.hdr.Expired(db.nowMs())) {
-		err = ErrNotFound
-	}
+	var w writeOp
+	db.startWrite(&w, db.nowMs(), key)
+	defer w.release()
+	old, ok, err := w.read(key)
 	if err != nil {
-		old.release()
-		sh.mu.Unlock()
-		return err
+		return false, err
 	}
-	if old.hdr.ExpiresAt == exp {
-		old.release()
-		sh.mu.Unlock()
-		return nil
+	defer old.release()
+	if !ok || old.hdr.Expired(w.now) {
+		return false, ErrNotFound
 	}
-	hdr := old.hdr
-	hdr.ExpiresAt = exp
-	b := db.pdb.NewBatch()
-	c := stageRecord(b, key, &old.hdr, len(old.value), hdr, old.value)
-	old.release()
-	addCounters(b, c)
-	if err := db.commit(b, &sh.mu, nil, key); err != nil {
-		return err
+	if !deadlineHolds(cond, old.hdr.ExpiresAt, exp) {
+		return false, nil
 	}
-	db.applyCounters(c)
-	return nil
+	if old.hdr.ExpiresAt != exp {
+		w.setDeadline(key, old, exp)
+	}
+	return true, w.commit(nil)
 }
 
 // Len returns the number of keys stored. It includes keys that have expired
@@ -486,14 +486,15 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		return err
 	}
 	defer db.leave()
-	now := db.nowMs()
-	sh := db.shardFor(key)
-	sh.mu.Lock()
-	old, existed, err := db.getRecord(db.pdb, key)
+	var w writeOp
+	db.startWrite(&w, db.nowMs(), key)
+	defer w.release()
+	old, existed, err := w.read(key)
 	if err != nil {
-		sh.mu.Unlock()
 		return err
 	}
+	defer old.release()
+	now := w.now
 	live := existed && !old.hdr.Expired(now)
 	var cur Entry
 	if live {
@@ -507,48 +508,24 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		}
 	}
 	if err != nil || ch.Action == Keep || (ch.Action == Remove && !existed) {
-		old.release()
-		sh.mu.Unlock()
 		return err
 	}
-
-	b := db.pdb.NewBatch()
-	r := retired{db: db}
-	if existed && !live {
-		db.stageLazyExpiry(b, &r, sh, key, old, now)
+	if ch.Action != Put && ch.Action != Remove {
+		return fmt.Errorf("epochdb: Modify: unknown action %d", ch.Action)
 	}
-	var c counts
-	switch ch.Action {
-	case Put:
+	if existed && !live {
+		w.expireLazily(key, old)
+	}
+	if ch.Action == Put {
 		exp := int64(0)
 		if !ch.ExpiresAt.IsZero() {
 			exp = ceilMs(ch.ExpiresAt)
 		}
-		c = db.stagePut(b, sh, key, old.hdr, len(old.value), existed, true, now, exp, ch.Value)
+		w.put(key, old.hdr, len(old.value), existed, true, exp, ch.Value)
 		db.st.sets.Add(1)
-	case Remove:
-		c = stageDelete(b, key, old.hdr, len(old.value))
-		delete(sh.pending, string(key))
+	} else {
+		w.del(key, old.hdr, len(old.value))
 		db.st.deletes.Add(1)
-	default:
-		err = fmt.Errorf("epochdb: Modify: unknown action %d", ch.Action)
 	}
-	if err == nil {
-		err = db.admit(c)
-	}
-	if err != nil {
-		r.finish(false)
-		old.release()
-		sh.mu.Unlock()
-		_ = b.Close()
-		return err
-	}
-	addCounters(b, c)
-	err = db.commit(b, &sh.mu, &r, key)
-	old.release()
-	if err != nil {
-		return err
-	}
-	db.applyCounters(c)
-	return db.afterWrite(c, wroteKey(key))
+	return w.commit(nil)
 }

@@ -122,11 +122,8 @@ func (db *DB) withPending(key []byte, m keyspace.Meta) keyspace.Meta {
 	if db.opts.DisableReadTracking {
 		return m
 	}
-	sh := db.shardFor(key)
-	sh.mu.Lock()
-	if a, ok := sh.pending[string(key)]; ok {
+	if a := db.shardFor(key).pendingOf(key); a.count > 0 {
 		m = db.mergeMeta(m, a.meta())
 	}
-	sh.mu.Unlock()
 	return m
 }

@@ -122,9 +122,9 @@ func (db *DB) Stats() Stats {
 	}
 	for i := range db.shards {
 		sh := &db.shards[i]
-		sh.mu.Lock()
+		sh.trackMu.Lock()
 		s.PendingTrackedKeys += len(sh.pending)
-		sh.mu.Unlock()
+		sh.trackMu.Unlock()
 	}
 	db.fillStats(&s)
 	if db.enter() == nil {

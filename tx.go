@@ -89,11 +89,16 @@ func (db *DB) Begin(writable bool) (*Tx, error) {
 	tx := &Tx{
 		db:       db,
 		writable: writable,
-		readSeq:  db.orc.begin(),
 		began:    time.Now(),
 		reads:    make(map[string]struct{}),
 		writes:   make(map[string]*txWrite),
 	}
+	if writable {
+		db.rlog.begin()
+	}
+	// Before the snapshot: every write the snapshot misses is stamped with
+	// a larger sequence number (versions.go).
+	tx.readSeq = db.commitSeq.Load()
 	tx.snap = db.pdb.NewSnapshot()
 	tx.now = db.nowMs()
 	return tx, nil
@@ -162,7 +167,9 @@ func (tx *Tx) Rollback() {
 func (tx *Tx) finish() {
 	tx.done = true
 	_ = tx.snap.Close()
-	tx.db.orc.end(tx.readSeq)
+	if tx.writable {
+		tx.db.rlog.end()
+	}
 	tx.db.leave()
 }
 
@@ -208,11 +215,7 @@ func (tx *Tx) view(key []byte, withMeta bool) (txView, error) {
 			if v.meta, err = tx.db.getMeta(tx.snap, key); err != nil {
 				return txView{}, err
 			}
-			sh := tx.db.shardFor(key)
-			sh.mu.Lock()
-			a := sh.pending[string(key)]
-			sh.mu.Unlock()
-			v.meta = tx.db.mergeMeta(v.meta, a.meta())
+			v.meta = tx.db.mergeMeta(v.meta, tx.db.shardFor(key).pendingOf(key).meta())
 		}
 	}
 	if w == nil {
@@ -538,200 +541,105 @@ func (tx *Tx) Commit() (err error) {
 	for k := range tx.writes {
 		keys = append(keys, []byte(k))
 	}
-	unlock := db.lockShards(keys)
-	db.orc.mu.Lock()
+	var w writeOp
+	if len(tx.ranges) > 0 {
+		db.startWriteAll(&w, db.nowMs())
+	} else {
+		db.startWrite(&w, db.nowMs(), tx.lockKeys(keys)...)
+	}
+	defer w.release()
 	if tx.conflictLocked() {
-		db.orc.mu.Unlock()
-		unlock()
 		db.st.txConflicts.Add(1)
 		return ErrConflict
 	}
-
-	b := db.pdb.NewBatch()
-	now := db.nowMs()
-	var c counts
-	var changed [][]byte
-	r := retired{db: db}
-	fail := func(err error) error {
-		r.finish(false)
-		db.orc.mu.Unlock()
-		unlock()
-		_ = b.Close()
-		return err
-	}
 	for _, key := range keys {
-		kc, wrote, err := tx.stage(b, &r, key, now)
-		if err != nil {
-			return fail(err)
-		}
-		c.add(kc)
-		if wrote {
-			changed = append(changed, key)
+		if err := tx.stage(&w, key); err != nil {
+			return err
 		}
 	}
-	if err := db.admit(c); err != nil {
-		return fail(err)
-	}
-	addCounters(b, c)
-	err = db.applyBatch(b)
-	if err == nil {
-		db.orc.recordLocked(changed)
-		db.applyCounters(c)
-	}
-	r.finish(err == nil)
-	db.orc.mu.Unlock()
-	unlock()
-	if err != nil {
-		return err
-	}
-	db.st.txCommits.Add(1)
-	if err := db.awaitDurable(b); err != nil {
-		return err
-	}
-	return db.afterWrite(c, func(k []byte) bool {
+	err = w.commit(func(k []byte) bool {
 		_, ok := tx.writes[string(k)]
 		return ok
 	})
+	if err == nil {
+		db.st.txCommits.Add(1)
+	}
+	return err
+}
+
+// lockKeys returns the keys whose shards the commit locks: those it wrote,
+// read or watched, so that validation and apply see every write to them
+// either wholly done or not begun.
+func (tx *Tx) lockKeys(writes [][]byte) [][]byte {
+	keys := writes
+	for k := range tx.reads {
+		keys = append(keys, []byte(k))
+	}
+	for _, w := range tx.watches {
+		keys = append(keys, w.keys...)
+	}
+	return keys
 }
 
 // conflictLocked reports whether a commit after the snapshot touched what the
 // transaction read, scanned or wrote, or a key one of its watches covers.
+// The caller holds the shard locks of lockKeys (every shard with ranges).
 func (tx *Tx) conflictLocked() bool {
-	if tx.db.orc.conflictLocked(tx.readSeq, func(k []byte) bool {
-		if _, ok := tx.reads[string(k)]; ok {
+	db := tx.db
+	for k := range tx.reads {
+		if db.writtenSince([]byte(k), tx.readSeq) {
 			return true
 		}
-		if w, ok := tx.writes[string(k)]; ok && w.kind != wNone {
+	}
+	for k, w := range tx.writes {
+		if w.kind != wNone && db.writtenSince([]byte(k), tx.readSeq) {
 			return true
 		}
-		for _, r := range tx.ranges {
-			if r.contains(k) {
-				return true
-			}
-		}
-		return false
-	}) {
+	}
+	if len(tx.ranges) > 0 && db.rlog.conflict(tx.readSeq, tx.ranges) {
 		return true
 	}
 	for _, w := range tx.watches {
-		if w.changedLocked() {
+		if w.Changed() {
 			return true
 		}
 	}
 	return false
 }
 
-// stage adds the transaction's write of key to b, against the key's current
-// record (its shard is locked). wrote reports whether data changed (as
-// opposed to frequency only).
-func (tx *Tx) stage(b *pebble.Batch, r *retired, key []byte, now int64) (c counts, wrote bool, err error) {
+// stage adds the transaction's write of key to w, against the key's
+// current record (its shard is locked).
+func (tx *Tx) stage(w *writeOp, key []byte) error {
 	db := tx.db
-	w := tx.writes[string(key)]
-	sh := db.shardFor(key)
-	old, existed, err := db.getRecord(db.pdb, key)
+	tw := tx.writes[string(key)]
+	old, existed, err := w.read(key)
 	if err != nil {
-		return counts{}, false, err
+		return err
 	}
 	defer old.release()
-	live := existed && !old.hdr.Expired(now)
-	if existed && !live && w.kind != wNone {
-		db.stageLazyExpiry(b, r, sh, key, old, now)
+	live := existed && !old.hdr.Expired(w.now)
+	if existed && !live && tw.kind != wNone {
+		w.expireLazily(key, old)
 	}
-	switch w.kind {
+	switch tw.kind {
 	case wPut:
-		c = db.stagePut(b, sh, key, old.hdr, len(old.value), existed, !w.fresh, now, w.exp, w.value)
-		wrote = true
+		w.put(key, old.hdr, len(old.value), existed, !tw.fresh, tw.exp, tw.value)
 		db.st.sets.Add(1)
 	case wDelete:
 		if existed {
-			c = stageDelete(b, key, old.hdr, len(old.value))
-			delete(sh.pending, string(key))
-			wrote = true
+			w.del(key, old.hdr, len(old.value))
 		}
 		db.st.deletes.Add(1)
 	case wDeadline:
-		if live && old.hdr.ExpiresAt != w.exp {
-			hdr := old.hdr
-			hdr.ExpiresAt = w.exp
-			c = stageRecord(b, key, &old.hdr, len(old.value), hdr, old.value)
-			wrote = true
+		if live && old.hdr.ExpiresAt != tw.exp {
+			w.setDeadline(key, old, tw.exp)
 		}
 	}
-	if w.incs > 0 && (live || w.kind == wPut) {
-		// A plain merge: b may already hold this key's meta from stagePut.
-		_ = b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{Frequency: w.incs, LastAccess: now, Heat: float64(w.incs)}), nil)
-		sh.noteMerge(key)
-		db.st.increments.Add(w.incs)
+	if tw.incs > 0 && (live || tw.kind == wPut) {
+		// A plain merge: the batch may already hold this key's meta from put.
+		_ = w.b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{Frequency: tw.incs, LastAccess: w.now, Heat: float64(tw.incs)}), nil)
+		db.shardFor(key).noteMerge(key)
+		db.st.increments.Add(tw.incs)
 	}
-	return c, wrote, nil
-}
-
-// lockShards locks the shards of keys in ascending order (the order every
-// multi-shard writer uses) and returns the function that unlocks them.
-func (db *DB) lockShards(keys [][]byte) (unlock func()) {
-	idx := make([]int, 0, len(keys))
-	for _, k := range keys {
-		idx = append(idx, int(db.shardIndex(k)))
-	}
-	slices.Sort(idx)
-	idx = slices.Compact(idx)
-	for _, i := range idx {
-		db.shards[i].mu.Lock()
-	}
-	return func() {
-		for _, i := range idx {
-			db.shards[i].mu.Unlock()
-		}
-	}
-}
-
-// Watch records writes to a set of keys from the moment it is created, so
-// that a later transaction can require that none happened (Tx.Watch) — the
-// building block of Redis's WATCH. A Watch must be closed.
-type Watch struct {
-	db      *DB
-	readSeq uint64
-	keys    map[string]struct{}
-	closed  bool
-}
-
-// Watch starts watching keys. Writes by anyone — transactions, plain writes,
-// the expiry sweeper — count.
-func (db *DB) Watch(keys ...[]byte) (*Watch, error) {
-	if err := db.enter(); err != nil {
-		return nil, err
-	}
-	defer db.leave()
-	w := &Watch{db: db, readSeq: db.orc.begin(), keys: make(map[string]struct{}, len(keys))}
-	for _, k := range keys {
-		w.keys[string(k)] = struct{}{}
-	}
-	return w, nil
-}
-
-// Changed reports whether a watched key has been written since the watch
-// began.
-func (w *Watch) Changed() bool {
-	w.db.orc.mu.Lock()
-	defer w.db.orc.mu.Unlock()
-	return w.changedLocked()
-}
-
-func (w *Watch) changedLocked() bool {
-	if w.closed {
-		return false
-	}
-	return w.db.orc.conflictLocked(w.readSeq, func(k []byte) bool {
-		_, ok := w.keys[string(k)]
-		return ok
-	})
-}
-
-// Close stops the watch. Closing twice does nothing.
-func (w *Watch) Close() {
-	if w.closed {
-		return
-	}
-	w.closed = true
-	w.db.orc.end(w.readSeq)
+	return nil
 }

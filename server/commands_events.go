@@ -83,6 +83,13 @@ func cmdEpochEvents(c *Conn, cmd Command) {
 	}
 
 	db := c.srv.DB
+	// The events of every write acknowledged so far are listed (and FROM $
+	// starts after them), though the log makes them readable only once
+	// durable: sync it now if some are not yet.
+	if err := db.SyncEvents(); err != nil {
+		c.writeErr(err)
+		return
+	}
 	if fromLast {
 		after = lastEventSeq(db, 0)
 	}

@@ -1,0 +1,64 @@
+package epochdb
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Health reports whether the DB accepts writes: nil while it does, an
+// error wrapping ErrClosed after Close, or one wrapping ErrEngine (with
+// the cause) after the storage engine failed.
+func (db *DB) Health() error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	return db.engineErr()
+}
+
+// engineErr returns the recorded engine failure, if any.
+func (db *DB) engineErr() error {
+	if p := db.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// engineFailed records that the engine failed with cause (a panic inside
+// Pebble's commit, whose internal locks may stay held: nothing may call
+// into its write path again) and returns the error writes get from now on.
+func (db *DB) engineFailed(cause error, stack []byte) error {
+	err := fmt.Errorf("%w: %v", ErrEngine, cause)
+	if db.failure.CompareAndSwap(nil, &err) {
+		db.log.Error("epochdb: the storage engine failed; writes are refused until the DB is reopened",
+			"err", cause, "stack", string(stack))
+	}
+	return *db.failure.Load()
+}
+
+// syncLog fsyncs Pebble's log, making every write applied so far durable.
+// It refuses once the engine failed (its commit path may be wedged), and
+// contains a panic from Pebble the way applyBatch does.
+func (db *DB) syncLog() (err error) {
+	if err := db.engineErr(); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = db.engineFailed(fmt.Errorf("%v", p), debug.Stack())
+		}
+	}()
+	return db.pdb.LogData(nil, pebble.Sync)
+}
+
+// closeEngine closes Pebble. After an engine failure Pebble's Close may
+// panic on the failed commit; the panic is returned as an error.
+func (db *DB) closeEngine() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: close after failure: %v", ErrEngine, p)
+		}
+	}()
+	return db.pdb.Close()
+}

@@ -1,0 +1,323 @@
+package epochdb
+
+import (
+	"fmt"
+	"runtime/debug"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/epochdb/epochdb/internal/keyspace"
+)
+
+// writeOp is one atomic change of the store, and the only way the store is
+// changed: Set, Delete, Modify, deadline changes, transaction and batch
+// commits, expiry, pruning and eviction all build one. It owns, from start
+// to end,
+//
+//   - the locks of the shards of the keys it writes (taken in ascending
+//     order, the one order every writer uses);
+//   - the Pebble batch its changes are staged in;
+//   - the lifecycle events it stages (and the event-log order, once it
+//     stages one);
+//   - the changes of the persistent counters;
+//   - the data keys whose records it changes, which it registers with the
+//     conflict detection (versions) once applied.
+//
+// The protocol, written once in commit: admit against the budget, apply,
+// publish events, register versions and counters, unlock, wait for
+// durability, evict. release undoes whatever a writeOp still holds and is
+// deferred by every user right after start, so that an error or a panic at
+// any point (a Modify callback's, an engine's) leaves no lock held.
+//
+// A writeOp is used by one goroutine.
+type writeOp struct {
+	db     *DB
+	now    int64 // Unix ms every deadline of the operation is judged at
+	b      *pebble.Batch
+	shards []int // the locked shards, ascending; nil once unlocked
+	one    [1]int
+	c      counts
+	r      retired
+	keys   [][]byte // data keys whose record the batch changes
+	regrp  bool     // regroup the batch by keyspace before applying (large batches)
+	done   bool
+}
+
+// startWrite locks the shards of keys and prepares an empty batch. The
+// caller must defer w.release().
+func (db *DB) startWrite(w *writeOp, now int64, keys ...[]byte) {
+	w.db, w.now, w.r.db = db, now, db
+	if len(keys) == 1 {
+		w.one[0] = int(db.shardIndex(keys[0]))
+		w.shards = w.one[:]
+	} else {
+		w.shards = db.shardSet(keys)
+	}
+	w.lock()
+	w.b = db.pdb.NewBatch()
+}
+
+// startWriteAll is startWrite over every shard: for operations whose keys
+// are not known in advance (a range drop, a transaction that scanned).
+func (db *DB) startWriteAll(w *writeOp, now int64) {
+	w.db, w.now, w.r.db = db, now, db
+	w.shards = allShards[:]
+	w.lock()
+	w.b = db.pdb.NewBatch()
+}
+
+var allShards = func() (a [numShards]int) {
+	for i := range a {
+		a[i] = i
+	}
+	return a
+}()
+
+// shardSet returns the distinct shard indexes of keys, ascending.
+func (db *DB) shardSet(keys [][]byte) []int {
+	idx := make([]int, 0, len(keys))
+	for _, k := range keys {
+		idx = append(idx, int(db.shardIndex(k)))
+	}
+	slices.Sort(idx)
+	return slices.Compact(idx)
+}
+
+func (w *writeOp) lock() {
+	for _, i := range w.shards {
+		w.db.shards[i].mu.Lock()
+	}
+}
+
+// unlock releases the shard locks (once).
+func (w *writeOp) unlock() {
+	for _, i := range w.shards {
+		w.db.shards[i].mu.Unlock()
+	}
+	w.shards = nil
+}
+
+// release gives up everything the operation still holds: the event-log
+// order, the shard locks, the batch. It is a no-op after commit and safe to
+// call more than once; every user defers it.
+func (w *writeOp) release() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.r.finish(false)
+	w.unlock()
+	if w.b != nil {
+		_ = w.b.Close()
+		w.b = nil
+	}
+}
+
+// wrote notes that the batch changes key's data record (not just its
+// frequency), so that watches and transactions that read key conflict.
+func (w *writeOp) wrote(key []byte) { w.keys = append(w.keys, key) }
+
+// empty reports whether nothing was staged.
+func (w *writeOp) empty() bool { return w.b.Empty() }
+
+// commit runs the write protocol on what was staged: admission against the
+// budget (the whole operation fails with ErrFull under NoEviction), apply,
+// events, versions, counters, unlock, durability, then eviction if the
+// write grew the store over its budget. spare (nil: the keys written)
+// reports the keys eviction must spare. commit ends the operation whatever
+// happens; an empty operation commits trivially.
+func (w *writeOp) commit(spare func([]byte) bool) error {
+	db := w.db
+	defer w.release()
+	if w.b.Empty() {
+		return nil
+	}
+	if err := db.admit(w.c); err != nil {
+		return err
+	}
+	addCounters(w.b, w.c)
+	if w.regrp {
+		sorted, err := regroup(db.pdb, w.b)
+		if err != nil {
+			return err
+		}
+		_ = w.b.Close()
+		w.b = sorted
+	}
+	if err := db.applyBatch(w.b); err != nil {
+		w.b = nil // applyBatch closed it
+		return err
+	}
+	lastSeq := w.r.lastSeq()
+	w.r.finish(true)
+	db.bumpVersions(w.keys)
+	db.applyCounters(w.c)
+	w.unlock()
+	b := w.b
+	w.b = nil
+	w.done = true
+	if err := db.awaitDurable(b, lastSeq); err != nil {
+		return err
+	}
+	if spare == nil {
+		spare = w.spareWritten
+	}
+	return db.afterWrite(w.c, spare)
+}
+
+// spareWritten reports whether the operation wrote key.
+func (w *writeOp) spareWritten(key []byte) bool {
+	for _, k := range w.keys {
+		if string(k) == string(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyBatch applies b, making it visible. In the default mode it does not
+// sync; with SyncWrites it does not wait for the fsync: call awaitDurable
+// after releasing locks. On error it closes b.
+func (db *DB) applyBatch(b *pebble.Batch) error {
+	if db.opts.SyncWrites {
+		return db.apply(b, pebble.Sync)
+	}
+	return db.apply(b, pebble.NoSync)
+}
+
+// apply applies b with wo (Sync: without waiting for the fsync, see
+// awaitDurable). On error it closes b.
+//
+// Pebble panics when it cannot write its log (a full disk, an I/O error):
+// the panic is contained here, returned as an error wrapping ErrEngine, and
+// the DB refuses further writes (see engineFailed), since Pebble does not
+// recover from it in place.
+func (db *DB) apply(b *pebble.Batch, wo *pebble.WriteOptions) (err error) {
+	if ferr := db.engineErr(); ferr != nil {
+		_ = b.Close()
+		return ferr
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = db.engineFailed(fmt.Errorf("%v", p), debug.Stack())
+		}
+		if err != nil {
+			_ = b.Close()
+		}
+	}()
+	if wo.Sync {
+		err = db.pdb.ApplyNoSyncWait(b, wo)
+	} else {
+		err = db.pdb.Apply(b, wo)
+	}
+	if err != nil {
+		return fmt.Errorf("epochdb: commit: %w", err)
+	}
+	return nil
+}
+
+// awaitDurable completes a successful applyBatch: with SyncWrites it waits
+// for the WAL fsync; otherwise it counts the write for the periodic sync.
+// lastEvent is the highest event-log sequence number the batch wrote (0:
+// none), readable once durable. It closes b.
+func (db *DB) awaitDurable(b *pebble.Batch, lastEvent uint64) error {
+	if !db.opts.SyncWrites {
+		_ = b.Close()
+		db.writeSeq.Add(1)
+		if db.opts.SyncInterval < 0 {
+			// No periodic sync ("appendfsync no"): nothing ever makes
+			// the log durable on its own, so events are readable once
+			// applied.
+			db.eventsDurable(lastEvent)
+		}
+		return nil
+	}
+	err := b.SyncWait()
+	_ = b.Close()
+	if err != nil {
+		return fmt.Errorf("epochdb: sync: %w", err)
+	}
+	db.eventsDurable(lastEvent)
+	return nil
+}
+
+// read returns key's current data record (ok false if absent, expired
+// records included). The caller must release it.
+func (w *writeOp) read(key []byte) (record, bool, error) { return w.db.getRecord(w.db.pdb, key) }
+
+// put stages the write of value with deadline exp under key, whose current
+// record has header old if existed (an expired one must have been staged
+// as expired first: see expireLazily). A live key keeps its CreatedAt and
+// meta; a new key, or one replacing an expired record, starts both afresh.
+// With keep false, a live key is replaced as if it had been deleted first.
+func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep bool, exp int64, value []byte) {
+	now := w.now
+	live := keep && existed && !old.Expired(now)
+	hdr := keyspace.Header{CreatedAt: now, UpdatedAt: now, ExpiresAt: exp}
+	if live {
+		hdr.CreatedAt = old.CreatedAt
+	}
+	var oldHdr *keyspace.Header
+	if existed {
+		oldHdr = &old
+	}
+	w.c.add(stageRecord(w.b, key, oldHdr, oldLen, hdr, value))
+	w.wrote(key)
+	// Overwriting a live key leaves its meta alone: the write's time is the
+	// record's UpdatedAt, which lastAccess takes into account.
+	if !live {
+		// A new key starts at frequency 0 and heat 1 (its creation), so
+		// that it is not the first victim of eviction.
+		_ = w.b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now, Heat: 1}), nil)
+		sh := w.db.shardFor(key)
+		sh.dropPending(key)
+		delete(sh.runs, string(key))
+	}
+}
+
+// setDeadline stages a new deadline exp for key's live record rec.
+func (w *writeOp) setDeadline(key []byte, rec record, exp int64) {
+	hdr := rec.hdr
+	hdr.ExpiresAt = exp
+	w.c.add(stageRecord(w.b, key, &rec.hdr, len(rec.value), hdr, rec.value))
+	w.wrote(key)
+}
+
+// del stages the removal of key, whose record has header hdr and a value
+// of vlen bytes.
+func (w *writeOp) del(key []byte, hdr keyspace.Header, vlen int) {
+	w.c.add(stageDelete(w.b, key, hdr, vlen))
+	w.wrote(key)
+	w.db.shardFor(key).dropPending(key)
+}
+
+// retire stages the removal of key (record rec, meta m including unflushed
+// reads) with a lifecycle event of the given kind.
+func (w *writeOp) retire(kind EventKind, key []byte, rec record, m keyspace.Meta) {
+	w.r.stage(w.b, kind, key, rec.hdr, m, rec.value, w.now)
+	w.del(key, rec.hdr, len(rec.value))
+}
+
+// expireLazily stages, as an expiry like the sweeper's (with its event),
+// that the expired record rec of key is being replaced or deleted by this
+// operation; the caller stages the replacement or deletion itself.
+func (w *writeOp) expireLazily(key []byte, rec record) {
+	db := w.db
+	if !db.wantEvents() {
+		db.st.expired.Add(1)
+		return
+	}
+	m, err := db.currentMetaLocked(db.shardFor(key), key)
+	if err != nil {
+		db.log.Warn("epochdb: reading the metadata of an expired key", "key", key, "err", err)
+	}
+	w.r.stage(w.b, EventExpired, key, rec.hdr, m, rec.value, w.now)
+}
+
+// dropPending forgets key's unflushed tracked reads (the key is deleted or
+// starts afresh). The caller holds sh.mu.
+func (sh *shard) dropPending(key []byte) {
+	sh.trackMu.Lock()
+	delete(sh.pending, string(key))
+	sh.trackMu.Unlock()
+}
