@@ -119,9 +119,10 @@ func (db *DB) expireDue(stop <-chan struct{}) (int, error) {
 			}
 		}
 		if err != nil {
-			// Start the next sweep where this one stopped.
+			// Start the next sweep where this one stopped (the very
+			// start of the index when that is where it failed).
 			exp, _, _ := keyspace.DecodeTTLKey(lower)
-			db.noteDeadline(exp)
+			db.lowerSweepFrom(exp)
 			if err == errStopped {
 				err = nil
 			}
@@ -153,9 +154,16 @@ var errStopped = errors.New("epochdb: stopped")
 // noteDeadline makes the next sweep start at or before exp; writers call it
 // after applying a ttl-index entry.
 func (db *DB) noteDeadline(exp int64) {
+	if exp > 0 {
+		db.lowerSweepFrom(exp)
+	}
+}
+
+// lowerSweepFrom makes the next sweep start at or before from (>= 0).
+func (db *DB) lowerSweepFrom(from int64) {
 	for {
 		cur := db.sweepFrom.Load()
-		if exp <= 0 || exp >= cur || db.sweepFrom.CompareAndSwap(cur, exp) {
+		if from >= cur || db.sweepFrom.CompareAndSwap(cur, from) {
 			return
 		}
 	}

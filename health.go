@@ -25,14 +25,19 @@ func (db *DB) engineErr() error {
 	return nil
 }
 
-// engineFailed records that the engine failed with cause (a panic inside
-// Pebble's commit, whose internal locks may stay held: nothing may call
-// into its write path again) and returns the error writes get from now on.
+// engineFailed records that the engine failed with cause (a log write or
+// sync error, which Pebble keeps for good, or a panic inside its commit,
+// whose internal locks may stay held: nothing may call into its write path
+// again) and returns the error writes get from now on. stack is the
+// panic's stack, if any.
 func (db *DB) engineFailed(cause error, stack []byte) error {
 	err := fmt.Errorf("%w: %v", ErrEngine, cause)
 	if db.failure.CompareAndSwap(nil, &err) {
-		db.log.Error("epochdb: the storage engine failed; writes are refused until the DB is reopened",
-			"err", cause, "stack", string(stack))
+		args := []any{"err", cause}
+		if stack != nil {
+			args = append(args, "stack", string(stack))
+		}
+		db.log.Error("epochdb: the storage engine failed; writes are refused until the DB is reopened", args...)
 	}
 	return *db.failure.Load()
 }
@@ -49,7 +54,10 @@ func (db *DB) syncLog() (err error) {
 			err = db.engineFailed(fmt.Errorf("%v", p), debug.Stack())
 		}
 	}()
-	return db.pdb.LogData(nil, pebble.Sync)
+	if err := db.pdb.LogData(nil, pebble.Sync); err != nil {
+		return db.engineFailed(fmt.Errorf("sync: %w", err), nil)
+	}
+	return nil
 }
 
 // closeEngine closes Pebble. After an engine failure Pebble's Close may

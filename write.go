@@ -211,7 +211,9 @@ func (db *DB) apply(b *pebble.Batch, wo *pebble.WriteOptions) (err error) {
 		err = db.pdb.Apply(b, wo)
 	}
 	if err != nil {
-		return fmt.Errorf("epochdb: commit: %w", err)
+		// Pebble's log keeps a write error for good: every later commit
+		// would fail the same way.
+		return db.engineFailed(err, nil)
 	}
 	return nil
 }
@@ -235,7 +237,7 @@ func (db *DB) awaitDurable(b *pebble.Batch, lastEvent uint64) error {
 	err := b.SyncWait()
 	_ = b.Close()
 	if err != nil {
-		return fmt.Errorf("epochdb: sync: %w", err)
+		return db.engineFailed(fmt.Errorf("sync: %w", err), nil)
 	}
 	db.eventsDurable(lastEvent)
 	return nil
