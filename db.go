@@ -33,7 +33,7 @@ const (
 	sysKeys     = "keys"
 	sysTTLKeys  = "ttlkeys"
 	sysBytes    = "bytes"
-	sysCounts   = "counts" // keys, ttlkeys, bytes as one vector
+	sysCounts   = "counts" // keys, ttlkeys, bytes as one vector (before per-namespace counts)
 	sysEventSeq = "eventseq"
 )
 
@@ -60,6 +60,7 @@ type DB struct {
 	keys    atomic.Int64 // keys stored, including expired ones not yet swept
 	ttlKeys atomic.Int64 // of which carry a deadline
 	bytes   atomic.Int64 // their keys' and values' lengths
+	ns      [256]nsCounters
 
 	// Durability in the default mode: writeSeq counts NoSync commits,
 	// syncedSeq is the writeSeq that the last WAL sync covered.
@@ -260,32 +261,7 @@ func (db *DB) loadSystem() error {
 	default:
 		return fmt.Errorf("%w: on-disk format version %d, this build reads %d", ErrCorrupt, v, formatVersion)
 	}
-	keys, err := db.getCounter(sysKeys)
-	if err != nil {
-		return err
-	}
-	ttl, err := db.getCounter(sysTTLKeys)
-	if err != nil {
-		return err
-	}
-	nbytes, err := db.getCounter(sysBytes)
-	if err != nil {
-		return err
-	}
-	vec, err := db.getCounters(sysCounts)
-	if err != nil {
-		return err
-	}
-	if vec != nil {
-		if len(vec) != 3 {
-			return fmt.Errorf("%w: counts vector of %d values, want 3", ErrCorrupt, len(vec))
-		}
-		keys, ttl, nbytes = keys+vec[0], ttl+vec[1], nbytes+vec[2]
-	}
-	db.keys.Store(keys)
-	db.ttlKeys.Store(ttl)
-	db.bytes.Store(nbytes)
-	return nil
+	return db.loadCounters()
 }
 
 // getCounters reads a vector of system counters; nil if it is absent.
@@ -492,26 +468,6 @@ func (c *counts) add(o counts) {
 	if o.minExp != 0 && (c.minExp == 0 || o.minExp < c.minExp) {
 		c.minExp = o.minExp
 	}
-}
-
-// addCounters records changes of the persistent counters in b, as one
-// merge operand of the counts vector (stores written before the vector also
-// have the three single counters; loadSystem adds both).
-func addCounters(b *pebble.Batch, c counts) {
-	if c.keys != 0 || c.ttlKeys != 0 || c.bytes != 0 {
-		var buf [24]byte
-		_ = b.Merge(keyspace.SysKey(sysCounts), keyspace.AppendCounters(buf[:0], c.keys, c.ttlKeys, c.bytes), nil)
-	}
-}
-
-// applyCounters applies committed counter changes to the in-memory copies,
-// and lets the sweeper know of a new deadline. Called after the batch is
-// applied.
-func (db *DB) applyCounters(c counts) {
-	db.keys.Add(c.keys)
-	db.ttlKeys.Add(c.ttlKeys)
-	db.bytes.Add(c.bytes)
-	db.noteDeadline(c.minExp)
 }
 
 func boolDelta(was, is bool) int64 {

@@ -162,7 +162,7 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 
 	now := db.nowMs()
 	var info RestoreInfo
-	var c counts
+	var c tally
 	b := db.pdb.NewBatch()
 	defer func() { _ = b.Close() }()
 	commit := func() error {
@@ -201,10 +201,10 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 		if cap(vbuf) > 1<<20 {
 			vbuf = nil // do not keep a huge value's buffer
 		}
-		c.add(counts{keys: 1, bytes: int64(len(rec.Key) + len(rec.Value))})
+		c.add(rec.Key, counts{keys: 1, bytes: int64(len(rec.Key) + len(rec.Value))})
 		if hdr.ExpiresAt != 0 {
 			_ = b.Set(keyspace.TTLKey(nil, hdr.ExpiresAt, rec.Key), nil, nil)
-			c.ttlKeys++
+			c.add(rec.Key, counts{ttlKeys: 1})
 			if b.Len() >= restoreBatchBytes {
 				if err := commit(); err != nil {
 					return RestoreInfo{}, err
@@ -231,11 +231,11 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 			_ = os.Remove(p) // Ingest linked or copied it into the store
 		}
 	}
-	addCounters(b, c)
+	addCounters(b, &c)
 	if err := commit(); err != nil {
 		return RestoreInfo{}, err
 	}
-	db.applyCounters(c)
+	db.applyCounters(&c)
 	info.Backup = backupInfo(br)
 	info.Backup.Duration = time.Since(start)
 	return info, nil

@@ -643,3 +643,105 @@ func (tx *Tx) stage(w *writeOp, key []byte) error {
 	}
 	return nil
 }
+
+// TTL returns the time left until key expires as the transaction sees it
+// (deadlines judged at its start), NoTTL if it never expires, or
+// ErrNotFound. Like Metadata it is not an access.
+func (tx *Tx) TTL(key []byte) (time.Duration, error) {
+	if err := tx.check(false); err != nil {
+		return 0, err
+	}
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	v, err := tx.view(key, false)
+	switch {
+	case err != nil:
+		return 0, err
+	case !v.live:
+		return 0, ErrNotFound
+	case v.hdr.ExpiresAt == 0:
+		return NoTTL, nil
+	}
+	return max(time.Duration(v.hdr.ExpiresAt-tx.now)*time.Millisecond, time.Millisecond), nil
+}
+
+// Modify is DB.Modify inside the transaction: fn sees key as the
+// transaction does, and its Change is buffered like Set or Delete. Unlike
+// DB.Modify, fn may call the transaction's methods.
+func (tx *Tx) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	v, err := tx.view(key, false)
+	if err != nil {
+		return err
+	}
+	var cur Entry
+	if v.live {
+		cur = Entry{Value: v.value, ExpiresAt: msToTime(v.hdr.ExpiresAt)}
+	}
+	ch, err := fn(cur, v.live)
+	if err != nil {
+		return err
+	}
+	switch ch.Action {
+	case Keep:
+		return nil
+	case Remove:
+		if !v.live {
+			return nil
+		}
+		return tx.Delete(key)
+	case Put:
+		exp := int64(0)
+		if !ch.ExpiresAt.IsZero() {
+			if ch.ExpiresAt.UnixMilli() <= 0 {
+				return fmt.Errorf("%w: deadline %v is not after 1970", ErrInvalidTTL, ch.ExpiresAt)
+			}
+			exp = ceilMs(ch.ExpiresAt)
+		}
+		if err := tx.db.checkValue(ch.Value); err != nil {
+			return err
+		}
+		w := tx.writes[string(key)]
+		fresh := w != nil && (w.kind == wDelete || w.fresh)
+		tx.writes[string(key)] = &txWrite{kind: wPut, value: append([]byte{}, ch.Value...), exp: exp, fresh: fresh}
+		return nil
+	}
+	return fmt.Errorf("epochdb: Modify: unknown action %d", ch.Action)
+}
+
+// SetDeadline is DB.SetDeadline inside the transaction: the condition is
+// judged against the deadline the transaction sees, a t at or before the
+// transaction's start makes the key invisible to it, and the change is
+// buffered.
+func (tx *Tx) SetDeadline(key []byte, t time.Time, cond DeadlineCond) (bool, error) {
+	if err := tx.check(true); err != nil {
+		return false, err
+	}
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	exp := int64(0)
+	if !t.IsZero() {
+		if t.UnixMilli() <= 0 {
+			return false, fmt.Errorf("%w: deadline %v is not after 1970", ErrInvalidTTL, t)
+		}
+		exp = ceilMs(t)
+	}
+	v, err := tx.view(key, false)
+	if err != nil {
+		return false, err
+	}
+	if !v.live {
+		return false, ErrNotFound
+	}
+	if !deadlineHolds(cond, v.hdr.ExpiresAt, exp) {
+		return false, nil
+	}
+	return true, tx.setDeadline(key, exp)
+}

@@ -119,6 +119,14 @@ func (l *rangeLog) add(seq uint64, keys [][]byte) {
 	}
 }
 
+// invalidate makes every transaction that began before seq conflict (a
+// write whose keys are not known, such as a dropped namespace).
+func (l *rangeLog) invalidate(seq uint64) {
+	l.mu.Lock()
+	l.lost = max(l.lost, seq)
+	l.mu.Unlock()
+}
+
 // conflict reports whether a key written after seq lies in one of ranges.
 // The caller holds every shard lock.
 func (l *rangeLog) conflict(seq uint64, ranges []keyRange) bool {

@@ -36,11 +36,14 @@ type writeOp struct {
 	b      *pebble.Batch
 	shards []int // the locked shards, ascending; nil once unlocked
 	one    [1]int
-	c      counts
+	t      tally // counter changes
 	r      retired
 	keys   [][]byte // data keys whose record the batch changes
 	regrp  bool     // regroup the batch by keyspace before applying (large batches)
 	done   bool
+
+	dropping bool // the batch drops namespace dropped (every shard is locked)
+	dropped  byte
 }
 
 // startWrite locks the shards of keys and prepares an empty batch. The
@@ -132,10 +135,14 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	if w.b.Empty() {
 		return nil
 	}
-	if err := db.admit(w.c); err != nil {
+	if err := db.admit(w.t.total); err != nil {
 		return err
 	}
-	addCounters(w.b, w.c)
+	addCounters(w.b, &w.t)
+	if w.dropping {
+		// After the namespace's merge operand: its counters start over.
+		_ = w.b.Delete(nsCountsKey(w.dropped), nil)
+	}
 	if w.regrp {
 		sorted, err := regroup(db.pdb, w.b)
 		if err != nil {
@@ -151,7 +158,10 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	lastSeq := w.r.lastSeq()
 	w.r.finish(true)
 	db.bumpVersions(w.keys)
-	db.applyCounters(w.c)
+	if w.dropping {
+		db.droppedNamespace(w.dropped)
+	}
+	db.applyCounters(&w.t)
 	w.unlock()
 	b := w.b
 	w.b = nil
@@ -162,7 +172,7 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	if spare == nil {
 		spare = w.spareWritten
 	}
-	return db.afterWrite(w.c, spare)
+	return db.afterWrite(w.t.total, spare)
 }
 
 // spareWritten reports whether the operation wrote key.
@@ -263,7 +273,7 @@ func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep
 	if existed {
 		oldHdr = &old
 	}
-	w.c.add(stageRecord(w.b, key, oldHdr, oldLen, hdr, value))
+	w.t.add(key, stageRecord(w.b, key, oldHdr, oldLen, hdr, value))
 	w.wrote(key)
 	// Overwriting a live key leaves its meta alone: the write's time is the
 	// record's UpdatedAt, which lastAccess takes into account.
@@ -281,14 +291,14 @@ func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep
 func (w *writeOp) setDeadline(key []byte, rec record, exp int64) {
 	hdr := rec.hdr
 	hdr.ExpiresAt = exp
-	w.c.add(stageRecord(w.b, key, &rec.hdr, len(rec.value), hdr, rec.value))
+	w.t.add(key, stageRecord(w.b, key, &rec.hdr, len(rec.value), hdr, rec.value))
 	w.wrote(key)
 }
 
 // del stages the removal of key, whose record has header hdr and a value
 // of vlen bytes.
 func (w *writeOp) del(key []byte, hdr keyspace.Header, vlen int) {
-	w.c.add(stageDelete(w.b, key, hdr, vlen))
+	w.t.add(key, stageDelete(w.b, key, hdr, vlen))
 	w.wrote(key)
 	w.db.shardFor(key).dropPending(key)
 }

@@ -58,8 +58,7 @@ func cmdSelect(c *Conn, cmd Command) {
 		c.WriteError(errDBIndex)
 		return
 	}
-	c.db = int(n)
-	c.shared.db.Store(int32(n))
+	c.selectDB(int(n))
 	c.WriteOK()
 }
 
@@ -453,4 +452,10 @@ func (c *Conn) killClient(o *Conn) {
 		return
 	}
 	o.kill()
+}
+
+// selectDB makes db the connection's database.
+func (c *Conn) selectDB(db int) {
+	c.db = db
+	c.shared.db.Store(int32(db))
 }

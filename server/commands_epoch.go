@@ -37,7 +37,7 @@ func epochCommands() []command {
 // metadata; times are Unix ms, expires_at is -1 without deadline, heat is a
 // double (a bulk string in RESP2). Reading metadata is not an access.
 func cmdEpochMeta(c *Conn, cmd Command) {
-	md, err := c.srv.DB.Metadata(c.key(cmd.Args[1]))
+	md, err := c.kv().Metadata(c.key(cmd.Args[1]))
 	if errors.Is(err, epochdb.ErrNotFound) {
 		c.WriteNull()
 		return
@@ -73,7 +73,7 @@ func writeMetaFields(c *Conn, md epochdb.Metadata, updated bool) {
 // cmdEpochIncrFreq is EPOCH.INCRFREQ (the new frequency) and epoch-db 0.3's
 // INCREMENT_FREQUENCY (OK); both answer null for a missing key.
 func cmdEpochIncrFreq(c *Conn, cmd Command) {
-	n, err := c.srv.DB.IncrementFrequency(c.key(cmd.Args[1]))
+	n, err := c.kv().IncrementFrequency(c.key(cmd.Args[1]))
 	switch {
 	case errors.Is(err, epochdb.ErrNotFound):
 		c.WriteNull()
@@ -90,7 +90,7 @@ func cmdEpochIncrFreq(c *Conn, cmd Command) {
 // "frequency", "created_at" (Unix seconds) and "ttl" (the deadline in Unix
 // seconds, or null), or null for a missing key.
 func cmdGetMetadata(c *Conn, cmd Command) {
-	md, err := c.srv.DB.Metadata(c.key(cmd.Args[1]))
+	md, err := c.kv().Metadata(c.key(cmd.Args[1]))
 	if errors.Is(err, epochdb.ErrNotFound) {
 		c.WriteNull()
 		return
@@ -114,7 +114,7 @@ func cmdGetMetadata(c *Conn, cmd Command) {
 
 // cmdRm is epoch-db 0.3's RM: deletes a key, OK whether or not it existed.
 func cmdRm(c *Conn, cmd Command) {
-	if _, err := c.srv.DB.Delete(c.key(cmd.Args[1])); err != nil {
+	if _, err := c.kv().remove(c.key(cmd.Args[1])); err != nil {
 		c.writeErr(err)
 		return
 	}

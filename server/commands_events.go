@@ -98,8 +98,9 @@ func cmdEpochEvents(c *Conn, cmd Command) {
 		c.writeErr(err)
 		return
 	}
-	// Inside EXEC nothing blocks (as in Redis): EXEC holds the keyspace lock.
-	if len(evs) == 0 && block >= 0 && !c.inExec {
+	// Inside EXEC nothing blocks (as in Redis): EXEC's commands run in one
+	// transaction, which must not wait.
+	if len(evs) == 0 && block >= 0 && c.execTx == nil {
 		ctx, stop := c.blockContext()
 		if block > 0 {
 			var cancel context.CancelFunc

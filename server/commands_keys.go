@@ -62,10 +62,10 @@ func cmdDel(c *Conn, cmd Command) {
 	var err error
 	if len(keys) == 1 {
 		var ok bool
-		ok, err = c.srv.DB.Delete(c.key(keys[0]))
+		ok, err = c.kv().remove(c.key(keys[0]))
 		deleted = []bool{ok}
 	} else {
-		err = c.srv.DB.Update(func(tx *epochdb.Tx) error {
+		err = c.kv().Update(func(tx *epochdb.Tx) error {
 			deleted = make([]bool, len(keys))
 			seen := map[string]bool{}
 			for i, k := range keys {
@@ -108,11 +108,11 @@ func cmdExists(c *Conn, cmd Command) {
 	var err error
 	if len(keys) == 1 {
 		var ok bool
-		if ok, err = exists(c.srv.DB, c.key(keys[0])); ok {
+		if ok, err = exists(c.kv(), c.key(keys[0])); ok {
 			n = 1
 		}
 	} else {
-		err = c.srv.DB.View(func(tx *epochdb.Tx) error {
+		err = c.kv().View(func(tx *epochdb.Tx) error {
 			for _, k := range keys {
 				ok, err := txExists(tx, c.key(k))
 				if err != nil {
@@ -133,7 +133,7 @@ func cmdExists(c *Conn, cmd Command) {
 }
 
 func cmdType(c *Conn, cmd Command) {
-	ok, err := exists(c.srv.DB, c.key(cmd.Args[1]))
+	ok, err := exists(c.kv(), c.key(cmd.Args[1]))
 	switch {
 	case err != nil:
 		c.writeErr(err)
@@ -156,7 +156,7 @@ const (
 // src too. Unless replace, an existing dst is left alone.
 func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 	outcome := copyDone
-	err := c.srv.DB.Update(func(tx *epochdb.Tx) error {
+	err := c.kv().Update(func(tx *epochdb.Tx) error {
 		outcome = copyDone
 		md, err := tx.Metadata(src)
 		if errors.Is(err, epochdb.ErrNotFound) {
@@ -205,7 +205,7 @@ func cmdRename(c *Conn, cmd Command) {
 	nx := equalFold(cmd.Args[0], "renamenx")
 	src, dst := c.key(cmd.Args[1]), c.key(cmd.Args[2])
 	if bytes.Equal(src, dst) {
-		ok, err := exists(c.srv.DB, src)
+		ok, err := exists(c.kv(), src)
 		switch {
 		case err != nil:
 			c.writeErr(err)
@@ -371,7 +371,7 @@ func cmdExpire(c *Conn, cmd Command) {
 // cmdTTL is TTL, PTTL, EXPIRETIME and PEXPIRETIME: -2 for a missing key, -1
 // for a key without deadline.
 func cmdTTL(c *Conn, cmd Command) {
-	md, err := c.srv.DB.Metadata(c.key(cmd.Args[1]))
+	md, err := c.kv().Metadata(c.key(cmd.Args[1]))
 	if errors.Is(err, epochdb.ErrNotFound) {
 		c.WriteInt(-2)
 		return
@@ -400,7 +400,7 @@ func cmdTTL(c *Conn, cmd Command) {
 
 func cmdPersist(c *Conn, cmd Command) {
 	key := c.key(cmd.Args[1])
-	md, err := c.srv.DB.Metadata(key)
+	md, err := c.kv().Metadata(key)
 	if errors.Is(err, epochdb.ErrNotFound) || err == nil && md.ExpiresAt.IsZero() {
 		c.WriteInt(0)
 		return
@@ -421,7 +421,7 @@ func cmdPersist(c *Conn, cmd Command) {
 func cmdTouch(c *Conn, cmd Command) {
 	n := 0
 	for _, k := range cmd.Args[1:] {
-		_, err := c.srv.DB.IncrementFrequency(c.key(k))
+		_, err := c.kv().IncrementFrequency(c.key(k))
 		switch {
 		case err == nil:
 			n++
@@ -467,7 +467,7 @@ func cmdObject(c *Conn, cmd Command) {
 		}
 		return
 	}
-	md, err := c.srv.DB.Metadata(key)
+	md, err := c.kv().Metadata(key)
 	if errors.Is(err, epochdb.ErrNotFound) {
 		c.WriteNull()
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strconv"
@@ -350,7 +351,20 @@ func (c *Conn) notify(class uint32, event string, key []byte) {
 }
 
 func (c *Conn) notifyIn(db int, class uint32, event string, key []byte) {
+	if c.execTx != nil {
+		// Published once EXEC commits, not for an attempt it retries.
+		c.execNotes = append(c.execNotes, note{db: db, class: class, event: event, key: bytes.Clone(key)})
+		return
+	}
 	c.srv.notifyKey(db, class, event, key)
+}
+
+// note is a keyspace notification held back until EXEC commits.
+type note struct {
+	db    int
+	class uint32
+	event string
+	key   []byte
 }
 
 // notifyKey publishes a keyspace notification for the client key key of

@@ -43,7 +43,7 @@ func stringCommands() []command {
 }
 
 func cmdGet(c *Conn, cmd Command) {
-	v, err := c.srv.DB.Get(c.key(cmd.Args[1]))
+	v, err := c.kv().Get(c.key(cmd.Args[1]))
 	switch {
 	case errors.Is(err, epochdb.ErrNotFound):
 		c.WriteNull()
@@ -174,7 +174,7 @@ func cmdSet(c *Conn, cmd Command) {
 	// A plain SET, also with a relative expiry, is one DB.Set: a blind
 	// write, counted in the library's set statistics (/metrics).
 	if !o.nx && !o.xx && !o.get && !o.keepTTL && (!o.expires || o.ttl > 0) {
-		if err := c.srv.DB.Set(key, val, o.ttl); err != nil {
+		if err := c.kv().Set(key, val, o.ttl); err != nil {
 			c.writeErr(err)
 			return
 		}
@@ -187,7 +187,7 @@ func cmdSet(c *Conn, cmd Command) {
 	}
 	var old []byte
 	var existed, done bool
-	err := c.srv.DB.Modify(key, func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(key, func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		existed = ok
 		if o.get && ok {
 			old = append([]byte{}, cur.Value...)
@@ -227,7 +227,7 @@ func cmdSet(c *Conn, cmd Command) {
 
 func cmdSetNX(c *Conn, cmd Command) {
 	done := false
-	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		if ok {
 			return epochdb.Change{Action: epochdb.Keep}, nil
 		}
@@ -252,9 +252,9 @@ func cmdSetEX(c *Conn, cmd Command) {
 	}
 	at, err := c.deadline(name, unit, cmd.Args[2])
 	if ttl := relativeTTL(unit, cmd.Args[2]); err == nil && ttl > 0 {
-		err = c.srv.DB.Set(c.key(cmd.Args[1]), cmd.Args[3], ttl)
+		err = c.kv().Set(c.key(cmd.Args[1]), cmd.Args[3], ttl)
 	} else if err == nil {
-		err = c.srv.DB.Modify(c.key(cmd.Args[1]), func(epochdb.Entry, bool) (epochdb.Change, error) {
+		err = c.kv().Modify(c.key(cmd.Args[1]), func(epochdb.Entry, bool) (epochdb.Change, error) {
 			return epochdb.Change{Action: epochdb.Put, Value: cmd.Args[3], ExpiresAt: msTime(at)}, nil
 		})
 	}
@@ -305,7 +305,7 @@ func cmdGetEX(c *Conn, cmd Command) {
 func cmdGetDel(c *Conn, cmd Command) {
 	var old []byte
 	found := false
-	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		if !ok {
 			return epochdb.Change{Action: epochdb.Keep}, nil
 		}
@@ -326,7 +326,7 @@ func cmdGetDel(c *Conn, cmd Command) {
 func cmdGetSet(c *Conn, cmd Command) {
 	var old []byte
 	found := false
-	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		if ok {
 			found, old = true, append([]byte{}, cur.Value...)
 		}
@@ -349,7 +349,7 @@ func cmdMGet(c *Conn, cmd Command) {
 	keys := cmd.Args[1:]
 	vals := make([][]byte, len(keys))
 	found := make([]bool, len(keys))
-	err := c.srv.DB.View(func(tx *epochdb.Tx) error {
+	err := c.kv().View(func(tx *epochdb.Tx) error {
 		for i, k := range keys {
 			v, err := tx.Get(c.key(k))
 			switch {
@@ -406,7 +406,7 @@ func cmdMSetNX(c *Conn, cmd Command) {
 		return
 	}
 	set := false
-	err := c.srv.DB.Update(func(tx *epochdb.Tx) error {
+	err := c.kv().Update(func(tx *epochdb.Tx) error {
 		set = false
 		for i := 1; i < len(cmd.Args); i += 2 {
 			if ok, err := txExists(tx, c.key(cmd.Args[i])); err != nil || ok {
@@ -436,7 +436,7 @@ func cmdMSetNX(c *Conn, cmd Command) {
 // txExists reports whether key is live in tx's view, without counting an
 // access.
 func txExists(tx *epochdb.Tx, key []byte) (bool, error) {
-	_, err := tx.Metadata(key)
+	_, err := tx.TTL(key)
 	if errors.Is(err, epochdb.ErrNotFound) {
 		return false, nil
 	}
@@ -454,7 +454,7 @@ func (c *Conn) checkLength(n int64) error {
 
 func cmdAppend(c *Conn, cmd Command) {
 	var n int
-	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		if err := c.checkLength(int64(len(cur.Value)) + int64(len(cmd.Args[2]))); err != nil {
 			return epochdb.Change{}, err
 		}
@@ -474,7 +474,7 @@ func cmdAppend(c *Conn, cmd Command) {
 // peek reads a key's value and deadline without counting an access. The
 // value is a copy.
 func (c *Conn) peek(key []byte) (value []byte, expiresAt time.Time, ok bool, err error) {
-	err = c.srv.DB.Modify(key, func(cur epochdb.Entry, exists bool) (epochdb.Change, error) {
+	err = c.kv().Modify(key, func(cur epochdb.Entry, exists bool) (epochdb.Change, error) {
 		if exists {
 			value, expiresAt, ok = append([]byte{}, cur.Value...), cur.ExpiresAt, true
 		}
@@ -485,7 +485,7 @@ func (c *Conn) peek(key []byte) (value []byte, expiresAt time.Time, ok bool, err
 
 func cmdStrlen(c *Conn, cmd Command) {
 	n := 0
-	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		n = len(cur.Value)
 		return epochdb.Change{Action: epochdb.Keep}, nil
 	})
@@ -503,7 +503,7 @@ func cmdGetRange(c *Conn, cmd Command) {
 		c.WriteError(errNotInteger)
 		return
 	}
-	v, err := c.srv.DB.Get(c.key(cmd.Args[1]))
+	v, err := c.kv().Get(c.key(cmd.Args[1]))
 	if err != nil && !errors.Is(err, epochdb.ErrNotFound) {
 		c.writeErr(err)
 		return
@@ -543,7 +543,7 @@ func cmdSetRange(c *Conn, cmd Command) {
 	patch := cmd.Args[3]
 	var n int64
 	changed := false
-	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		n = int64(len(cur.Value))
 		if len(patch) == 0 {
 			return epochdb.Change{Action: epochdb.Keep}, nil
@@ -587,7 +587,7 @@ func cmdIncr(c *Conn, cmd Command) {
 		delta = -delta
 	}
 	var result int64
-	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		var v int64
 		if ok {
 			var isInt bool
@@ -616,7 +616,7 @@ func cmdIncrByFloat(c *Conn, cmd Command) {
 		return
 	}
 	var result []byte
-	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		var v float64
 		if ok {
 			var isFloat bool

@@ -7,20 +7,17 @@ import (
 	"github.com/epochdb/epochdb"
 )
 
-// Transactions: MULTI queues commands, EXEC runs them while holding the
-// keyspace lock exclusively, so no other command of this server interleaves
-// with them. WATCH is optimistic locking as in Redis, on the library's
-// Watch: EXEC fails if a watched key was written since WATCH (by anyone:
-// a client, the expiry sweeper, an embedder), or appeared or disappeared
-// (expired) in between.
-//
-// What EXEC does not give: crash atomicity. Its commands are separate
-// library writes, so a crash in the middle of EXEC keeps the first ones.
+// Transactions: MULTI queues commands, EXEC runs them in one library
+// transaction (serializable, atomic, durable as one batch: a crash keeps
+// all of an EXEC or none of it). WATCH is optimistic locking as in Redis,
+// on the library's Watch: EXEC fails if a watched key was written since
+// WATCH (by anyone: a client, the expiry sweeper, pruning, eviction, an
+// embedder), or appeared or disappeared (expired) in between.
 
 func txCommands() []command {
 	return []command{
 		{CommandSpec{Name: "multi", Arity: 1, Flags: FlagTx, Group: "transactions", Summary: "Starts a transaction."}, cmdMulti},
-		{CommandSpec{Name: "exec", Arity: 1, Flags: FlagTx | FlagExclusive, Group: "transactions", Summary: "Executes all commands in a transaction."}, cmdExec},
+		{CommandSpec{Name: "exec", Arity: 1, Flags: FlagTx, Group: "transactions", Summary: "Executes all commands in a transaction."}, cmdExec},
 		{CommandSpec{Name: "discard", Arity: 1, Flags: FlagTx, Group: "transactions", Summary: "Discards a transaction."}, cmdDiscard},
 		{CommandSpec{Name: "watch", Arity: -2, Flags: FlagNoMulti | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 1, Group: "transactions", Summary: "Monitors changes to keys to determine the execution of a transaction."}, cmdWatch},
 		{CommandSpec{Name: "unwatch", Arity: 1, Group: "transactions", Summary: "Forgets about watched keys of a transaction."}, cmdUnwatch},
@@ -90,30 +87,56 @@ func cmdExec(c *Conn, cmd Command) {
 		c.WriteError("ERR EXEC without MULTI")
 		return
 	}
-	tx := c.tx
+	queued := c.tx
 	c.endTx()
-	if tx.aborted {
-		c.unwatchAll()
+	defer c.unwatchAll()
+	if queued.aborted {
 		c.WriteError("EXECABORT Transaction discarded because of previous errors.")
 		return
 	}
-	ok, err := c.watchesHold()
-	c.unwatchAll()
+	// One library transaction for all the queued commands: their writes
+	// reach the store atomically, with one commit (and one sync), or not at
+	// all. A conflict re-runs them on a fresh snapshot, so the replies and
+	// notifications of an attempt are kept only if it commits.
+	start, db := len(c.out), c.db
+	watchFailed := false
+	err := c.srv.DB.Update(func(tx *epochdb.Tx) error {
+		c.out, c.execNotes = c.out[:start], c.execNotes[:0]
+		c.selectDB(db)
+		ok, err := c.watchesHold(tx)
+		if err != nil || !ok {
+			watchFailed = err == nil
+			if watchFailed {
+				return errWatchFailed
+			}
+			return err
+		}
+		c.execTx = tx
+		defer func() { c.execTx = nil }()
+		c.WriteArray(len(queued.cmds))
+		for _, q := range queued.cmds {
+			c.call(q.e, Command{Args: q.args})
+		}
+		return nil
+	})
 	if err != nil {
-		c.writeErr(err)
+		c.out, c.execNotes = c.out[:start], c.execNotes[:0]
+		if watchFailed {
+			c.WriteNullArray()
+		} else {
+			c.writeErr(err)
+		}
 		return
 	}
-	if !ok {
-		c.WriteNullArray()
-		return
+	for _, n := range c.execNotes {
+		c.srv.notifyKey(n.db, n.class, n.event, n.key)
 	}
-	c.WriteArray(len(tx.cmds))
-	c.inExec = true
-	defer func() { c.inExec = false }()
-	for _, q := range tx.cmds {
-		c.call(q.e, Command{Args: q.args})
-	}
+	clear(c.execNotes)
+	c.execNotes = c.execNotes[:0]
 }
+
+// errWatchFailed ends EXEC's transaction when a watched key changed.
+var errWatchFailed = errors.New("watched key changed")
 
 func cmdWatch(c *Conn, cmd Command) {
 	keys := make([][]byte, 0, len(cmd.Args)-1)
@@ -130,7 +153,7 @@ func cmdWatch(c *Conn, cmd Command) {
 	}
 	ws := watchSet{w: w, existed: make([]bool, len(keys)), keys: keys}
 	for i, k := range keys {
-		if ws.existed[i], err = exists(c.srv.DB, k); err != nil {
+		if ws.existed[i], err = exists(dbKV{c.srv.DB}, k); err != nil {
 			w.Close()
 			c.writeErr(err)
 			return
@@ -153,21 +176,26 @@ type watchSet struct {
 }
 
 // watchesHold reports whether c's transaction may run: no watched key was
-// written since its WATCH, and each is live exactly when it was then (a key
-// whose deadline passed in between counts as changed, as in Redis).
-func (c *Conn) watchesHold() (bool, error) {
+// written since its WATCH, and each is live in tx exactly when it was then
+// (a key whose deadline passed in between counts as changed, as in Redis).
+// It makes tx's commit check the watches again, so that a write between
+// this check and the commit fails the commit.
+func (c *Conn) watchesHold(tx *epochdb.Tx) (bool, error) {
 	for _, ws := range c.watches {
 		if ws.w.Changed() {
 			return false, nil
 		}
 		for i, k := range ws.keys {
-			now, err := exists(c.srv.DB, k)
+			now, err := txExists(tx, k)
 			if err != nil {
 				return false, err
 			}
 			if now != ws.existed[i] {
 				return false, nil
 			}
+		}
+		if err := tx.Watch(ws.w); err != nil {
+			return false, err
 		}
 	}
 	return true, nil
@@ -180,14 +208,4 @@ func (c *Conn) unwatchAll() {
 	}
 	clear(c.watches)
 	c.watches = c.watches[:0]
-}
-
-// exists reports whether the library key k is live, without counting an
-// access.
-func exists(db *epochdb.DB, k []byte) (bool, error) {
-	_, err := db.TTL(k)
-	if errors.Is(err, epochdb.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/epochdb/epochdb"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -49,7 +50,8 @@ type Conn struct {
 	authed      bool
 	db          int
 	tx          *txState // non-nil inside MULTI
-	inExec      bool     // running EXEC's queued commands (the lock is held)
+	execTx      *epochdb.Tx // the transaction running EXEC's queued commands, nil otherwise
+	execNotes   []note      // keyspace notifications of EXEC's commands, published if it commits
 	quit        bool     // close after writing the replies
 	nameBuf     []byte
 	keyArena    []byte

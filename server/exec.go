@@ -75,7 +75,7 @@ func (c *Conn) execute(args [][]byte) {
 func (c *Conn) call(e *entry, cmd Command) {
 	s := c.srv
 	mode := lockNone
-	if !c.inExec {
+	if c.execTx == nil {
 		mode = lockMode(&e.spec, len(cmd.Args))
 	}
 	c.keyArena = c.keyArena[:0]
