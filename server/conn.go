@@ -1,10 +1,10 @@
 package server
 
 import (
-	"github.com/epochdb/epochdb"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/epochdb/epochdb"
 	"io"
 	"net"
 	"runtime/debug"
@@ -49,10 +49,10 @@ type Conn struct {
 	resp        int // 2 or 3
 	authed      bool
 	db          int
-	tx          *txState // non-nil inside MULTI
+	tx          *txState    // non-nil inside MULTI
 	execTx      *epochdb.Tx // the transaction running EXEC's queued commands, nil otherwise
 	execNotes   []note      // keyspace notifications of EXEC's commands, published if it commits
-	quit        bool     // close after writing the replies
+	quit        bool        // close after writing the replies
 	nameBuf     []byte
 	keyArena    []byte
 	watches     []watchSet
