@@ -6,8 +6,8 @@ import (
 )
 
 // Blocking commands (EPOCH.EVENTS BLOCK). A blocking command waits in its
-// handler, on the connection's goroutine, without the keyspace lock (it is
-// registered without FlagKeyspace), on a context that ends when:
+// handler, on the connection's goroutine (holding no lock), on a context
+// that ends when:
 //
 //   - the server begins to shut down (Server.baseCtx), so that SHUTDOWN,
 //     Shutdown and Close never wait for a blocked client;

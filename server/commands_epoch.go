@@ -19,9 +19,8 @@ func epochCommands() []command {
 	return []command{
 		{k1("epoch.meta", 2, FlagReadOnly, "Returns a key's metadata: frequency, heat, created/updated/last-access/expires times in Unix ms."), cmdEpochMeta},
 		{k1("epoch.incrfreq", 2, FlagWrite, "Counts one access of a key and returns its new frequency."), cmdEpochIncrFreq},
-		// No keyspace lock: the backup is online (a library snapshot), the
-		// event log and the preview are read by the library consistently,
-		// and EPOCH.EVENTS BLOCK must not hold a lock while it waits.
+		// The backup is online (a library snapshot); the event log and the
+		// preview are read by the library consistently.
 		{CommandSpec{Name: "epoch.backup", Arity: -1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Writes an online backup of the database into a directory and returns the file's path."}, cmdEpochBackup},
 		{CommandSpec{Name: "epoch.events", Arity: -1, Flags: FlagReadOnly | FlagBlocking, Group: g, Summary: "Reads the durable event log (expired, pruned, evicted keys) from a cursor, optionally blocking."}, cmdEpochEvents},
 		{CommandSpec{Name: "epoch.prune", Arity: -2, Flags: FlagReadOnly | FlagLoose, Group: g, Summary: "A container for pruning commands: PREVIEW lists what the prune rule and the budget would retire now."}, cmdEpochPrune},

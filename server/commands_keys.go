@@ -21,10 +21,10 @@ func keyCommands() []command {
 		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: 1, Step: 1, Group: g, Summary: summary}
 	}
 	kn := func(name string, arity int, flags Flags, summary string) CommandSpec {
-		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: summary}
+		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: summary}
 	}
 	k2 := func(name string, arity int, flags Flags, summary string) CommandSpec {
-		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: 2, Step: 1, Group: g, Summary: summary}
+		return CommandSpec{Name: name, Arity: arity, Flags: flags | FlagKeyspace, FirstKey: 1, LastKey: 2, Step: 1, Group: g, Summary: summary}
 	}
 	w, r := FlagWrite, FlagReadOnly
 	return []command{
@@ -35,23 +35,23 @@ func keyCommands() []command {
 		{k2("rename", 3, w, "Renames a key and overwrites the destination."), cmdRename},
 		{k2("renamenx", 3, w, "Renames a key only when the target key name doesn't exist."), cmdRename},
 		{k2("copy", -3, w, "Copies the value of a key to a new key."), cmdCopy},
-		{k1("expire", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key in seconds."), cmdExpire},
-		{k1("pexpire", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key in milliseconds."), cmdExpire},
-		{k1("expireat", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key to a Unix timestamp."), cmdExpire},
-		{k1("pexpireat", -3, w|FlagExclusiveOpts, "Sets the expiration time of a key to a Unix milliseconds timestamp."), cmdExpire},
+		{k1("expire", -3, w, "Sets the expiration time of a key in seconds."), cmdExpire},
+		{k1("pexpire", -3, w, "Sets the expiration time of a key in milliseconds."), cmdExpire},
+		{k1("expireat", -3, w, "Sets the expiration time of a key to a Unix timestamp."), cmdExpire},
+		{k1("pexpireat", -3, w, "Sets the expiration time of a key to a Unix milliseconds timestamp."), cmdExpire},
 		{k1("ttl", 2, r, "Returns the expiration time in seconds of a key."), cmdTTL},
 		{k1("pttl", 2, r, "Returns the expiration time in milliseconds of a key."), cmdTTL},
 		{k1("expiretime", 2, r, "Returns the expiration time of a key as a Unix timestamp."), cmdTTL},
 		{k1("pexpiretime", 2, r, "Returns the expiration time of a key as a Unix milliseconds timestamp."), cmdTTL},
-		{k1("persist", 2, w|FlagExclusive, "Removes the expiration time of a key."), cmdPersist},
+		{k1("persist", 2, w, "Removes the expiration time of a key."), cmdPersist},
 		{kn("touch", -2, r, "Returns the number of existing keys out of those specified after updating the time they were last accessed."), cmdTouch},
 		{k1("object", -2, r|FlagLoose, "A container for object introspection commands."), cmdObject},
 		{CommandSpec{Name: "scan", Arity: -2, Flags: r, Group: g, Summary: "Iterates over the key names in the database."}, cmdScan},
 		{CommandSpec{Name: "keys", Arity: 2, Flags: r, Group: g, Summary: "Returns all key names that match a pattern."}, cmdKeys},
 		{CommandSpec{Name: "randomkey", Arity: 1, Flags: r, Group: g, Summary: "Returns a random key name from the database."}, cmdRandomKey},
 		{CommandSpec{Name: "dbsize", Arity: 1, Flags: r, Group: "server", Summary: "Returns the number of keys in the database."}, cmdDBSize},
-		{CommandSpec{Name: "flushdb", Arity: -1, Flags: w | FlagExclusive, Group: "server", Summary: "Removes all keys from the current database."}, cmdFlush},
-		{CommandSpec{Name: "flushall", Arity: -1, Flags: w | FlagExclusive, Group: "server", Summary: "Removes all keys from all databases."}, cmdFlush},
+		{CommandSpec{Name: "flushdb", Arity: -1, Flags: w, Group: "server", Summary: "Removes all keys from the current database."}, cmdFlush},
+		{CommandSpec{Name: "flushall", Arity: -1, Flags: w, Group: "server", Summary: "Removes all keys from all databases."}, cmdFlush},
 	}
 }
 
@@ -278,8 +278,8 @@ func cmdCopy(c *Conn, cmd Command) {
 }
 
 // cmdExpire is EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT with Redis's NX XX GT
-// LT conditions. With a condition it holds the keyspace lock exclusively, so
-// that reading the current deadline and setting the new one are one step.
+// LT conditions: one library SetDeadline, which checks the condition and
+// sets the deadline atomically.
 func cmdExpire(c *Conn, cmd Command) {
 	name := bstr(lower(nil, cmd.Args[0]))
 	var nx, xx, gt, lt bool
@@ -326,42 +326,50 @@ func cmdExpire(c *Conn, cmd Command) {
 		}
 		when += now
 	}
-	db, key := c.srv.DB, c.key(cmd.Args[1])
-	if nx || xx || gt || lt {
-		md, err := db.Metadata(key)
-		if errors.Is(err, epochdb.ErrNotFound) {
-			c.WriteInt(0)
-			return
-		}
-		if err != nil {
-			c.writeErr(err)
-			return
-		}
-		has := !md.ExpiresAt.IsZero()
-		cur := md.ExpiresAt.UnixMilli()
-		if nx && has || xx && !has || gt && (!has || when <= cur) || lt && has && when >= cur {
-			c.WriteInt(0)
-			return
-		}
+	cond := epochdb.Always
+	switch {
+	case nx:
+		cond = epochdb.IfNone
+	case xx:
+		cond = epochdb.IfSet
+	case gt:
+		cond = epochdb.IfLater
+	case lt:
+		cond = epochdb.IfEarlier
 	}
+	key := c.key(cmd.Args[1])
 	if when <= now {
-		ok, err := db.Delete(key)
-		if err != nil {
+		// A deadline in the past deletes the key (if the condition holds),
+		// as Redis does: one transaction for the check and the delete.
+		deleted := false
+		err := c.kv().Update(func(tx *epochdb.Tx) error {
+			ok, err := tx.SetDeadline(key, msTime(max(when, 1)), cond)
+			if deleted = ok && err == nil; deleted {
+				err = tx.Delete(key)
+			}
+			return err
+		})
+		switch {
+		case errors.Is(err, epochdb.ErrNotFound):
+			c.WriteInt(0)
+		case err != nil:
 			c.writeErr(err)
-			return
+		default:
+			if deleted {
+				c.notify(notifyGeneric, "del", cmd.Args[1])
+			}
+			c.WriteBool(deleted)
 		}
-		if ok {
-			c.notify(notifyGeneric, "del", cmd.Args[1])
-		}
-		c.WriteBool(ok)
 		return
 	}
-	err := db.ExpireAt(key, msTime(when))
+	ok, err := c.kv().SetDeadline(key, msTime(when), cond)
 	switch {
 	case errors.Is(err, epochdb.ErrNotFound):
 		c.WriteInt(0)
 	case err != nil:
 		c.writeErr(err)
+	case !ok:
+		c.WriteInt(0)
 	default:
 		c.notify(notifyGeneric, "expire", cmd.Args[1])
 		c.WriteInt(1)
@@ -399,21 +407,16 @@ func cmdTTL(c *Conn, cmd Command) {
 }
 
 func cmdPersist(c *Conn, cmd Command) {
-	key := c.key(cmd.Args[1])
-	md, err := c.kv().Metadata(key)
-	if errors.Is(err, epochdb.ErrNotFound) || err == nil && md.ExpiresAt.IsZero() {
+	ok, err := c.kv().SetDeadline(c.key(cmd.Args[1]), time.Time{}, epochdb.IfSet)
+	switch {
+	case errors.Is(err, epochdb.ErrNotFound) || err == nil && !ok:
 		c.WriteInt(0)
-		return
-	}
-	if err == nil {
-		err = c.srv.DB.Persist(key)
-	}
-	if err != nil {
+	case err != nil:
 		c.writeErr(err)
-		return
+	default:
+		c.notify(notifyGeneric, "persist", cmd.Args[1])
+		c.WriteInt(1)
 	}
-	c.notify(notifyGeneric, "persist", cmd.Args[1])
-	c.WriteInt(1)
 }
 
 // cmdTouch counts an access of each existing key (frequency and last
@@ -644,32 +647,17 @@ func cmdRandomKey(c *Conn, cmd Command) {
 	}
 }
 
-// countKeys counts the live keys of database db, and those with a
-// deadline.
-func (c *Conn) countKeys(db int) (keys, expires int64, err error) {
-	if c.srv.DB.Len() == 0 {
-		return 0, 0, nil
-	}
-	err = c.scanDB(db, nil, nil, 0, func(_ []byte, md epochdb.Metadata) error {
-		keys++
-		if !md.ExpiresAt.IsZero() {
-			expires++
-		}
-		return nil
-	})
-	return keys, expires, err
-}
-
+// cmdDBSize is O(1): the database's counters, which include keys whose
+// deadline passed but that the sweeper has not removed yet (at most about
+// one expiry interval old), as Redis's DBSIZE does.
 func cmdDBSize(c *Conn, cmd Command) {
-	n, _, err := c.countKeys(c.db)
-	if err != nil {
-		c.writeErr(err)
-		return
-	}
-	c.WriteInt(n)
+	c.WriteInt(c.srv.DB.Namespace(byte(c.db)).Keys)
 }
 
-// cmdFlush is FLUSHDB and FLUSHALL [ASYNC|SYNC]. Both run synchronously.
+// cmdFlush is FLUSHDB and FLUSHALL [ASYNC|SYNC]. Either way the keys are
+// gone when it replies, in O(1) (the library drops the database's key
+// range), and the space is reclaimed in the background. Inside EXEC it
+// deletes the keys in EXEC's transaction instead.
 func cmdFlush(c *Conn, cmd Command) {
 	all := equalFold(cmd.Args[0], "flushall")
 	if len(cmd.Args) > 2 || len(cmd.Args) == 2 && !equalFold(cmd.Args[1], "async") && !equalFold(cmd.Args[1], "sync") {
@@ -683,37 +671,44 @@ func cmdFlush(c *Conn, cmd Command) {
 			dbs = append(dbs, i)
 		}
 	}
-	if err := c.srv.flushDBs(dbs); err != nil {
+	var err error
+	if c.execTx != nil {
+		err = flushInTx(c.execTx, dbs)
+	} else {
+		err = c.srv.flushDBs(dbs)
+	}
+	if err != nil {
 		c.writeErr(err)
 		return
 	}
 	c.WriteOK()
 }
 
-// flushDBs deletes every key of the given databases, in batches of keys
-// collected from a scan.
+// flushDBs drops every key of the given databases.
 func (s *Server) flushDBs(dbs []int) error {
 	for _, db := range dbs {
-		var after []byte
-		for {
-			var batch [][]byte
-			opts := epochdb.ScanOptions{Prefix: []byte{byte(db)}, After: after, Limit: 1024}
-			err := s.DB.Scan(opts, func(k, _ []byte, _ epochdb.Metadata) error {
-				batch = append(batch, append([]byte{}, k...))
-				return nil
-			})
-			if err != nil {
-				return err
+		if _, err := s.DB.DropNamespace(byte(db)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushInTx deletes every key of the given databases in tx.
+func flushInTx(tx *epochdb.Tx, dbs []int) error {
+	for _, db := range dbs {
+		var keys [][]byte
+		err := tx.Scan(epochdb.ScanOptions{Prefix: []byte{byte(db)}}, func(k, _ []byte, _ epochdb.Metadata) error {
+			keys = append(keys, bytes.Clone(k))
+			return nil
+		})
+		for _, k := range keys {
+			if err == nil {
+				err = tx.Delete(k)
 			}
-			for _, k := range batch {
-				if _, err := s.DB.Delete(k); err != nil {
-					return err
-				}
-			}
-			if len(batch) < 1024 {
-				break
-			}
-			after = batch[len(batch)-1]
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/epochdb/epochdb"
 )
 
 // Server commands: INFO CONFIG TIME SLOWLOG LASTSAVE SAVE BGSAVE SHUTDOWN
@@ -335,20 +333,9 @@ func (s *Server) info(section string) [][2]string {
 		return [][2]string{{"role", "master"}, {"connected_slaves", "0"}}
 	case "keyspace":
 		var keys, expires [numDBs]int64
-		if s.DB.Len() > 0 {
-			err := s.DB.Scan(epochdb.ScanOptions{Prefix: nil}, func(k, _ []byte, md epochdb.Metadata) error {
-				if int(k[0]) >= numDBs {
-					return nil
-				}
-				keys[k[0]]++
-				if !md.ExpiresAt.IsZero() {
-					expires[k[0]]++
-				}
-				return nil
-			})
-			if err != nil {
-				s.log.Error("server: INFO keyspace", "err", err)
-			}
+		for i := range numDBs {
+			ns := s.DB.Namespace(byte(i))
+			keys[i], expires[i] = ns.Keys, ns.KeysWithTTL
 		}
 		var out [][2]string
 		for i := range numDBs {

@@ -24,12 +24,12 @@ func stringCommands() []command {
 		{k1("setnx", 3, w, "Set the string value of a key only when the key doesn't exist."), cmdSetNX},
 		{k1("setex", 4, w, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist."), cmdSetEX},
 		{k1("psetex", 4, w, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."), cmdSetEX},
-		{k1("getex", -2, w|FlagExclusiveOpts, "Returns the string value of a key after setting its expiration time."), cmdGetEX},
+		{k1("getex", -2, w, "Returns the string value of a key after setting its expiration time."), cmdGetEX},
 		{k1("getdel", 2, w, "Returns the string value of a key after deleting the key."), cmdGetDel},
 		{k1("getset", 3, w, "Returns the previous string value of a key after setting it to a new value."), cmdGetSet},
-		{CommandSpec{Name: "mget", Arity: -2, Flags: r | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: "Atomically returns the string values of one or more keys."}, cmdMGet},
-		{CommandSpec{Name: "mset", Arity: -3, Flags: w | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically creates or modifies the string values of one or more keys."}, cmdMSet},
-		{CommandSpec{Name: "msetnx", Arity: -3, Flags: w | FlagKeyspace | FlagAtomic, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically modifies the string values of one or more keys only when all keys don't exist."}, cmdMSetNX},
+		{CommandSpec{Name: "mget", Arity: -2, Flags: r | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 1, Group: g, Summary: "Atomically returns the string values of one or more keys."}, cmdMGet},
+		{CommandSpec{Name: "mset", Arity: -3, Flags: w | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically creates or modifies the string values of one or more keys."}, cmdMSet},
+		{CommandSpec{Name: "msetnx", Arity: -3, Flags: w | FlagKeyspace, FirstKey: 1, LastKey: -1, Step: 2, Group: g, Summary: "Atomically modifies the string values of one or more keys only when all keys don't exist."}, cmdMSetNX},
 		{k1("append", 3, w, "Appends a string to the value of a key. Creates the key if it doesn't exist."), cmdAppend},
 		{k1("strlen", 2, r, "Returns the length of a string value."), cmdStrlen},
 		{k1("getrange", 4, r, "Returns a substring of the string stored at a key."), cmdGetRange},
@@ -267,39 +267,48 @@ func cmdSetEX(c *Conn, cmd Command) {
 	c.WriteOK()
 }
 
-// cmdGetEX reads a key and changes its deadline. With options it holds the
-// keyspace lock exclusively (FlagExclusiveOpts), so the read and the
-// deadline change are one step; the value is not rewritten.
+// cmdGetEX reads a key and changes its deadline, in one transaction, so
+// that the read and the deadline change are one step; the value is not
+// rewritten.
 func cmdGetEX(c *Conn, cmd Command) {
 	o, err := c.parseSetOptions("getex", cmd.Args[2:], true)
 	if err != nil {
 		c.writeErr(err)
 		return
 	}
-	db, key := c.srv.DB, c.key(cmd.Args[1])
-	v, err := db.Get(key)
-	if errors.Is(err, epochdb.ErrNotFound) {
-		c.WriteNull()
-		return
-	}
-	if err == nil {
+	key := c.key(cmd.Args[1])
+	var v []byte
+	event := ""
+	err = c.kv().Update(func(tx *epochdb.Tx) error {
+		event = ""
+		var err error
+		if v, err = tx.Get(key); err != nil {
+			return err
+		}
 		switch {
 		case o.persist:
-			err = db.Persist(key)
-			c.notify(notifyGeneric, "persist", cmd.Args[1])
+			event = "persist"
+			_, err = tx.SetDeadline(key, time.Time{}, epochdb.Always)
 		case o.expires && o.at <= c.srv.now().UnixMilli():
-			_, err = db.Delete(key)
-			c.notify(notifyGeneric, "del", cmd.Args[1])
+			event = "del"
+			err = tx.Delete(key)
 		case o.expires:
-			err = db.ExpireAt(key, msTime(o.at))
-			c.notify(notifyGeneric, "expire", cmd.Args[1])
+			event = "expire"
+			_, err = tx.SetDeadline(key, msTime(o.at), epochdb.Always)
 		}
-	}
-	if err != nil && !errors.Is(err, epochdb.ErrNotFound) {
+		return err
+	})
+	switch {
+	case errors.Is(err, epochdb.ErrNotFound):
+		c.WriteNull()
+	case err != nil:
 		c.writeErr(err)
-		return
+	default:
+		if event != "" {
+			c.notify(notifyGeneric, event, cmd.Args[1])
+		}
+		c.WriteBulk(v)
 	}
-	c.WriteBulk(v)
 }
 
 func cmdGetDel(c *Conn, cmd Command) {
@@ -382,14 +391,21 @@ func cmdMSet(c *Conn, cmd Command) {
 		c.WriteError(wrongArgs("mset"))
 		return
 	}
-	b := c.srv.DB.NewBatch()
-	for i := 1; i < len(cmd.Args); i += 2 {
-		if err := b.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0); err != nil {
-			c.writeErr(err)
-			return
+	var err error
+	if c.execTx != nil {
+		for i := 1; i < len(cmd.Args) && err == nil; i += 2 {
+			err = c.execTx.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0)
+		}
+	} else {
+		b := c.srv.DB.NewBatch()
+		for i := 1; i < len(cmd.Args) && err == nil; i += 2 {
+			err = b.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0)
+		}
+		if err == nil {
+			err = b.Commit()
 		}
 	}
-	if err := b.Commit(); err != nil {
+	if err != nil {
 		c.writeErr(err)
 		return
 	}

@@ -179,8 +179,8 @@ func (c *Conn) serve() {
 // recoverPanic confines a panic in a command handler to its connection:
 // the panic is logged with its stack and the connection is closed without
 // writing the replies still buffered (the one being built may be
-// incomplete). Every other client, and the process, carry on; the keyspace
-// lock was released as the panic unwound (see serveLocked).
+// incomplete). Every other client, and the process, carry on: the library
+// released its locks as the panic unwound.
 func (c *Conn) recoverPanic() {
 	if r := recover(); r != nil {
 		c.srv.log.Error("server: panic serving a command; client disconnected",

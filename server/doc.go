@@ -30,13 +30,13 @@
 //
 // Each connection is served by one goroutine that reads a command, executes
 // it and buffers the reply; replies are written when no further pipelined
-// input is buffered. Commands over one key run concurrently with each other
-// (the library serializes writes per key; read-modify-writes go through
-// DB.Modify). Commands over several keys (MSET, RENAME, DEL a b, EXEC, …)
-// hold the server's keyspace lock exclusively, so they are isolated from
-// every other command served by this server.
+// input is buffered. Commands run concurrently, with no server-wide lock:
+// each is atomic through the library (one write operation per key,
+// DB.Modify for read-modify-writes, SetDeadline for conditional deadlines,
+// a transaction or a batch for several keys: MSET, RENAME, DEL a b …), and
+// EXEC runs its queue as one library transaction, serializable against
+// every other writer.
 //
-// The one blocking command, EPOCH.EVENTS BLOCK, waits without the keyspace
-// lock, on a context that ends when the server shuts down or the client
-// goes away (see block.go), so it never holds up other clients or Shutdown.
+// The one blocking command, EPOCH.EVENTS BLOCK, waits holding no lock, on
+// a context that ends when the server shuts down or the client goes away (see block.go), so it never holds up other clients or Shutdown.
 package server

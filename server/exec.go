@@ -4,15 +4,8 @@ import (
 	"time"
 )
 
-// Lock modes of the keyspace lock a command holds.
-const (
-	lockNone = iota
-	lockShared
-	lockExclusive
-)
-
 // execute runs one command with the server's command policy: authentication,
-// MULTI queueing, arity, pub/sub mode, keyspace locking and the slow log.
+// MULTI queueing, arity, pub/sub mode and the slow log.
 func (c *Conn) execute(args [][]byte) {
 	s := c.srv
 	s.st.commands.Add(1)
@@ -70,18 +63,16 @@ func (c *Conn) execute(args [][]byte) {
 	c.call(e, cmd)
 }
 
-// call runs a command's handler under the keyspace lock it needs (unless
-// EXEC already holds it) and records it in the slow log.
+// call runs a command's handler and records it in the slow log. No
+// server-wide lock is held: each command is atomic through the library (one
+// write operation, a transaction or a batch), and EXEC's commands share one
+// transaction.
 func (c *Conn) call(e *entry, cmd Command) {
 	s := c.srv
-	mode := lockNone
-	if c.execTx == nil {
-		mode = lockMode(&e.spec, len(cmd.Args))
-	}
 	c.keyArena = c.keyArena[:0]
 	start := time.Now()
 	c.blockedFor = 0
-	c.serveLocked(e, cmd, mode)
+	e.h.ServeRESP(c, cmd)
 	// As in Redis, the time a blocking command spent waiting is not
 	// execution time.
 	took := time.Since(start) - c.blockedFor
@@ -91,45 +82,6 @@ func (c *Conn) call(e *entry, cmd Command) {
 	if e.spec.Flags&FlagNoAuth == 0 { // AUTH and HELLO carry passwords
 		s.slow.record(s, c, cmd.Args, start, took)
 	}
-}
-
-// serveLocked runs the handler holding the keyspace lock in the given mode.
-// The lock is released even if the handler panics (see recoverPanic), so
-// that one failing command does not stall every other client.
-func (c *Conn) serveLocked(e *entry, cmd Command, mode int) {
-	s := c.srv
-	switch mode {
-	case lockShared:
-		s.ks.RLock()
-		defer s.ks.RUnlock()
-	case lockExclusive:
-		s.ks.Lock()
-		defer s.ks.Unlock()
-	}
-	e.h.ServeRESP(c, cmd)
-}
-
-// lockMode is the keyspace lock the command needs with n arguments.
-func lockMode(spec *CommandSpec, n int) int {
-	f := spec.Flags
-	switch {
-	case f&FlagExclusive != 0:
-		return lockExclusive
-	case f&FlagExclusiveOpts != 0 && n > abs(spec.Arity):
-		return lockExclusive
-	case f&FlagKeyspace == 0:
-		return lockNone
-	case f&FlagAtomic == 0 && spec.keyCount(n) > 1:
-		return lockExclusive
-	}
-	return lockShared
-}
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
 }
 
 // key returns the library key of the client key k in the selected

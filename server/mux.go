@@ -39,15 +39,10 @@ const (
 	FlagNoAuth
 	// FlagPubSub lets a command run while a RESP2 client is subscribed.
 	FlagPubSub
-	// FlagKeyspace makes the command hold the keyspace lock: shared when it
-	// names at most one key or is FlagAtomic, exclusive otherwise.
+	// FlagKeyspace marks a command that names keys (FirstKey, LastKey,
+	// Step say where). No command holds a server-wide lock: a handler that
+	// needs several steps to be atomic uses a library transaction.
 	FlagKeyspace
-	// FlagExclusive makes the command hold the keyspace lock exclusively.
-	FlagExclusive
-	// FlagExclusiveOpts holds the keyspace lock exclusively when the command
-	// has more arguments than its arity's minimum (conditional variants such
-	// as EXPIRE key 10 NX, which read then write).
-	FlagExclusiveOpts
 	// FlagNoMulti refuses the command inside MULTI.
 	FlagNoMulti
 	// FlagTx marks the transaction commands MULTI, EXEC, DISCARD: never
@@ -55,17 +50,13 @@ const (
 	FlagTx
 	// FlagAdmin marks administrative commands (COMMAND INFO shows "admin").
 	FlagAdmin
-	// FlagAtomic marks a command over several keys that is atomic by itself
-	// (a library transaction or batch): it holds the keyspace lock shared.
-	FlagAtomic
 	// FlagLoose skips the exact arity check for commands that check their
 	// own (the subcommand containers CLIENT, CONFIG, OBJECT): a positive
 	// arity is not enforced, but a negative arity's minimum still is, so a
 	// container's handler always gets its subcommand argument.
 	FlagLoose
 	// FlagBlocking marks a command that may block the client (COMMAND INFO
-	// shows "blocking"). Register it without FlagKeyspace: a command that
-	// holds the keyspace lock must not wait.
+	// shows "blocking").
 	FlagBlocking
 )
 
@@ -109,15 +100,6 @@ func (s *CommandSpec) keyRange(n int) (first, last, step int) {
 	last = min(last, n-1)
 	step = max(s.Step, 1)
 	return s.FirstKey, last, step
-}
-
-// keyCount returns how many key arguments args has.
-func (s *CommandSpec) keyCount(n int) int {
-	first, last, step := s.keyRange(n)
-	if last < first {
-		return 0
-	}
-	return (last-first)/step + 1
 }
 
 // entry is a registered command.

@@ -105,7 +105,7 @@ func TestServer_HandlerPanicClosesOnlyThatConnection(t *testing.T) {
 	var logs syncBuffer
 	ts := startWithSentinel(t, logTo(&logs), func(s *Server) {
 		m := NewCommandMux()
-		m.HandleFunc(CommandSpec{Name: "boom", Arity: 1, Flags: FlagKeyspace | FlagExclusive},
+		m.HandleFunc(CommandSpec{Name: "boom", Arity: 1, Flags: FlagKeyspace},
 			func(c *Conn, cmd Command) {
 				c.WriteArray(2) // a reply half written
 				panic("boom")

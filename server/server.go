@@ -58,7 +58,7 @@ type Server struct {
 
 	// Handler answers commands. Nil means NewCommandMux(): every command of
 	// EpochDB. A *ServeMux gets the full command policy (authentication,
-	// MULTI queueing, pub/sub mode, keyspace locking) from its specs; any
+	// MULTI queueing, pub/sub mode, EXEC's transaction) from its specs; any
 	// other Handler gets every command but AUTH, HELLO, QUIT and RESET,
 	// which the server answers itself, after authentication.
 	Handler Handler
@@ -148,7 +148,6 @@ type Server struct {
 	cancelBase context.CancelFunc
 	bg         bgsave
 
-	ks      sync.RWMutex // the keyspace lock: see FlagKeyspace
 	nextID  atomic.Int64
 	hub     hub
 	cursors cursorTable
