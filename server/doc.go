@@ -38,5 +38,6 @@
 // every other writer.
 //
 // The one blocking command, EPOCH.EVENTS BLOCK, waits holding no lock, on
-// a context that ends when the server shuts down or the client goes away (see block.go), so it never holds up other clients or Shutdown.
+// a context that ends when the server shuts down or the client goes away
+// (see block.go), so it never holds up other clients or Shutdown.
 package server
