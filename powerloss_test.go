@@ -137,3 +137,52 @@ func TestPowerLoss_Sync_MakesWritesDurable(t *testing.T) {
 		t.Fatalf("after Sync and a power loss %d of %d writes survive", n, len(keys))
 	}
 }
+
+// TestPowerLoss_EventLog_NoSeenSequenceIsReused: a reader never sees an
+// event that a power loss can take back, so the sequence numbers it saw
+// are never handed out again and its cursor finds every later event.
+func TestPowerLoss_EventLog_NoSeenSequenceIsReused(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	clk := testutil.NewClock()
+	opts := Options{Clock: clk, EventLog: true, SyncInterval: time.Hour, ExpiryInterval: time.Hour}
+	db := openCrashable(t, fs, opts)
+	expire := func(db *DB, prefix string) {
+		for i := range 5 {
+			mustSet(t, db, fmt.Sprint(prefix, i), "v", time.Second)
+		}
+		clk.Advance(time.Second)
+		_, err := db.expireDue(nil)
+		testutil.Must(t, err)
+	}
+	// read reads every event after cursor, as a consumer does.
+	read := func(db *DB, cursor uint64) ([]Event, uint64) {
+		evs, next, err := db.ReadEvents(cursor, 1000)
+		testutil.Must(t, err)
+		return evs, next
+	}
+	expire(db, "synced")
+	testutil.Must(t, db.Sync())
+	evs, cursor := read(db, 0)
+	if len(evs) != 5 {
+		t.Fatalf("read %d durable events, want 5", len(evs))
+	}
+	expire(db, "lost") // logged, not durable
+	if evs, c := read(db, cursor); len(evs) != 0 {
+		t.Fatalf("events %+v readable before they are durable", evs)
+	} else {
+		cursor = c
+	}
+
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
+	testutil.Must(t, db.Close())
+	opts.fs = crashed
+	db, err := Open("db", &opts)
+	testutil.Must(t, err)
+	defer db.Close()
+	expire(db, "after")
+	testutil.Must(t, db.Sync())
+	evs, _ = read(db, cursor)
+	if len(evs) != 5 || string(evs[0].Key) != "after0" {
+		t.Fatalf("from cursor %d after the power loss: %d events (%+v), want the 5 new ones", cursor, len(evs), evs)
+	}
+}
