@@ -52,6 +52,7 @@ type DB struct {
 	seed  maphash.Seed
 
 	halfLifeMs int64 // Options.HeatHalfLife in ms
+	cacheMax   int64 // the record cache's bound per shard; 0 = off
 
 	shards [numShards]shard
 	ev     eventHub
@@ -103,6 +104,7 @@ type shard struct {
 	watchers map[string][]*Watch  // open watches per key
 	trackMu  sync.Mutex           // guards pending; taken after mu when both are held
 	pending  map[string]access    // tracked reads not yet written to the meta keyspace
+	cache    recordCache          // the latest records of recent keys (cache.go)
 	_        [32]byte             // keep shards on separate cache lines
 }
 
@@ -189,6 +191,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 	for i := range db.shards {
 		db.shards[i].pending = make(map[string]access)
 		db.shards[i].runs = make(map[string]uint8)
+		db.shards[i].cache.m = make(map[string]*cacheEntry)
+	}
+	if o.RecordCacheSize > 0 {
+		db.cacheMax = max(o.RecordCacheSize/numShards, 1)
 	}
 
 	popts := &pebble.Options{

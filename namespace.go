@@ -302,4 +302,5 @@ func (db *DB) droppedNamespace(ns byte) {
 		sh.trackMu.Unlock()
 	}
 	db.rlog.invalidate(seq)
+	db.cacheDropNamespace(ns)
 }

@@ -132,22 +132,47 @@ func (db *DB) Get(key []byte) (_ []byte, err error) {
 	}
 	defer db.leave()
 	db.st.gets.Add(1)
-	rec, ok, err := db.getRecord(db.pdb, key)
+	now := db.nowMs()
+	v, hdr, err := db.read(key)
 	if err != nil {
 		return nil, err
 	}
-	now := db.nowMs()
-	if !ok || rec.hdr.Expired(now) {
-		rec.release()
+	if v == nil || hdr.Expired(now) {
 		db.st.misses.Add(1)
 		return nil, ErrNotFound
 	}
-	v := append(make([]byte, 0, len(rec.value)), rec.value...)
-	rec.release()
 	if !db.opts.DisableReadTracking {
 		db.track(key, now)
 	}
 	return v, nil
+}
+
+// read returns a copy of key's value (nil if absent; never nil if present)
+// and its header, expired or not: from the record cache, or from the
+// engine, filling the cache.
+func (db *DB) read(key []byte) ([]byte, keyspace.Header, error) {
+	if !db.cacheOn() {
+		rec, ok, err := db.getRecord(db.pdb, key)
+		if err != nil || !ok {
+			return nil, keyspace.Header{}, err
+		}
+		defer rec.release()
+		return append(make([]byte, 0, len(rec.value)), rec.value...), rec.hdr, nil
+	}
+	c := &db.shardFor(key).cache
+	if v, hdr, ok := c.get(key); ok {
+		db.st.cacheHits.Add(1)
+		return v, hdr, nil
+	}
+	db.st.cacheMisses.Add(1)
+	gen := c.generation()
+	rec, ok, err := db.getRecord(db.pdb, key)
+	if err != nil || !ok {
+		return nil, keyspace.Header{}, err
+	}
+	defer rec.release()
+	db.cacheFill(c, key, rec.hdr, rec.value, gen)
+	return append(make([]byte, 0, len(rec.value)), rec.value...), rec.hdr, nil
 }
 
 // track records one read of key at now, to be written by the next flush.

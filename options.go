@@ -140,6 +140,18 @@ type Options struct {
 	// 64 MiB.
 	MemTableSize uint64
 
+	// RecordCacheSize bounds the record cache: the latest header (and value,
+	// up to RecordCacheValueMax bytes) of recently read or written keys,
+	// kept write-through by every write, so that a Get of a cached key and a
+	// write over it need no engine read. It is part of the process's memory
+	// on top of CacheSize and the memtables. The default is 64 MiB; a
+	// negative value turns the cache off.
+	RecordCacheSize int64
+
+	// RecordCacheValueMax is the largest value the record cache keeps; for a
+	// larger one it keeps the header alone. The default is 4 KiB.
+	RecordCacheValueMax int
+
 	// Clock is the source of time for TTLs and metadata. The default is the
 	// system wall clock.
 	Clock Clock
@@ -196,6 +208,12 @@ func (o *Options) ensureDefaults() {
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 64 << 20
 	}
+	if o.RecordCacheSize == 0 {
+		o.RecordCacheSize = 64 << 20
+	}
+	if o.RecordCacheValueMax == 0 {
+		o.RecordCacheValueMax = 4 << 10
+	}
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
@@ -224,6 +242,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: negative event log retention", ErrInvalidOptions)
 	case o.CacheSize < 0:
 		return fmt.Errorf("%w: CacheSize %d is negative", ErrInvalidOptions, o.CacheSize)
+	case o.RecordCacheValueMax < 0:
+		return fmt.Errorf("%w: RecordCacheValueMax %d is negative", ErrInvalidOptions, o.RecordCacheValueMax)
 	case o.MemTableSize > 1<<32:
 		return fmt.Errorf("%w: MemTableSize %d is over 4 GiB", ErrInvalidOptions, o.MemTableSize)
 	}
@@ -255,6 +275,8 @@ func (o *Options) String() string {
 	fmt.Fprintf(&b, "max_value_size=%d\n", o.MaxValueSize)
 	fmt.Fprintf(&b, "cache_size=%d\n", o.CacheSize)
 	fmt.Fprintf(&b, "memtable_size=%d\n", o.MemTableSize)
+	fmt.Fprintf(&b, "record_cache_size=%d\n", o.RecordCacheSize)
+	fmt.Fprintf(&b, "record_cache_value_max=%d\n", o.RecordCacheValueMax)
 	return b.String()
 }
 

@@ -16,6 +16,8 @@ type counters struct {
 	batches                                 atomic.Uint64
 	pruned, evicted, eventsDropped          atomic.Uint64
 	prunePasses, pruneScanned               atomic.Uint64
+	cacheHits, cacheMisses                  atomic.Uint64
+	cacheBytes, cacheEntries                atomic.Int64
 }
 
 // Stats is a point-in-time snapshot of a DB's counters. Totals count since
@@ -39,6 +41,11 @@ type Stats struct {
 
 	EventsDropped uint64 // events not delivered to a subscriber whose buffer was full
 	ExpirySweeps  uint64 // sweeper rounds run
+
+	CacheHits    uint64 // Gets and writes the record cache answered without an engine read
+	CacheMisses  uint64 // Gets and writes that read the engine
+	CacheBytes   int64  // memory the record cache holds (approximate)
+	CacheEntries int64  // keys the record cache holds
 
 	PendingTrackedKeys int    // keys with tracked reads not yet flushed
 	TrackFlushes       uint64 // flushes that wrote tracked reads
@@ -67,7 +74,7 @@ type Stats struct {
 
 // Sub returns the activity between an earlier snapshot o and s: totals are
 // subtracted, gauges (Keys, KeysWithTTL, PendingTrackedKeys, DiskBytes,
-// TrackFlushLag, LastBackup) are taken from s.
+// CacheBytes, CacheEntries, TrackFlushLag, LastBackup) are taken from s.
 func (s Stats) Sub(o Stats) Stats {
 	d := s
 	d.Gets -= o.Gets
@@ -89,6 +96,8 @@ func (s Stats) Sub(o Stats) Stats {
 	d.TxRetries -= o.TxRetries
 	d.Batches -= o.Batches
 	d.WALSyncs -= o.WALSyncs
+	d.CacheHits -= o.CacheHits
+	d.CacheMisses -= o.CacheMisses
 	d.subMetrics(o)
 	return d
 }
@@ -119,6 +128,10 @@ func (db *DB) Stats() Stats {
 		TxRetries:          db.st.txRetries.Load(),
 		Batches:            db.st.batches.Load(),
 		WALSyncs:           db.st.walSyncs.Load(),
+		CacheHits:          db.st.cacheHits.Load(),
+		CacheMisses:        db.st.cacheMisses.Load(),
+		CacheBytes:         db.st.cacheBytes.Load(),
+		CacheEntries:       db.st.cacheEntries.Load(),
 	}
 	for i := range db.shards {
 		sh := &db.shards[i]

@@ -44,6 +44,10 @@ type writeOp struct {
 
 	dropping bool // the batch drops namespace dropped (every shard is locked)
 	dropped  byte
+
+	cops      []cacheOp // record cache changes, made once the batch is applied
+	cacheBusy bool      // the cache knows of the write (cacheWriting)
+	cacheDone bool      // and was updated
 }
 
 // startWrite locks the shards of keys and prepares an empty batch. The
@@ -109,6 +113,13 @@ func (w *writeOp) release() {
 	}
 	w.done = true
 	w.r.finish(false)
+	if w.cacheBusy && !w.cacheDone {
+		// Failed or interrupted (a panic) between the cache's notice and
+		// its update: forget what it holds of the keys, applied or not.
+		for _, op := range w.cops {
+			w.db.cacheDelete(&w.db.shardFor(op.key).cache, op.key)
+		}
+	}
 	w.unlock()
 	if w.b != nil {
 		_ = w.b.Close()
@@ -151,6 +162,12 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 		_ = w.b.Close()
 		w.b = sorted
 	}
+	if db.cacheOn() {
+		for _, op := range w.cops {
+			db.shardFor(op.key).cache.cacheWriting()
+		}
+		w.cacheBusy = true
+	}
 	if err := db.applyBatch(w.b); err != nil {
 		w.b = nil // applyBatch closed it
 		return err
@@ -158,9 +175,11 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	lastSeq := w.r.lastSeq()
 	w.r.finish(true)
 	db.bumpVersions(w.keys)
+	db.applyCacheOps(w.cops)
 	if w.dropping {
 		db.droppedNamespace(w.dropped)
 	}
+	w.cacheDone = true
 	db.applyCounters(&w.t)
 	w.unlock()
 	b := w.b
@@ -254,8 +273,35 @@ func (db *DB) awaitDurable(b *pebble.Batch, lastEvent uint64) error {
 }
 
 // read returns key's current data record (ok false if absent, expired
-// records included). The caller must release it.
-func (w *writeOp) read(key []byte) (record, bool, error) { return w.db.getRecord(w.db.pdb, key) }
+// records included), from the record cache when it holds the key. The
+// caller must release it.
+func (w *writeOp) read(key []byte) (record, bool, error) {
+	db := w.db
+	if db.cacheOn() {
+		if e := db.shardFor(key).cache.peek(key); e != nil && e.hasVal {
+			db.st.cacheHits.Add(1)
+			return record{hdr: e.hdr, value: e.value}, true, nil
+		}
+		db.st.cacheMisses.Add(1)
+	}
+	return db.getRecord(db.pdb, key)
+}
+
+// applyCacheOps brings the record cache up to date with a batch just
+// applied. The caller holds the keys' shard locks.
+func (db *DB) applyCacheOps(ops []cacheOp) {
+	if !db.cacheOn() {
+		return
+	}
+	for _, op := range ops {
+		c := &db.shardFor(op.key).cache
+		if op.del {
+			db.cacheDelete(c, op.key)
+		} else {
+			db.cacheSet(c, op.key, op.hdr, op.value)
+		}
+	}
+}
 
 // put stages the write of value with deadline exp under key, whose current
 // record has header old if existed (an expired one must have been staged
@@ -275,6 +321,7 @@ func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep
 	}
 	w.t.add(key, stageRecord(w.b, key, oldHdr, oldLen, hdr, value))
 	w.wrote(key)
+	w.cacheOp(cacheOp{key: key, hdr: hdr, value: value})
 	// Overwriting a live key leaves its meta alone: the write's time is the
 	// record's UpdatedAt, which lastAccess takes into account.
 	if !live {
@@ -293,6 +340,14 @@ func (w *writeOp) setDeadline(key []byte, rec record, exp int64) {
 	hdr.ExpiresAt = exp
 	w.t.add(key, stageRecord(w.b, key, &rec.hdr, len(rec.value), hdr, rec.value))
 	w.wrote(key)
+	w.cacheOp(cacheOp{key: key, hdr: hdr, value: rec.value})
+}
+
+// cacheOp queues a record cache change for when the batch is applied.
+func (w *writeOp) cacheOp(op cacheOp) {
+	if w.db.cacheOn() {
+		w.cops = append(w.cops, op)
+	}
 }
 
 // del stages the removal of key, whose record has header hdr and a value
@@ -300,6 +355,7 @@ func (w *writeOp) setDeadline(key []byte, rec record, exp int64) {
 func (w *writeOp) del(key []byte, hdr keyspace.Header, vlen int) {
 	w.t.add(key, stageDelete(w.b, key, hdr, vlen))
 	w.wrote(key)
+	w.cacheOp(cacheOp{key: key, del: true})
 	w.db.shardFor(key).dropPending(key)
 }
 

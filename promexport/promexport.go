@@ -92,6 +92,10 @@ var defs = []def{
 	{"prune_passes_total", "Completed pruning passes over the keyspace.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.PrunePasses) })},
 	{"events_dropped_total", "Lifecycle events not delivered to a subscriber whose buffer was full.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.EventsDropped) })},
 
+	{"record_cache_hits_total", "Gets and writes the record cache answered without an engine read.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheHits) })},
+	{"record_cache_misses_total", "Gets and writes that read the engine.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheMisses) })},
+	{"record_cache_bytes", "Memory the record cache holds (approximate).", gauge, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheBytes) })},
+	{"record_cache_entries", "Keys the record cache holds.", gauge, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheEntries) })},
 	{"tracked_reads_pending_keys", "Keys with tracked reads not yet written to the meta keyspace.", gauge, false, stat(func(s *epochdb.Stats) float64 { return float64(s.PendingTrackedKeys) })},
 	{"tracked_reads_flush_lag_seconds", "Time since tracked reads were last flushed.", gauge, false, stat(func(s *epochdb.Stats) float64 { return s.TrackFlushLag.Seconds() })},
 	{"tracked_reads_flushes_total", "Flushes that wrote tracked reads.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.TrackFlushes) })},
