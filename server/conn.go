@@ -49,10 +49,12 @@ type Conn struct {
 	resp        int // 2 or 3
 	authed      bool
 	db          int
-	tx          *txState    // non-nil inside MULTI
-	execTx      *epochdb.Tx // the transaction running EXEC's queued commands, nil otherwise
-	execNotes   []note      // keyspace notifications of EXEC's commands, published if it commits
-	quit        bool        // close after writing the replies
+	tx          *txState       // non-nil inside MULTI
+	execTx      *epochdb.Tx    // the transaction running EXEC's queued commands, nil otherwise
+	execNotes   []note         // keyspace notifications of EXEC's commands, published if it commits
+	group       *epochdb.Batch // pipelined SETs committed together (group.go)
+	grouped     []groupedSet   // their replies to write
+	quit        bool           // close after writing the replies
 	nameBuf     []byte
 	keyArena    []byte
 	watches     []watchSet
@@ -165,10 +167,12 @@ func (c *Conn) serve() {
 		}
 		c.execute(args)
 		if c.quit {
+			c.flushGroup()
 			_ = c.flush()
 			return
 		}
 		if !c.rd.buffered() || len(c.out) >= flushThreshold {
+			c.flushGroup()
 			if c.flush() != nil {
 				return
 			}
@@ -192,12 +196,15 @@ func (c *Conn) recoverPanic() {
 // readFailed handles the end of a connection's input: a protocol error gets
 // its error reply first; everything else just ends the connection.
 func (c *Conn) readFailed(err error) {
+	c.flushGroup() // the replies of the commands before the failure
 	var pe protocolError
 	switch {
 	case errors.As(err, &pe):
 		c.srv.log.Debug("server: protocol error", "client", c.raddr, "err", err)
 		c.WriteError("ERR " + pe.Error())
-		_ = c.flush()
+		if c.flush() == nil {
+			c.lingerClose()
+		}
 	case errors.Is(err, errQueryBufferLimit), errors.Is(err, errSecurity):
 		c.srv.log.Warn("server: closing client", "client", c.raddr, "reason", err)
 		_ = c.flush()
@@ -211,6 +218,27 @@ func (c *Conn) readFailed(err error) {
 		_ = c.flush()
 	}
 }
+
+// lingerClose ends a connection the server gives up on while the client
+// may still be sending (a request over a limit): it closes the sending
+// side, then reads and discards what the client sends for a bounded time
+// and amount, so that the client can finish its write and read the error
+// reply rather than having it destroyed by a connection reset.
+func (c *Conn) lingerClose() {
+	tc, ok := c.raw.(*net.TCPConn)
+	if !ok || c.raw != c.nc { // TLS: no half-close
+		return
+	}
+	_ = tc.CloseWrite()
+	_ = tc.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, tc, lingerBytes)
+}
+
+// The bounds of lingerClose.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 64 << 20
+)
 
 // close releases everything the connection holds.
 func (c *Conn) close() {

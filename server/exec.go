@@ -9,6 +9,9 @@ import (
 func (c *Conn) execute(args [][]byte) {
 	s := c.srv
 	s.st.commands.Add(1)
+	if c.group != nil && !isGroupableSet(args) {
+		c.flushGroup() // its replies come first, and what follows sees its writes
+	}
 	c.lastActive.Store(time.Now().UnixNano())
 	c.nameBuf = lower(c.nameBuf[:0], args[0])
 	var e *entry
@@ -60,6 +63,10 @@ func (c *Conn) execute(args [][]byte) {
 		c.WriteError("ERR Can't execute '" + e.spec.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
+	if c.tryGroup(e, args) {
+		return
+	}
+	c.flushGroup()
 	c.call(e, cmd)
 }
 
