@@ -210,8 +210,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	switch {
-	case o.fs != nil:
-		popts.FS = o.fs
+	case o.FS != nil:
+		popts.FS = o.FS
 	case o.InMemory:
 		popts.FS = vfs.NewMem()
 		dir = ""

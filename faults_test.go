@@ -98,7 +98,7 @@ func TestFault_EngineWriteError_RefusesWritesKeepsReads(t *testing.T) {
 			fs, tg := failingFS(func(op errorfs.Op) bool {
 				return strings.HasSuffix(op.Path, ".log") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite
 			})
-			db, err := Open("db", &Options{fs: fs, Clock: testutil.NewClock(), SyncWrites: syncWrites, SyncInterval: time.Hour})
+			db, err := Open("db", &Options{FS: fs, Clock: testutil.NewClock(), SyncWrites: syncWrites, SyncInterval: time.Hour})
 			testutil.Must(t, err)
 			for i := range 100 {
 				mustSet(t, db, fmt.Sprint("k", i), "v", 0)
@@ -139,7 +139,7 @@ func TestFault_ReadErrorInLifecyclePasses_LeavesDBUsable(t *testing.T) {
 		return strings.HasSuffix(op.Path, ".sst") && op.Kind == errorfs.OpFileReadAt
 	})
 	clk := testutil.NewClock()
-	db, err := Open("db", &Options{fs: fs, Clock: clk, CacheSize: 1 << 10, EventLog: true,
+	db, err := Open("db", &Options{FS: fs, Clock: clk, CacheSize: 1 << 10, EventLog: true,
 		PruneMinFrequency: 1, MaxKeys: 1000, EvictionPolicy: EvictAllKeysLFU,
 		ExpiryInterval: time.Hour, PruneInterval: time.Hour})
 	testutil.Must(t, err)

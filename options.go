@@ -160,8 +160,11 @@ type Options struct {
 	// discards them.
 	Logger *slog.Logger
 
-	// fs replaces the filesystem (tests: a crashable in-memory one).
-	fs vfs.FS
+	// FS replaces the filesystem Pebble uses, for tests: Pebble's
+	// vfs.NewMem, its crashable in-memory filesystem (power-loss tests), or
+	// vfs/errorfs to inject I/O errors. The default is the operating
+	// system's; InMemory is a shorthand for vfs.NewMem.
+	FS vfs.FS
 }
 
 // DefaultOptions returns the options Open uses when given nil.

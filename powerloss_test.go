@@ -19,7 +19,7 @@ import (
 
 func openCrashable(t *testing.T, fs vfs.FS, o Options) *DB {
 	t.Helper()
-	o.fs = fs
+	o.FS = fs
 	db, err := Open("db", &o)
 	testutil.Must(t, err)
 	return db
@@ -175,7 +175,7 @@ func TestPowerLoss_EventLog_NoSeenSequenceIsReused(t *testing.T) {
 
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 0})
 	testutil.Must(t, db.Close())
-	opts.fs = crashed
+	opts.FS = crashed
 	db, err := Open("db", &opts)
 	testutil.Must(t, err)
 	defer db.Close()

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/epochdb/epochdb"
 	"net"
 	"os"
 	"runtime"
@@ -306,6 +307,7 @@ func (s *Server) info(section string) [][2]string {
 			{"rdb_last_bgsave_status", s.bg.status()},
 			{"aof_enabled", "1"},
 			{"aof_rewrite_in_progress", "0"},
+			{"aof_last_write_status", writeStatus(s.DB)},
 			{"appendfsync", appendFsync(s)},
 			{"epochdb_disk_bytes", utoa(st.DiskBytes)},
 			{"epochdb_wal_syncs", utoa(st.WALSyncs)},
@@ -567,4 +569,13 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// writeStatus is "ok" while the store accepts writes, "err" once its engine
+// failed (Redis's aof_last_write_status).
+func writeStatus(db interface{ Health() error }) string {
+	if err := db.Health(); err != nil && !errors.Is(err, epochdb.ErrClosed) {
+		return "err"
+	}
+	return "ok"
 }

@@ -50,6 +50,10 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError("ERR key is too large (the limit is 65535 bytes)")
 	case errors.Is(err, epochdb.ErrInvalidTTL):
 		c.WriteError("ERR invalid expire time")
+	case errors.Is(err, epochdb.ErrEngine):
+		// Redis's answer when it cannot persist; the store keeps serving
+		// reads.
+		c.WriteError("MISCONF the store cannot write to disk and refuses writes until the server is restarted: " + err.Error())
 	case errors.Is(err, epochdb.ErrFull):
 		c.WriteError("OOM command not allowed when used memory > 'maxmemory'.")
 	case errors.Is(err, epochdb.ErrConflict):

@@ -19,7 +19,9 @@ import (
 var httpRoutes []func(mux *http.ServeMux, db *epochdb.DB)
 
 // newHTTPHandler returns the HTTP side of epoch serve. /healthz answers 200
-// "ok" while the server serves and 503 once it shuts down.
+// "ok" while the server serves and accepts writes, and 503 with the reason
+// once it shuts down or the store refuses writes (an engine failure: a
+// full disk, an I/O error).
 func newHTTPHandler(db *epochdb.DB, stopping *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -27,6 +29,11 @@ func newHTTPHandler(db *epochdb.DB, stopping *atomic.Bool) http.Handler {
 		if stopping.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("shutting down\n"))
+			return
+		}
+		if err := db.Health(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("unhealthy: " + err.Error() + "\n"))
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))

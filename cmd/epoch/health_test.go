@@ -1,0 +1,48 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/epochdb/epochdb"
+)
+
+// TestHealthz_ReportsEngineFailure: /healthz answers 200 while the store
+// accepts writes and 503 with the reason once it cannot write its log.
+func TestHealthz_ReportsEngineFailure(t *testing.T) {
+	tg := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if strings.HasSuffix(op.Path, ".log") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return errorfs.ErrInjected
+		}
+		return nil
+	})}
+	db, err := epochdb.Open("db", &epochdb.Options{FS: errorfs.Wrap(vfs.NewMem(), tg), SyncWrites: true})
+	must(t, err)
+	defer db.Close()
+	var stopping atomic.Bool
+	hs := httptest.NewServer(newHTTPHandler(db, &stopping))
+	defer hs.Close()
+	get := func() (int, string) {
+		resp, err := http.Get(hs.URL + "/healthz")
+		must(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != 200 || body != "ok\n" {
+		t.Fatalf("healthy: %d %q", code, body)
+	}
+	tg.On()
+	if err := db.Set([]byte("k"), []byte("v"), 0); err == nil {
+		t.Fatal("a write succeeded on a failing log")
+	}
+	if code, body := get(); code != 503 || !strings.Contains(body, "storage engine failed") {
+		t.Fatalf("after the failure: %d %q", code, body)
+	}
+}

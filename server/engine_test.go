@@ -1,0 +1,53 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/epochdb/epochdb"
+)
+
+// TestServer_EngineFailure_RefusesWritesKeepsServing: once the store
+// cannot write its log (an injected I/O error on every log write, as a
+// full disk gives), a write gets a MISCONF error reply at once, reads and
+// PING go on, INFO reports the failure, and the server shuts down.
+func TestServer_EngineFailure_RefusesWritesKeepsServing(t *testing.T) {
+	tg := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if strings.HasSuffix(op.Path, ".log") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return errorfs.ErrInjected
+		}
+		return nil
+	})}
+	ts := startServerDB(t, func(o *epochdb.Options) {
+		o.FS = errorfs.Wrap(vfs.NewMem(), tg)
+		o.SyncWrites = true
+	})
+	rc := ts.dial(t)
+	eq(t, "SET before", rc.do("SET", "k", "v"), "+OK")
+	tg.On()
+	if got := rc.do("SET", "k2", "v"); !strings.HasPrefix(got, "-MISCONF ") {
+		t.Fatalf("SET on a failing log = %s, want a MISCONF error", got)
+	}
+	if got := rc.do("INCR", "n"); !strings.HasPrefix(got, "-MISCONF ") {
+		t.Fatalf("INCR after the failure = %s, want a MISCONF error", got)
+	}
+	eq(t, "GET", rc.do("GET", "k"), `"v"`)
+	eq(t, "PING", rc.do("PING"), "+PONG")
+	if info := rc.do("INFO", "persistence"); !strings.Contains(info, "aof_last_write_status:err") {
+		t.Fatalf("INFO persistence does not report the failure:\n%s", info)
+	}
+	// Shutdown completes; Close reports what it could not write.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	must(t, ts.srv.Shutdown(ctx))
+	<-ts.done
+	if err := ts.db.Close(); !errors.Is(err, epochdb.ErrEngine) {
+		t.Fatalf("Close after the failure: %v, want ErrEngine", err)
+	}
+	ts.db = nil
+}
