@@ -383,13 +383,27 @@ func (s *Server) notifyKey(db int, class uint32, event string, key []byte) {
 	}
 }
 
-// startEvents subscribes to the database's lifecycle events and publishes
-// them as keyspace notifications: "expired" (class x), "evicted" and
-// "pruned" (class e). The subscription drops events a slow publisher
-// cannot take (counted in the DB's Stats.EventsDropped).
-func (s *Server) startEvents() {
+// syncEvents subscribes to the database's lifecycle events while
+// notifications of expired, evicted or pruned keys are on, and ends the
+// subscription while they are off: the library then reads no metadata and
+// builds no event for a retirement nobody is told of.
+func (s *Server) syncEvents() {
+	f := s.cfg.notifyFlags.Load()
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
+	if f&(notifyExpired|notifyEvicted) != 0 && f&(notifyKeyspace|notifyKeyevent) != 0 {
+		s.startEventsLocked()
+	} else {
+		s.endEventsLocked()
+	}
+}
+
+// startEventsLocked subscribes to the database's lifecycle events and
+// publishes them as keyspace notifications: "expired" (class x), "evicted"
+// and "pruned" (class e). The subscription drops events a slow publisher
+// cannot take (counted in the DB's Stats.EventsDropped). The caller holds
+// evMu.
+func (s *Server) startEventsLocked() {
 	if s.events != nil || s.eventsEnded {
 		return
 	}
@@ -418,11 +432,18 @@ func (s *Server) startEvents() {
 	}()
 }
 
-// stopEvents ends the lifecycle subscription and waits for its goroutine.
+// stopEvents ends the lifecycle subscription for good (at shutdown) and
+// waits for its goroutine.
 func (s *Server) stopEvents() {
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
 	s.eventsEnded = true
+	s.endEventsLocked()
+}
+
+// endEventsLocked ends the lifecycle subscription, if any, and waits for
+// its goroutine. The caller holds evMu.
+func (s *Server) endEventsLocked() {
 	if s.events != nil {
 		s.events.Close()
 		<-s.eventsDone

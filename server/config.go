@@ -135,6 +135,7 @@ var params = []param{
 			s.cfg.notify = notifyFlagsString(flags)
 			s.cfg.mu.Unlock()
 			s.cfg.notifyFlags.Store(flags)
+			s.syncEvents()
 			return nil
 		}},
 	{"appendonly", func(*Server) string { return "yes" }, nil},

@@ -220,7 +220,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if !s.trackListener(&ln, true) {
 		return ErrServerClosed
 	}
-	s.startEvents()
+	s.syncEvents()
 	defer s.trackListener(&ln, false)
 	s.log.Info("server: listening", "addr", ln.Addr().String(), "tls", s.TLSConfig != nil)
 
