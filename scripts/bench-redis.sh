@@ -10,6 +10,15 @@
 #
 # Usage: scripts/bench-redis.sh            (N=100000 requests per run, ROUNDS=3)
 #        N=20000 ROUNDS=1 scripts/bench-redis.sh
+#        FSYNC=always scripts/bench-redis.sh  (both servers fsync every write)
+#
+# Large mode: scripts/bench-redis.sh large
+# the same comparison at a size where the keys no longer fit in the
+# engine's memtables and caches: both servers are preloaded with
+# `redis-benchmark -t set -r LARGE_KEYS -n 2*LARGE_KEYS -d SIZE -P 16`
+# (LARGE_KEYS=3000000: about 2.6M distinct keys), timed; then GET and SET
+# at pipeline 1 over the same key range, alternating ROUNDS times; then
+# each server's RSS.
 #
 # Memory mode: scripts/bench-redis.sh memory
 # loads STEPS (cumulative key counts, default 1M 3M 6M 10M) of distinct keys
@@ -31,13 +40,15 @@ SIZE=${SIZE:-100}
 EPOCH_PORT=${EPOCH_PORT:-16380}
 REDIS_PORT=${REDIS_PORT:-16379}
 MODE=${1:-compare}
+FSYNC=${FSYNC:-everysec}
+LARGE_KEYS=${LARGE_KEYS:-3000000}
 STEPS=${STEPS:-1000000 3000000 6000000 10000000}
 REDIS_MAX=${REDIS_MAX:-3000000}
 SETTLE=${SETTLE:-5}
 case "$MODE" in
-compare | memory) ;;
+compare | memory | large) ;;
 *)
-	echo "usage: $0 [compare|memory]" >&2
+	echo "usage: $0 [compare|memory|large]" >&2
 	exit 2
 	;;
 esac
@@ -163,11 +174,11 @@ if [ "$MODE" = memory ]; then
 fi
 
 "$work/epoch" serve --dir "$work/epoch-data" --addr "127.0.0.1:$EPOCH_PORT" --http-addr "" \
-	--appendfsync everysec --log-level warn 2>"$work/epoch.log" &
+	--appendfsync "$FSYNC" --log-level warn 2>"$work/epoch.log" &
 epoch_pid=$!
 mkdir -p "$work/redis-data"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$work/redis-data" --save "" \
-	--appendonly yes --appendfsync everysec --daemonize no --logfile "$work/redis.log" &
+	--appendonly yes --appendfsync "$FSYNC" --daemonize no --logfile "$work/redis.log" &
 redis_pid=$!
 
 wait_ready "$EPOCH_PORT"
@@ -176,9 +187,10 @@ wait_ready "$REDIS_PORT"
 value=$(head -c "$SIZE" /dev/zero | tr '\0' 'x')
 
 # run PORT PIPELINE TEST: prints the requests per second of one run.
+RANGE=100000
 run() {
 	local port=$1 p=$2 test=$3
-	local args=(-h 127.0.0.1 -p "$port" -n "$N" -c "$CLIENTS" -d "$SIZE" -P "$p" -r 100000 --csv)
+	local args=(-h 127.0.0.1 -p "$port" -n "$N" -c "$CLIENTS" -d "$SIZE" -P "$p" -r "$RANGE" --csv)
 	if [ "$test" = "SET_EX" ]; then
 		redis-benchmark "${args[@]}" SET "key:__rand_int__" "$value" EX 100
 	else
@@ -187,6 +199,41 @@ run() {
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+ratio() { awk -v e="$1" -v r="$2" 'BEGIN { if (r > 0) printf "%.2f", e / r; else print "-" }'; }
+
+# preload PORT: loads the large key range, prints the requests per second.
+preload() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	redis-benchmark -h 127.0.0.1 -p "$1" -t set -r "$LARGE_KEYS" -n $((2 * LARGE_KEYS)) -c "$CLIENTS" \
+		-d "$SIZE" -P 16 -q >/dev/null
+	t1=$(date +%s.%N)
+	awk -v a="$t0" -v b="$t1" -v n=$((2 * LARGE_KEYS)) 'BEGIN { printf "%.0f", n / (b - a) }'
+}
+
+if [ "$MODE" = large ]; then
+	RANGE=$LARGE_KEYS
+	e=$(preload "$EPOCH_PORT")
+	echo "bench: epoch preload: $e SETs/s" >&2
+	r=$(preload "$REDIS_PORT")
+	echo "bench: redis preload: $r SETs/s" >&2
+	printf '%-10s %4s %14s %14s %8s\n' test P epoch_rps redis_rps ratio
+	printf '%-10s %4s %14s %14s %8s\n' preload 16 "$e" "$r" "$(ratio "$e" "$r")"
+	for test in get set; do
+		: >"$work/e" && : >"$work/r"
+		for round in $(seq "$ROUNDS"); do
+			run "$EPOCH_PORT" 1 "$test" >>"$work/e"
+			run "$REDIS_PORT" 1 "$test" >>"$work/r"
+		done
+		e=$(median <"$work/e")
+		r=$(median <"$work/r")
+		printf '%-10s %4s %14s %14s %8s\n' "$test" 1 "$e" "$r" "$(ratio "$e" "$r")"
+	done
+	ers=$(status_kb "$epoch_pid" VmRSS)
+	rrs=$(status_kb "$redis_pid" VmRSS)
+	printf '%-10s %4s %13sM %13sM %8s\n' RSS - "$(mib "$ers")" "$(mib "$rrs")" "$(ratio "$ers" "$rrs")"
+	exit 0
+fi
 
 printf '%-8s %4s %14s %14s %8s\n' test P epoch_rps redis_rps ratio
 for p in 1 16; do
@@ -203,7 +250,6 @@ for p in 1 16; do
 		done
 		e=$(median <"$work/e")
 		r=$(median <"$work/r")
-		ratio=$(awk -v e="$e" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", e / r; else print "-" }')
-		printf '%-8s %4s %14s %14s %8s\n' "$test" "$p" "$e" "$r" "$ratio"
+		printf '%-8s %4s %14s %14s %8s\n' "$test" "$p" "$e" "$r" "$(ratio "$e" "$r")"
 	done
 done
