@@ -89,7 +89,7 @@ func TestBackupCommands_Failures(t *testing.T) {
 		t.Fatalf("a failed restore created %s: %v", dst, err)
 	}
 	if _, err := runBackupCmd(t, "backup", "--dir", filepath.Join(tmp, "nope"), "--out", filepath.Join(tmp, "o")); err == nil ||
-		!strings.Contains(err.Error(), "no database") {
+		!strings.Contains(err.Error(), "no EpochDB store") {
 		t.Fatalf("backup of a missing dir: %v", err)
 	}
 	if _, err := runBackupCmd(t, "backup", "--dir", tmp); err == nil {

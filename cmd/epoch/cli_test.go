@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/epochdb/epochdb"
+)
+
+// The tests in this file run epoch as a user does: the binary built with
+// go build (once per test binary, by runTests) into a temporary directory.
+
+var epochBin string
+
+// runTests builds the epoch binary, runs the tests and removes it.
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "epoch-bin-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	epochBin = filepath.Join(dir, "epoch")
+	out, err := exec.Command("go", "build", "-o", epochBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// epoch runs the binary with args and returns its stdout, stderr and error.
+func epoch(t *testing.T, stdin io.Reader, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := exec.Command(epochBin, args...)
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// mustEpoch runs the binary and fails the test if it fails.
+func mustEpoch(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := epoch(t, nil, args...)
+	if err != nil {
+		t.Fatalf("epoch %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// wantFail runs the binary, expects exit status 1 and want in its stderr.
+func wantFail(t *testing.T, want string, args ...string) {
+	t.Helper()
+	_, errOut, err := epoch(t, nil, args...)
+	if err == nil || !strings.Contains(errOut, want) {
+		t.Fatalf("epoch %s: err %v, stderr %q; want a failure saying %q", strings.Join(args, " "), err, errOut, want)
+	}
+}
+
+// makeStore creates a store in dir holding the given keys (value "v"+key).
+func makeStore(t *testing.T, dir string, opts *epochdb.Options, keys ...string) {
+	t.Helper()
+	db, err := epochdb.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if err := db.Set([]byte(k), []byte("v"+k), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// liveServer is an epoch serve process.
+type liveServer struct {
+	addr string
+	mu   sync.Mutex
+	log  bytes.Buffer
+}
+
+func (s *liveServer) logText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// startServe runs epoch serve on dir (RESP on a free port, no HTTP) with
+// extra arguments and environment, and stops it with SIGTERM at cleanup.
+func startServe(t *testing.T, dir string, env []string, args ...string) *liveServer {
+	t.Helper()
+	cmd := exec.Command(epochBin, append([]string{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--http-addr", ""}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &liveServer{}
+	addr := make(chan string, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.log.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		_ = cmd.Wait()
+	})
+	select {
+	case s.addr = <-addr:
+	case <-done:
+		t.Fatalf("epoch serve exited:\n%s", s.logText())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("epoch serve did not start:\n%s", s.logText())
+	}
+	return s
+}
+
+// TestCLI_Safety_NonStore: backup refuses a directory that is not a store
+// and creates nothing in it; serve refuses it without --init; restore
+// --replace deletes it only with --yes.
+func TestCLI_Safety_NonStore(t *testing.T) {
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "photos")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cat.jpg"), []byte("meow"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onlyCat := func() {
+		t.Helper()
+		ents, _ := os.ReadDir(dir)
+		if len(ents) != 1 || ents[0].Name() != "cat.jpg" {
+			t.Fatalf("%s now holds %v", dir, ents)
+		}
+	}
+	wantFail(t, "is not an EpochDB store", "backup", "--dir", dir, "--out", filepath.Join(tmp, "b.backup"))
+	onlyCat()
+	wantFail(t, "no EpochDB store", "backup", "--dir", filepath.Join(tmp, "missing"), "--out", filepath.Join(tmp, "b.backup"))
+	wantFail(t, "pass --init", "serve", "--dir", dir, "--addr", "127.0.0.1:0", "--http-addr", "")
+	onlyCat()
+
+	src := filepath.Join(tmp, "src")
+	makeStore(t, src, nil, "a", "b")
+	file := filepath.Join(tmp, "b.backup")
+	mustEpoch(t, "backup", "--dir", src, "--out", file)
+	wantFail(t, "add --yes", "restore", "--in", file, "--dir", dir, "--replace")
+	onlyCat()
+	_, errOut, err := epoch(t, nil, "restore", "--in", file, "--dir", dir, "--replace", "--yes")
+	if err != nil || !strings.Contains(errOut, "deleting "+dir+", which is not an EpochDB store (1 entries: cat.jpg)") {
+		t.Fatalf("restore --replace --yes: %v %q", err, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cat.jpg")); !os.IsNotExist(err) {
+		t.Fatalf("cat.jpg survived the replace: %v", err)
+	}
+}
+
+// TestCLI_Safety_LiveServer: with a server running on a store, restore,
+// backup and a second server refuse it, saying who holds it; the server's
+// log warns of an unknown EPOCH_* variable and shows its settings.
+func TestCLI_Safety_LiveServer(t *testing.T) {
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "data")
+	makeStore(t, dir, nil, "a")
+	file := filepath.Join(tmp, "b.backup")
+	mustEpoch(t, "backup", "--dir", dir, "--out", file)
+
+	srv := startServe(t, dir, []string{"EPOCH_MAXKEY=5"}, "--maxkeys", "10", "--maxmemory-policy", "allkeys-lru")
+	held := "another epoch serve holds " + dir
+	wantFail(t, held, "restore", "--in", file, "--dir", dir, "--replace")
+	wantFail(t, held, "backup", "--dir", dir, "--out", filepath.Join(tmp, "c.backup"))
+	wantFail(t, held, "serve", "--dir", dir, "--addr", "127.0.0.1:0", "--http-addr", "")
+	// A taken port fails before any store is created.
+	fresh := filepath.Join(tmp, "fresh")
+	wantFail(t, "address already in use", "serve", "--dir", fresh, "--addr", srv.addr, "--http-addr", "")
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Fatalf("a failed bind left %s: %v", fresh, err)
+	}
+	log := srv.logText()
+	for _, want := range []string{
+		`msg="epoch: unknown environment variable ignored (no such setting)" name=EPOCH_MAXKEY`,
+		`msg="epoch: settings"`, "maxkeys=10", "maxmemory_policy=allkeys-lru", "appendfsync=everysec", "prune=off", "event_log=off",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("server log lacks %q:\n%s", want, log)
+		}
+	}
+}
+
+// TestCLI_BackupPipeRestore: epoch backup --out - | epoch restore --in -.
+func TestCLI_BackupPipeRestore(t *testing.T) {
+	tmp := t.TempDir()
+	src, dst := filepath.Join(tmp, "src"), filepath.Join(tmp, "dst")
+	makeStore(t, src, nil, "a", "b", "c")
+	backup := exec.Command(epochBin, "backup", "--dir", src, "--out", "-")
+	restore := exec.Command(epochBin, "restore", "--in", "-", "--dir", dst)
+	pipe, err := backup.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore.Stdin = pipe
+	var bErr, rOut, rErr bytes.Buffer
+	backup.Stderr, restore.Stdout, restore.Stderr = &bErr, &rOut, &rErr
+	if err := backup.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := restore.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := backup.Wait(); err != nil {
+		t.Fatalf("backup: %v %s", err, bErr.String())
+	}
+	if err := restore.Wait(); err != nil {
+		t.Fatalf("restore: %v %s", err, rErr.String())
+	}
+	if !strings.Contains(bErr.String(), "backed up 3 keys") || !strings.Contains(rOut.String(), "restored 3 keys") {
+		t.Fatalf("backup said %q, restore said %q", bErr.String(), rOut.String())
+	}
+	db, err := epochdb.Open(dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := db.Get([]byte("c")); err != nil || string(v) != "vc" {
+		t.Fatalf("restored c = %q, %v", v, err)
+	}
+}
