@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -250,5 +251,20 @@ func TestCLI_BackupPipeRestore(t *testing.T) {
 	defer db.Close()
 	if v, err := db.Get([]byte("c")); err != nil || string(v) != "vc" {
 		t.Fatalf("restored c = %q, %v", v, err)
+	}
+}
+
+// TestCLI_Version: epoch version (table and JSON) and --version.
+func TestCLI_Version(t *testing.T) {
+	out := mustEpoch(t, "version")
+	if !strings.HasPrefix(out, "epoch ") || !strings.Contains(out, "pebble v2.") || !strings.Contains(out, "go1.") {
+		t.Fatalf("epoch version: %q", out)
+	}
+	if got := mustEpoch(t, "--version"); got != out {
+		t.Fatalf("--version %q, version %q", got, out)
+	}
+	var v versionInfo
+	if err := json.Unmarshal([]byte(mustEpoch(t, "version", "--json")), &v); err != nil || v.Pebble == "" || v.Go == "" || v.Version == "" {
+		t.Fatalf("version --json: %+v, %v", v, err)
 	}
 }
