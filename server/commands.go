@@ -35,7 +35,7 @@ func filteredMux(keep func(name string) bool) *ServeMux {
 	m := NewServeMux()
 	for _, group := range [][]command{
 		connCommands(), stringCommands(), keyCommands(), serverCommands(),
-		epochCommands(), pubsubCommands(), txCommands(),
+		epochCommands(), inspectCommands(), pubsubCommands(), txCommands(),
 	} {
 		for _, cmd := range group {
 			if keep(cmd.spec.Name) {

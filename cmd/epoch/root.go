@@ -13,6 +13,7 @@ func newRootCmd() *cobra.Command {
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newBackupCommands()...)
+	root.AddCommand(newInspectCommands()...)
 	root.AddCommand(newVersionCmd())
 	return root
 }

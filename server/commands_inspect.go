@@ -1,0 +1,45 @@
+package server
+
+import (
+	"encoding/json"
+
+	"github.com/epochdb/epochdb/internal/inspect"
+)
+
+// EPOCH.INSPECT: the inspection commands of the epoch CLI, online. The
+// request and the reply are JSON, computed by the same code that inspects
+// a store offline (internal/inspect), so that both print the same.
+
+func inspectCommands() []command {
+	return []command{
+		// No keyspace lock: the library reads one consistent snapshot.
+		{CommandSpec{Name: "epoch.inspect", Arity: 2, Flags: FlagReadOnly, Group: "epochdb",
+			Summary: "Inspects the store (stats and histograms, keys, hot and cold keys, a key, the prune preview, a consistency check): a JSON request, a JSON reply."}, cmdEpochInspect},
+	}
+}
+
+// cmdEpochInspect answers EPOCH.INSPECT <json request> with the JSON of
+// inspect.Do's result. A request without "db" inspects the connection's
+// selected database.
+func cmdEpochInspect(c *Conn, cmd Command) {
+	req := inspect.Request{DB: c.DB()}
+	if err := json.Unmarshal(cmd.Args[1], &req); err != nil {
+		c.WriteError("ERR invalid inspection request: " + err.Error())
+		return
+	}
+	res, err := inspect.Do(c.srv.DB, req, c.srv.now(), nil)
+	if inspect.IsNotFound(err) {
+		c.WriteNull()
+		return
+	}
+	if err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
+	}
+	out, err := json.Marshal(res)
+	if err != nil {
+		c.WriteError("ERR " + err.Error())
+		return
+	}
+	c.WriteBulk(out)
+}
