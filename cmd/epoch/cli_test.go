@@ -90,6 +90,7 @@ func makeStore(t *testing.T, dir string, opts *epochdb.Options, keys ...string) 
 // liveServer is an epoch serve process.
 type liveServer struct {
 	addr string
+	stop func() // SIGTERM, then wait for the exit
 	mu   sync.Mutex
 	log  bytes.Buffer
 }
@@ -128,11 +129,15 @@ func startServe(t *testing.T, dir string, env []string, args ...string) *liveSer
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-done
-		_ = cmd.Wait()
-	})
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			<-done
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(s.stop)
 	select {
 	case s.addr = <-addr:
 	case <-done:
@@ -266,5 +271,50 @@ func TestCLI_Version(t *testing.T) {
 	var v versionInfo
 	if err := json.Unmarshal([]byte(mustEpoch(t, "version", "--json")), &v); err != nil || v.Pebble == "" || v.Go == "" || v.Version == "" {
 		t.Fatalf("version --json: %+v, %v", v, err)
+	}
+}
+
+// diskUsage is what du counts for the files of dir: allocated blocks.
+func diskUsage(t *testing.T, dir string) int64 {
+	t.Helper()
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		total += fi.Sys().(*syscall.Stat_t).Blocks * 512
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
+}
+
+// TestCLI_Disk_EmptyStore: a store that epoch serve created and a restored
+// empty store each take at most 5 MB (the write-ahead log is not
+// preallocated unless asked for or with appendfsync always).
+func TestCLI_Disk_EmptyStore(t *testing.T) {
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "data")
+	srv := startServe(t, dir, nil)
+	c := newClient(t, srv.addr)
+	if err := c.Set(t.Context(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	srv.stop()
+	if n := diskUsage(t, dir); n > 5<<20 {
+		t.Errorf("a store with one key takes %d bytes on disk", n)
+	}
+	file := filepath.Join(tmp, "b.backup")
+	mustEpoch(t, "backup", "--dir", dir, "--out", file)
+	restored := filepath.Join(tmp, "restored")
+	mustEpoch(t, "restore", "--in", file, "--dir", restored)
+	if n := diskUsage(t, restored); n > 5<<20 {
+		t.Errorf("a restored store with one key takes %d bytes on disk", n)
 	}
 }

@@ -140,7 +140,7 @@ func (s *source) doOffline(cmd *cobra.Command, req inspect.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	opts := &epochdb.Options{DisableReadTracking: true, SyncInterval: -1, Clock: clk}
+	opts := (&epochdb.Options{DisableReadTracking: true, SyncInterval: -1, Clock: clk}).WithoutWALPreallocation()
 	if req.Op == "prune-preview" {
 		if err := s.applyRule(cmd, opts); err != nil {
 			return nil, err

@@ -62,6 +62,7 @@ type serveOptions struct {
 	eventLogMaxEntries int64
 	eventLogMaxAge     time.Duration
 	backupDir          string
+	walPreallocate     string
 
 	// init lets serve create a store in a non-empty directory that is not
 	// one; unknownEnv are EPOCH_* variables that name no setting.
@@ -163,6 +164,7 @@ closed, the exit status is 0.`,
 	f.Var(&o.eventLogValues, "event-log-values", "store the retired value in each event of the log (needs --event-log yes)")
 	f.Int64Var(&o.eventLogMaxEntries, "event-log-max-entries", epochdb.DefaultOptions().EventLogMaxEntries, "events the log keeps; older ones are dropped")
 	f.DurationVar(&o.eventLogMaxAge, "event-log-max-age", 0, "drop events older than this from the log (0: keep until --event-log-max-entries drops them)")
+	f.StringVar(&o.walPreallocate, "wal-preallocate", "auto", "reserve ~70 MiB of disk per write-ahead log file up front: yes, no, or auto (yes with appendfsync always, where it makes fsyncs cheaper)")
 	f.BoolVar(&o.init, "init", false, "create a store in --dir even though it is not empty (serve refuses a non-empty directory that is not a store)")
 	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes to when given none (default "<dir>-backups", beside the data directory)`)
 	return cmd
@@ -225,6 +227,17 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	}
 	if o.eventLogMaxEntries <= 0 || o.eventLogMaxAge < 0 {
 		return nil, errors.New("event-log-max-entries must be positive and event-log-max-age >= 0")
+	}
+	switch strings.ToLower(o.walPreallocate) {
+	case "auto":
+		if !opts.SyncWrites {
+			opts.WithoutWALPreallocation()
+		}
+	case "yes":
+	case "no":
+		opts.WithoutWALPreallocation()
+	default:
+		return nil, fmt.Errorf("wal-preallocate: %q is not yes, no or auto", o.walPreallocate)
 	}
 	opts.EventLog = bool(o.eventLog)
 	opts.EventLogValues = bool(o.eventLogValues)
