@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 
 	"github.com/epochdb/epochdb/internal/inspect"
@@ -15,6 +16,8 @@ func inspectCommands() []command {
 		// No keyspace lock: the library reads one consistent snapshot.
 		{CommandSpec{Name: "epoch.inspect", Arity: 2, Flags: FlagReadOnly, Group: "epochdb",
 			Summary: "Inspects the store (stats and histograms, keys, hot and cold keys, a key, the prune preview, a consistency check): a JSON request, a JSON reply."}, cmdEpochInspect},
+		{CommandSpec{Name: "epoch.compact", Arity: 1, Flags: FlagAdmin | FlagNoMulti, Group: "epochdb",
+			Summary: "Compacts the whole store now and returns the disk space in use before and after."}, cmdEpochCompact},
 	}
 }
 
@@ -42,4 +45,19 @@ func cmdEpochInspect(c *Conn, cmd Command) {
 		return
 	}
 	c.WriteBulk(out)
+}
+
+// cmdEpochCompact answers EPOCH.COMPACT with the disk space in use before
+// and after a manual compaction of the whole store (DB.Compact).
+func cmdEpochCompact(c *Conn, _ Command) {
+	before, after, err := c.srv.DB.Compact(context.Background())
+	if err != nil {
+		c.WriteError("ERR compact failed: " + err.Error())
+		return
+	}
+	c.WriteMap(2)
+	c.WriteBulkString("disk_before")
+	c.WriteInt(int64(before))
+	c.WriteBulkString("disk_after")
+	c.WriteInt(int64(after))
 }

@@ -81,7 +81,8 @@ func (s *source) do(cmd *cobra.Command, req inspect.Request, res any) error {
 	return json.Unmarshal(b, res)
 }
 
-func (s *source) doOnline(ctx context.Context, req inspect.Request, res any) error {
+// client connects to the server at --addr.
+func (s *source) client() (*redis.Client, error) {
 	o := &redis.Options{
 		Addr: s.addr, Password: s.password, Protocol: 2, MaxRetries: -1, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
@@ -95,16 +96,23 @@ func (s *source) doOnline(ctx context.Context, req inspect.Request, res any) err
 		if s.tlsCA != "" {
 			pem, err := os.ReadFile(s.tlsCA)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			tc.RootCAs = x509.NewCertPool()
 			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return fmt.Errorf("tls-ca: no certificate in %s", s.tlsCA)
+				return nil, fmt.Errorf("tls-ca: no certificate in %s", s.tlsCA)
 			}
 		}
 		o.TLSConfig = tc
 	}
-	c := redis.NewClient(o)
+	return redis.NewClient(o), nil
+}
+
+func (s *source) doOnline(ctx context.Context, req inspect.Request, res any) error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -400,7 +408,7 @@ when it found a problem; it repairs nothing (there is no --repair yet).`,
 			}
 			return nil
 		})
-	return []*cobra.Command{stats, keys, get, meta, hot, cold, prune, check}
+	return []*cobra.Command{stats, keys, get, meta, hot, cold, prune, check, newCompactCmd()}
 }
 
 func hotColdCmd(op, what string) *cobra.Command {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -201,4 +203,46 @@ func TestCLI_Inspect_Online(t *testing.T) {
 	wantFail(t, "not found", append([]string{"meta", "nope"}, on...)...)
 	wantFail(t, "WRONGPASS", "stats", "--addr", srv.addr, "--password", "wrong")
 	wantFail(t, "another epoch serve holds "+dir, "stats", "--dir", dir)
+}
+
+// TestCLI_Compact: offline, compacting a store whose keys were deleted
+// returns their space; online, the server compacts and reports.
+func TestCLI_Compact(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := epochdb.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	val := make([]byte, 4096)
+	for i := range 500 {
+		for j := range val {
+			val[j] = byte(rng.Uint32())
+		}
+		if err := db.Set([]byte(fmt.Sprint("k", i)), val, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := db.Compact(t.Context()); err != nil { // the values now in table files
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		if _, err := db.Delete([]byte(fmt.Sprint("k", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var r compactResult
+	if err := json.Unmarshal([]byte(mustEpoch(t, "compact", "--dir", dir, "--json")), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.DiskBefore < 500*4096 || r.DiskAfter > r.DiskBefore-500*4096 {
+		t.Errorf("compact: disk %d -> %d", r.DiskBefore, r.DiskAfter)
+	}
+	srv := startServe(t, dir, nil)
+	if out := mustEpoch(t, "compact", "--addr", srv.addr); !strings.HasPrefix(out, "compacted: disk ") {
+		t.Errorf("online compact: %q", out)
+	}
 }
