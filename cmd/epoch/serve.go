@@ -229,7 +229,7 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 		return nil, errors.New("event-log-max-entries must be positive and event-log-max-age >= 0")
 	}
 	switch strings.ToLower(o.walPreallocate) {
-	case "auto":
+	case "auto", "":
 		if !opts.SyncWrites {
 			opts.WithoutWALPreallocation()
 		}
