@@ -249,13 +249,19 @@ func TestCLI_BackupPipeRestore(t *testing.T) {
 	if !strings.Contains(bErr.String(), "backed up 3 keys") || !strings.Contains(rOut.String(), "restored 3 keys") {
 		t.Fatalf("backup said %q, restore said %q", bErr.String(), rOut.String())
 	}
-	db, err := epochdb.Open(dst, nil)
+	wantValue(t, dst, "c", "vc")
+}
+
+// wantValue checks that the store in dir holds key with value want.
+func wantValue(t *testing.T, dir, key, want string) {
+	t.Helper()
+	db, err := epochdb.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if v, err := db.Get([]byte("c")); err != nil || string(v) != "vc" {
-		t.Fatalf("restored c = %q, %v", v, err)
+	if v, err := db.Get([]byte(key)); err != nil || string(v) != want {
+		t.Fatalf("%s in %s = %q, %v; want %q", key, dir, v, err, want)
 	}
 }
 

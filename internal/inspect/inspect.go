@@ -8,6 +8,7 @@ package inspect
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -301,9 +302,9 @@ func lessFunc(sort string) (func(a, b *KeyInfo) int, error) {
 	case "", "key":
 		return byKey, nil
 	case "heat":
-		return func(a, b *KeyInfo) int { return then(cmpF(b.Heat, a.Heat), a, b) }, nil
+		return func(a, b *KeyInfo) int { return then(cmp.Compare(b.Heat, a.Heat), a, b) }, nil
 	case "freq":
-		return func(a, b *KeyInfo) int { return then(cmpF(float64(b.Frequency), float64(a.Frequency)), a, b) }, nil
+		return func(a, b *KeyInfo) int { return then(cmp.Compare(float64(b.Frequency), float64(a.Frequency)), a, b) }, nil
 	case "ttl":
 		return func(a, b *KeyInfo) int {
 			ta, tb := a.TTLMs, b.TTLMs
@@ -313,22 +314,12 @@ func lessFunc(sort string) (func(a, b *KeyInfo) int, error) {
 			if tb < 0 {
 				tb = 1<<63 - 1
 			}
-			return then(cmpF(float64(ta), float64(tb)), a, b)
+			return then(cmp.Compare(float64(ta), float64(tb)), a, b)
 		}, nil
 	case "age":
-		return func(a, b *KeyInfo) int { return then(cmpF(float64(b.AgeMs), float64(a.AgeMs)), a, b) }, nil
+		return func(a, b *KeyInfo) int { return then(cmp.Compare(float64(b.AgeMs), float64(a.AgeMs)), a, b) }, nil
 	}
 	return nil, fmt.Errorf("unknown sort %q (want key, heat, freq, ttl or age)", sort)
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // topN keeps the first n keys by cmp out of those added.
