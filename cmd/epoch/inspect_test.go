@@ -15,6 +15,7 @@ import (
 	"github.com/epochdb/epochdb"
 	"github.com/epochdb/epochdb/internal/clock"
 	"github.com/epochdb/epochdb/internal/inspect"
+	"github.com/epochdb/epochdb/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -245,4 +246,18 @@ func TestCLI_Compact(t *testing.T) {
 	if out := mustEpoch(t, "compact", "--addr", srv.addr); !strings.HasPrefix(out, "compacted: disk ") {
 		t.Errorf("online compact: %q", out)
 	}
+}
+
+// TestCLI_Inspect_TLS: the online commands over TLS, trusting the server's
+// certificate with --tls-ca; without it the certificate is refused.
+func TestCLI_Inspect_TLS(t *testing.T) {
+	tmp := t.TempDir()
+	certFile, keyFile, _ := testutil.SelfSigned(t, tmp)
+	dir := filepath.Join(tmp, "data")
+	makeStore(t, dir, nil, "\x00k")
+	srv := startServe(t, dir, nil, "--tls-cert", certFile, "--tls-key", keyFile)
+	if got := mustEpoch(t, "get", "k", "--addr", srv.addr, "--tls", "--tls-ca", certFile); got != "v\x00k\n" {
+		t.Errorf("get over TLS = %q", got)
+	}
+	wantFail(t, "certificate", "stats", "--addr", srv.addr, "--tls")
 }
