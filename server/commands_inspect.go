@@ -47,17 +47,21 @@ func cmdEpochInspect(c *Conn, cmd Command) {
 	c.WriteBulk(out)
 }
 
-// cmdEpochCompact answers EPOCH.COMPACT with the disk space in use before
-// and after a manual compaction of the whole store (DB.Compact).
+// cmdEpochCompact answers EPOCH.COMPACT with the disk space in use, of the
+// whole store and of its table files, before and after a manual compaction
+// of the whole store (DB.Compact).
 func cmdEpochCompact(c *Conn, _ Command) {
-	before, after, err := c.srv.DB.Compact(context.Background())
+	info, err := c.srv.DB.Compact(context.Background())
 	if err != nil {
 		c.WriteError("ERR compact failed: " + err.Error())
 		return
 	}
-	c.WriteMap(2)
-	c.WriteBulkString("disk_before")
-	c.WriteInt(int64(before))
-	c.WriteBulkString("disk_after")
-	c.WriteInt(int64(after))
+	c.WriteMap(4)
+	for _, f := range []struct {
+		name string
+		n    uint64
+	}{{"disk_before", info.DiskBefore}, {"disk_after", info.DiskAfter}, {"tables_before", info.TablesBefore}, {"tables_after", info.TablesAfter}} {
+		c.WriteBulkString(f.name)
+		c.WriteInt(int64(f.n))
+	}
 }

@@ -42,7 +42,7 @@ func TestEpochInspect(t *testing.T) {
 	if got := rc.do("EPOCH.INSPECT", `not json`); !strings.HasPrefix(got, "-ERR invalid inspection request") {
 		t.Errorf("bad json: %s", got)
 	}
-	if got := rc.do("EPOCH.COMPACT"); !strings.Contains(got, "disk_before") {
+	if got := rc.do("EPOCH.COMPACT"); !strings.Contains(got, "tables_after") {
 		t.Errorf("EPOCH.COMPACT: %s", got)
 	}
 }
