@@ -30,13 +30,14 @@ func checkServeDir(dir string, init bool) error {
 
 // unknownEnvVars returns the EPOCH_* variables of environ that name no flag
 // of fs (a misspelled EPOCH_MAXKEY would otherwise be ignored silently).
+// EPOCH_PASSWORD is the inspection commands' (--password).
 func unknownEnvVars(fs *pflag.FlagSet, environ []string) []string {
-	known := map[string]bool{}
+	known := map[string]bool{"EPOCH_PASSWORD": true}
 	fs.VisitAll(func(f *pflag.Flag) { known[envName(f.Name)] = true })
 	var out []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "EPOCH_") && !known[name] && name != "EPOCH_TEST_MAIN" {
+		if strings.HasPrefix(name, "EPOCH_") && !known[name] {
 			out = append(out, name)
 		}
 	}
