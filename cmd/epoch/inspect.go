@@ -311,7 +311,7 @@ frequency and the heat of every key. It reads every key.`,
 			if err := s.do(cmd, inspect.Request{Op: "stats"}, &st); err != nil {
 				return err
 			}
-			return s.print(cmd, st, func(w io.Writer) { printStats(w, st) })
+			return s.print(cmd, st, func(w io.Writer) { printStats(w, st, s.addr != "") })
 		})
 
 	var sortBy string

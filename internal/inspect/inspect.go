@@ -96,7 +96,7 @@ type Stats struct {
 	DiskBytes   uint64      `json:"disk_bytes"`
 	CacheBytes  int64       `json:"cache_bytes"`
 	Databases   []DBCount   `json:"databases"`
-	Expired     uint64      `json:"expired"` // retired since the store was opened
+	Expired     uint64      `json:"expired"` // retired since the store was opened (by a server: since it started)
 	Pruned      uint64      `json:"pruned"`
 	Evicted     uint64      `json:"evicted"`
 	Histograms  []Histogram `json:"histograms"` // ttl, age, frequency, heat
