@@ -132,6 +132,14 @@ func TestCLI_Inspect_Offline(t *testing.T) {
 			}
 		})
 	}
+	// The rule from an epoch serve config file previews the same; the
+	// file's other settings (addr, requirepass) do not matter offline.
+	conf := filepath.Join(tmp, "epoch.conf")
+	if err := os.WriteFile(conf, []byte("addr 127.0.0.1:1\nrequirepass x\nprune-min-frequency 1\nmaxkeys 4\nmaxmemory-policy allkeys-lfu\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fromFile := mustEpoch(t, append([]string{"prune", "--preview", "--config", conf}, off...)...)
+	golden(t, "prune_preview", fromFile)
 	if got := mustEpoch(t, append([]string{"get", "page:/home"}, off...)...); got != "<h1>home</h1>\n" {
 		t.Errorf("get = %q", got)
 	}
@@ -146,7 +154,7 @@ func TestCLI_Inspect_Offline(t *testing.T) {
 	if after := dirNames(t, dir); strings.Join(after, " ") != strings.Join(before, " ") {
 		t.Errorf("inspection changed %s: %v -> %v", dir, before, after)
 	}
-	if names := dirNames(t, tmp); len(names) != 1 {
+	if names := dirNames(t, tmp); len(names) != 2 { // data, epoch.conf
 		t.Errorf("inspection left files beside the store: %v", names)
 	}
 }
