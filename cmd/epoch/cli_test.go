@@ -172,6 +172,17 @@ func TestCLI_Safety_NonStore(t *testing.T) {
 	wantFail(t, "no EpochDB store", "backup", "--dir", filepath.Join(tmp, "missing"), "--out", filepath.Join(tmp, "b.backup"))
 	wantFail(t, "pass --init", "serve", "--dir", dir, "--addr", "127.0.0.1:0", "--http-addr", "")
 	onlyCat()
+	initDir := filepath.Join(tmp, "init")
+	if err := os.MkdirAll(initDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(initDir, "README"), []byte("store below"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startServe(t, initDir, nil, "--init").stop() // told to: it creates a store there
+	if err := requireStore(initDir); err != nil {
+		t.Fatalf("serve --init: %v", err)
+	}
 
 	src := filepath.Join(tmp, "src")
 	makeStore(t, src, nil, "a", "b")
