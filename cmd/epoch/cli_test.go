@@ -19,11 +19,18 @@ import (
 )
 
 // The tests in this file run epoch as a user does: the binary built with
-// go build (once per test binary, by runTests) into a temporary directory.
+// go build into a temporary directory, once per test binary, when a test
+// first needs it (so that go test -list and runs of other tests build
+// nothing).
 
-var epochBin string
+var (
+	binDir   string // made by runTests, removed after the tests
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
 
-// runTests builds the epoch binary, runs the tests and removes it.
+// runTests runs the tests and removes the binary they built.
 func runTests(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "epoch-bin-*")
 	if err != nil {
@@ -31,19 +38,29 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	epochBin = filepath.Join(dir, "epoch")
-	out, err := exec.Command("go", "build", "-o", epochBin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		return 1
-	}
+	binDir = dir
 	return m.Run()
+}
+
+// epochBin returns the path of the built epoch binary.
+func epochBin(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binPath = filepath.Join(binDir, "epoch")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			binError = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binError != nil {
+		t.Fatal(binError)
+	}
+	return binPath
 }
 
 // epoch runs the binary with args and returns its stdout, stderr and error.
 func epoch(t *testing.T, stdin io.Reader, args ...string) (string, string, error) {
 	t.Helper()
-	cmd := exec.Command(epochBin, args...)
+	cmd := exec.Command(epochBin(t), args...)
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -105,7 +122,7 @@ func (s *liveServer) logText() string {
 // extra arguments and environment, and stops it with SIGTERM at cleanup.
 func startServe(t *testing.T, dir string, env []string, args ...string) *liveServer {
 	t.Helper()
-	cmd := exec.Command(epochBin, append([]string{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--http-addr", ""}, args...)...)
+	cmd := exec.Command(epochBin(t), append([]string{"serve", "--dir", dir, "--addr", "127.0.0.1:0", "--http-addr", ""}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -236,8 +253,8 @@ func TestCLI_BackupPipeRestore(t *testing.T) {
 	tmp := t.TempDir()
 	src, dst := filepath.Join(tmp, "src"), filepath.Join(tmp, "dst")
 	makeStore(t, src, nil, "a", "b", "c")
-	backup := exec.Command(epochBin, "backup", "--dir", src, "--out", "-")
-	restore := exec.Command(epochBin, "restore", "--in", "-", "--dir", dst)
+	backup := exec.Command(epochBin(t), "backup", "--dir", src, "--out", "-")
+	restore := exec.Command(epochBin(t), "restore", "--in", "-", "--dir", dst)
 	pipe, err := backup.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
