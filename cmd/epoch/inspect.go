@@ -166,6 +166,85 @@ func (s *source) doOffline(cmd *cobra.Command, req inspect.Request) (any, error)
 	return inspect.Do(db, req, now, p.update)
 }
 
+// pruneResult is what prune --apply reports.
+type pruneResult struct {
+	Pruned  uint64 `json:"pruned"`
+	Evicted uint64 `json:"evicted"`
+	Expired uint64 `json:"expired"`
+	Keys    int64  `json:"keys"` // left
+}
+
+// applyPrune opens the store with the rule and budget, lets the library
+// run one pruning pass and evict down to the budget, and closes it.
+func (s *source) applyPrune(cmd *cobra.Command) (pruneResult, error) {
+	if s.addr != "" {
+		return pruneResult{}, errors.New("prune --apply works offline (--dir); a server applies its own rule every --prune-interval")
+	}
+	_, clk, err := s.clock()
+	if err != nil {
+		return pruneResult{}, err
+	}
+	opts := (&epochdb.Options{Clock: clk, DisableReadTracking: true}).WithoutWALPreallocation()
+	if err := s.applyRule(cmd, opts); err != nil {
+		return pruneResult{}, err
+	}
+	ruleOn := opts.PruneMinFrequency > 0 || opts.PruneIdle > 0
+	budgetOn := (opts.MaxKeys > 0 || opts.MaxDiskBytes > 0) && opts.EvictionPolicy != epochdb.NoEviction
+	if !ruleOn && !budgetOn {
+		return pruneResult{}, errors.New("no rule to apply: give --prune-min-frequency or --prune-idle, or --maxkeys/--maxdisk with an evicting --maxmemory-policy (or --config)")
+	}
+	if s.rule.eventLogValues && !s.rule.eventLog {
+		return pruneResult{}, errors.New("event-log-values yes needs event-log yes")
+	}
+	opts.EventLog, opts.EventLogValues, opts.EventLogMaxEntries = bool(s.rule.eventLog), bool(s.rule.eventLogValues), s.rule.eventLogMaxEntries
+	opts.PruneInterval = 10 * time.Millisecond // the first pass starts at once
+	// As the preview counts: the pruning pass first, then eviction down to
+	// the budget (the library's background loop would evict first).
+	var r pruneResult
+	if ruleOn {
+		o := *opts
+		o.MaxKeys, o.MaxDiskBytes = 0, 0
+		if err := s.runLifecycle(cmd, &o, &r, func(st epochdb.Stats) bool { return st.PrunePasses > 0 }); err != nil {
+			return r, err
+		}
+	}
+	if budgetOn {
+		o := *opts
+		o.PruneMinFrequency, o.PruneIdle = 0, 0
+		start := time.Now()
+		err := s.runLifecycle(cmd, &o, &r, func(st epochdb.Stats) bool {
+			return (o.MaxKeys == 0 || st.Keys <= o.MaxKeys) && (o.MaxDiskBytes == 0 || st.LiveBytes <= o.MaxDiskBytes) ||
+				time.Since(start) > 30*time.Second // volatile-lfu may run out of keys to evict
+		})
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// runLifecycle opens the store with opts, waits until done says the
+// library's background work has done its part, closes it and adds what it
+// retired to r.
+func (s *source) runLifecycle(cmd *cobra.Command, opts *epochdb.Options, r *pruneResult, done func(epochdb.Stats) bool) error {
+	db, err := openOffline(s.dir, opts)
+	if err != nil {
+		return err
+	}
+	p := newProgress(cmd.ErrOrStderr(), "prune")
+	for st := db.Stats(); !done(st); st = db.Stats() {
+		p.update(int64(st.PruneScanned), st.Keys)
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.done()
+	st := db.Stats()
+	if err := db.Close(); err != nil {
+		return err
+	}
+	r.Pruned, r.Evicted, r.Expired, r.Keys = r.Pruned+st.Pruned, r.Evicted+st.Evicted, r.Expired+st.Expired, st.Keys
+	return nil
+}
+
 // applyRule sets the pruning rule and budget of prune --preview from its
 // flags and the --config file (as epoch serve reads them).
 func (s *source) applyRule(cmd *cobra.Command, opts *epochdb.Options) error {
@@ -359,17 +438,30 @@ key or by --sort, at most --limit of them.`,
 	hot := hotColdCmd("hot", "hottest")
 	cold := hotColdCmd("cold", "coldest")
 
-	var preview bool
-	prune, ps := newInspectCmd("prune --preview", "Show what the pruning rule and the budget would retire now",
+	var preview, apply bool
+	prune, ps := newInspectCmd("prune --preview|--apply", "Show what the pruning rule and the budget would retire now, or retire it",
 		`Prune --preview lists the keys the pruning rule would remove and those the
 budget would evict now, without removing anything. Online it applies the
 server's rule; offline the rule and budget given as flags (the names of
-epoch serve's) or read from --config. Applying a rule offline is not
-supported: start epoch serve with it.`,
+epoch serve's) or read from --config.
+
+Prune --apply (offline only: a server applies its own rule every
+--prune-interval) opens the store, which no server may hold, runs one pruning
+pass with the rule, evicts down to the budget, and reports what it removed.
+With --event-log yes the removed keys are logged as a server would log them.`,
 		cobra.NoArgs, nil)
 	prune.RunE = func(cmd *cobra.Command, _ []string) error {
-		if !preview {
-			return errors.New("prune needs --preview (a rule is applied by epoch serve, which prunes in the background)")
+		switch {
+		case preview == apply:
+			return errors.New("prune needs --preview or --apply")
+		case apply:
+			r, err := ps.applyPrune(cmd)
+			if err != nil {
+				return err
+			}
+			return ps.print(cmd, r, func(w io.Writer) {
+				fmt.Fprintf(w, "pruned %d keys, evicted %d, expired %d; %d keys left\n", r.Pruned, r.Evicted, r.Expired, r.Keys)
+			})
 		}
 		var p inspect.Preview
 		if err := ps.do(cmd, inspect.Request{Op: "prune-preview", Limit: limit}, &p); err != nil {
@@ -379,6 +471,7 @@ supported: start epoch serve with it.`,
 	}
 	pf := prune.Flags()
 	pf.BoolVar(&preview, "preview", false, "list what would be retired, retire nothing")
+	pf.BoolVar(&apply, "apply", false, "offline: retire what the rule and the budget select")
 	pf.IntVar(&limit, "limit", inspect.DefaultLimit, "list at most this many keys of each kind")
 	pf.StringVar(&ps.conf, "config", "", "offline: read the rule from this epoch serve configuration file")
 	pf.Int64Var(&ps.rule.maxKeys, "maxkeys", 0, "offline: budget on the number of keys")
@@ -389,6 +482,9 @@ supported: start epoch serve with it.`,
 	pf.DurationVar(&ps.rule.pruneIdle, "prune-idle", 0, "offline: prune keys idle this long")
 	pf.DurationVar(&ps.rule.pruneGrace, "prune-grace", 0, "offline: age under which no key is pruned")
 	pf.BoolVar(&ps.rule.pruneSkipTTLKeys, "prune-skip-ttl-keys", false, "offline: leave keys with a TTL to expire")
+	pf.Var(&ps.rule.eventLog, "event-log", "with --apply: log the removed keys in the store's durable event log (yes|no)")
+	pf.Var(&ps.rule.eventLogValues, "event-log-values", "with --apply and --event-log yes: with their values")
+	pf.Int64Var(&ps.rule.eventLogMaxEntries, "event-log-max-entries", epochdb.DefaultOptions().EventLogMaxEntries, "with --apply: events the log keeps")
 
 	check, _ := newInspectCmd("check", "Verify a store's consistency",
 		`Check compares the key counters with a scan of the records, the deadline

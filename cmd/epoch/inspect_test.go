@@ -269,3 +269,37 @@ func TestCLI_Inspect_TLS(t *testing.T) {
 	}
 	wantFail(t, "certificate", "stats", "--addr", srv.addr, "--tls")
 }
+
+// TestCLI_PruneApply: prune --apply offline removes what the preview
+// listed (the rule first, then the budget), logs it with --event-log yes,
+// and refuses to run online or without a rule.
+func TestCLI_PruneApply(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	makeInspectStore(t, dir, t0)
+	off := []string{"--dir", dir, "--now", inspectNow.Format(time.RFC3339)}
+	rule := []string{"--prune-min-frequency", "1", "--maxkeys", "1", "--maxmemory-policy", "allkeys-lfu"}
+	var p inspect.Preview
+	if err := json.Unmarshal([]byte(mustEpoch(t, append(append([]string{"prune", "--preview", "--json"}, rule...), off...)...)), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.PruneTotal != 4 || p.EvictTotal != 1 || p.Evict[0].Key != "session:a" {
+		t.Fatalf("preview: %+v", p)
+	}
+	out := mustEpoch(t, append(append([]string{"prune", "--apply", "--event-log", "yes"}, rule...), off...)...)
+	if out != "pruned 4 keys, evicted 1, expired 0; 1 keys left\n" {
+		t.Errorf("apply: %q", out)
+	}
+	var ks inspect.Keys
+	if err := json.Unmarshal([]byte(mustEpoch(t, append([]string{"keys", "--db", "-1", "--json"}, off...)...)), &ks); err != nil {
+		t.Fatal(err)
+	}
+	if len(ks.Keys) != 1 || ks.Keys[0].Key != "user:1" {
+		t.Errorf("left after apply: %+v", ks.Keys)
+	}
+	var r epochdb.CheckReport
+	if err := json.Unmarshal([]byte(mustEpoch(t, append([]string{"check", "--json"}, off...)...)), &r); err != nil || r.Events != 5 {
+		t.Errorf("event log after apply: %+v, %v", r, err)
+	}
+	wantFail(t, "no rule to apply", append([]string{"prune", "--apply"}, off...)...)
+	wantFail(t, "works offline", "prune", "--apply", "--addr", "127.0.0.1:1", "--prune-min-frequency", "1")
+}
