@@ -13,7 +13,8 @@ type command struct {
 
 // NewCommandMux returns a command table with every EpochDB command: the
 // Redis commands the server supports, EpochDB's own (EPOCH.META,
-// EPOCH.INCRFREQ, EPOCH.BACKUP, EPOCH.EVENTS, EPOCH.PRUNE) and the epoch-db
+// EPOCH.INCRFREQ, EPOCH.BACKUP, EPOCH.EVENTS, EPOCH.PRUNE, EPOCH.INSPECT,
+// EPOCH.COMPACT) and the epoch-db
 // 0.3 wire commands. Add commands to it
 // with Handle to extend the server.
 func NewCommandMux() *ServeMux { return newCommandMux() }
@@ -35,7 +36,7 @@ func filteredMux(keep func(name string) bool) *ServeMux {
 	m := NewServeMux()
 	for _, group := range [][]command{
 		connCommands(), stringCommands(), keyCommands(), serverCommands(),
-		epochCommands(), pubsubCommands(), txCommands(),
+		epochCommands(), inspectCommands(), pubsubCommands(), txCommands(),
 	} {
 		for _, cmd := range group {
 			if keep(cmd.spec.Name) {

@@ -62,14 +62,7 @@ func TestBackupCommands_RoundTrip(t *testing.T) {
 	if _, err := runBackupCmd(t, "restore", "--in", file, "--dir", dst, "--replace"); err != nil {
 		t.Fatalf("restore --replace: %v", err)
 	}
-	rdb, err := epochdb.Open(dst, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
-	if v, err := rdb.Get([]byte("b")); err != nil || string(v) != "vb" {
-		t.Fatalf("restored b = %q, %v", v, err)
-	}
+	wantValue(t, dst, "b", "vb")
 }
 
 func TestBackupCommands_Failures(t *testing.T) {
@@ -89,7 +82,7 @@ func TestBackupCommands_Failures(t *testing.T) {
 		t.Fatalf("a failed restore created %s: %v", dst, err)
 	}
 	if _, err := runBackupCmd(t, "backup", "--dir", filepath.Join(tmp, "nope"), "--out", filepath.Join(tmp, "o")); err == nil ||
-		!strings.Contains(err.Error(), "no database") {
+		!strings.Contains(err.Error(), "no EpochDB store") {
 		t.Fatalf("backup of a missing dir: %v", err)
 	}
 	if _, err := runBackupCmd(t, "backup", "--dir", tmp); err == nil {

@@ -8,8 +8,12 @@ func newRootCmd() *cobra.Command {
 		Short:         "EpochDB: a persistent key-value store with TTL, access frequency and metadata",
 		SilenceUsage:  true,
 		SilenceErrors: false,
+		Version:       readVersion().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newBackupCommands()...)
+	root.AddCommand(newInspectCommands()...)
+	root.AddCommand(newVersionCmd())
 	return root
 }

@@ -62,6 +62,12 @@ type serveOptions struct {
 	eventLogMaxEntries int64
 	eventLogMaxAge     time.Duration
 	backupDir          string
+	walPreallocate     string
+
+	// init lets serve create a store in a non-empty directory that is not
+	// one; unknownEnv are EPOCH_* variables that name no setting.
+	init       bool
+	unknownEnv []string
 }
 
 // yesNoValue is a boolean flag written as redis.conf writes them: yes or no
@@ -119,6 +125,7 @@ closed, the exit status is 0.`,
 				return err
 			}
 			o.configFile = path
+			o.unknownEnv = unknownEnvVars(fs, os.Environ())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runServe(ctx, o, cmd.ErrOrStderr(), nil)
@@ -157,6 +164,8 @@ closed, the exit status is 0.`,
 	f.Var(&o.eventLogValues, "event-log-values", "store the retired value in each event of the log (needs --event-log yes)")
 	f.Int64Var(&o.eventLogMaxEntries, "event-log-max-entries", epochdb.DefaultOptions().EventLogMaxEntries, "events the log keeps; older ones are dropped")
 	f.DurationVar(&o.eventLogMaxAge, "event-log-max-age", 0, "drop events older than this from the log (0: keep until --event-log-max-entries drops them)")
+	f.StringVar(&o.walPreallocate, "wal-preallocate", "auto", "reserve ~70 MiB of disk per write-ahead log file up front: yes, no, or auto (yes with appendfsync always, where it makes fsyncs cheaper)")
+	f.BoolVar(&o.init, "init", false, "create a store in --dir even though it is not empty (serve refuses a non-empty directory that is not a store)")
 	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes to when given none (default "<dir>-backups", beside the data directory)`)
 	return cmd
 }
@@ -218,6 +227,17 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	}
 	if o.eventLogMaxEntries <= 0 || o.eventLogMaxAge < 0 {
 		return nil, errors.New("event-log-max-entries must be positive and event-log-max-age >= 0")
+	}
+	switch strings.ToLower(o.walPreallocate) {
+	case "auto", "":
+		if !opts.SyncWrites {
+			opts.WithoutWALPreallocation()
+		}
+	case "yes":
+	case "no":
+		opts.WithoutWALPreallocation()
+	default:
+		return nil, fmt.Errorf("wal-preallocate: %q is not yes, no or auto", o.walPreallocate)
 	}
 	opts.EventLog = bool(o.eventLog)
 	opts.EventLogValues = bool(o.eventLogValues)
@@ -291,8 +311,37 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		backupDir = abs + "-backups"
 	}
 
+	for _, name := range o.unknownEnv {
+		log.Warn("epoch: unknown environment variable ignored (no such setting)", "name", name)
+	}
+	if err := checkServeDir(o.dir, o.init); err != nil {
+		return err
+	}
+	// Bind first: a taken port must not leave a new store behind.
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	var httpLn net.Listener
+	if o.httpAddr != "" {
+		if httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
+	closeListeners := func() {
+		_ = ln.Close()
+		if httpLn != nil {
+			_ = httpLn.Close()
+		}
+	}
+	logSettings(log, o, opts)
 	db, err := epochdb.Open(o.dir, opts)
 	if err != nil {
+		closeListeners()
+		if heldErr(err) {
+			return errHeld(o.dir)
+		}
 		return err
 	}
 	srv := &server.Server{
@@ -311,20 +360,9 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		ConfigFile:           o.configFile,
 		Logger:               log,
 	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		_ = db.Close()
-		return err
-	}
 	var stopping atomic.Bool
 	var httpSrv *http.Server
-	var httpLn net.Listener
-	if o.httpAddr != "" {
-		if httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
-			_ = ln.Close()
-			_ = db.Close()
-			return err
-		}
+	if httpLn != nil {
 		httpSrv = &http.Server{Handler: newHTTPHandler(db, &stopping), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

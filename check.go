@@ -1,0 +1,163 @@
+package epochdb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/epochdb/epochdb/internal/keyspace"
+)
+
+// CheckReport is what Check found: the figures it compared and a list of
+// problems, empty for a consistent store.
+type CheckReport struct {
+	Records     int64 // data records, expired ones not yet swept included
+	TTLRecords  int64 // of which carry a deadline
+	Bytes       int64 // their keys' and values' lengths
+	Counters    Stats // Keys, KeysWithTTL and LiveBytes as the DB counts them
+	TTLEntries  int64 // entries of the deadline index
+	MetaRecords int64 // metadata records
+	Events      int64 // events in the durable log
+	FirstEvent  uint64
+	LastEvent   uint64 // newest event in the log (0 if none)
+	EventSeq    uint64 // the sequence number the DB hands out last (LastEventSeq)
+	Problems    []string
+}
+
+// maxCheckProblems bounds the problems a report lists; the rest are counted.
+const maxCheckProblems = 100
+
+// Check verifies the store's internal consistency on one snapshot, without
+// changing anything: the key counters against a scan of the records, the
+// deadline index against the records' deadlines (both ways), metadata
+// records without a data record, and the event log's sequence numbers
+// (ascending, none above the DB's last). It reads the whole store. On a
+// store being written to, the counters may differ from the scan by writes
+// in flight; run it again before concluding.
+func (db *DB) Check() (CheckReport, error) {
+	if err := db.enter(); err != nil {
+		return CheckReport{}, err
+	}
+	defer db.leave()
+	var r CheckReport
+	snap := db.pdb.NewSnapshot()
+	defer snap.Close()
+	r.Counters = Stats{Keys: db.keys.Load(), KeysWithTTL: db.ttlKeys.Load(), LiveBytes: db.bytes.Load()}
+	r.EventSeq = db.LastEventSeq()
+	dropped := 0
+	problem := func(format string, args ...any) {
+		if len(r.Problems) < maxCheckProblems {
+			r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+		} else {
+			dropped++
+		}
+	}
+	scan := func(prefix byte, fn func(k, v []byte)) error {
+		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+		if err != nil {
+			return err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			fn(it.Key(), it.Value())
+		}
+		return errors.Join(it.Error(), it.Close())
+	}
+	has := func(k []byte) (bool, []byte, error) {
+		v, closer, err := snap.Get(k)
+		if errors.Is(err, pebble.ErrNotFound) {
+			return false, nil, nil
+		}
+		if err != nil {
+			return false, nil, err
+		}
+		defer closer.Close()
+		return true, bytes.Clone(v), nil
+	}
+	var getErr error
+	err := scan(keyspace.PrefixData, func(k, v []byte) {
+		key := keyspace.UserKey(k)
+		hdr, value, err := keyspace.DecodeRecord(v)
+		if err != nil {
+			problem("data record %q: %v", key, err)
+			return
+		}
+		r.Records++
+		r.Bytes += int64(len(key) + len(value))
+		if hdr.ExpiresAt != 0 {
+			r.TTLRecords++
+			ok, _, err := has(keyspace.TTLKey(nil, hdr.ExpiresAt, key))
+			if err != nil {
+				getErr = err
+			} else if !ok {
+				problem("key %q has a deadline (%d) missing from the deadline index", key, hdr.ExpiresAt)
+			}
+		}
+	})
+	if err == nil {
+		err = scan(keyspace.PrefixTTL, func(k, _ []byte) {
+			r.TTLEntries++
+			exp, key, err := keyspace.DecodeTTLKey(k)
+			if err != nil {
+				problem("deadline index entry %q: %v", k, err)
+				return
+			}
+			ok, v, err := has(keyspace.DataKey(nil, key))
+			if err != nil {
+				getErr = err
+				return
+			}
+			if !ok {
+				problem("deadline index entry (%d, %q) without a data record", exp, key)
+				return
+			}
+			if hdr, _, err := keyspace.DecodeRecord(v); err == nil && hdr.ExpiresAt != exp {
+				problem("deadline index entry (%d, %q) disagrees with the record's deadline %d", exp, key, hdr.ExpiresAt)
+			}
+		})
+	}
+	if err == nil {
+		err = scan(keyspace.PrefixMeta, func(k, _ []byte) {
+			r.MetaRecords++
+			key := keyspace.UserKey(k)
+			ok, _, err := has(keyspace.DataKey(nil, key))
+			if err != nil {
+				getErr = err
+			} else if !ok {
+				problem("metadata of %q without a data record", key)
+			}
+		})
+	}
+	if err == nil {
+		var prev uint64
+		err = scan(keyspace.PrefixEvent, func(k, _ []byte) {
+			seq, err := keyspace.DecodeEventKey(k)
+			if err != nil {
+				problem("event log key %q: %v", k, err)
+				return
+			}
+			r.Events++
+			if r.FirstEvent == 0 {
+				r.FirstEvent = seq
+			}
+			if seq <= prev {
+				problem("event %d follows event %d", seq, prev)
+			}
+			prev, r.LastEvent = seq, seq
+		})
+		if r.LastEvent > r.EventSeq {
+			problem("the event log holds event %d, beyond the last sequence number %d", r.LastEvent, r.EventSeq)
+		}
+	}
+	if err = errors.Join(err, getErr); err != nil {
+		return r, fmt.Errorf("epochdb: check: %w", err)
+	}
+	if r.Records != r.Counters.Keys || r.TTLRecords != r.Counters.KeysWithTTL || r.Bytes != r.Counters.LiveBytes {
+		problem("counters (keys %d, with TTL %d, bytes %d) differ from the records (%d, %d, %d)",
+			r.Counters.Keys, r.Counters.KeysWithTTL, r.Counters.LiveBytes, r.Records, r.TTLRecords, r.Bytes)
+	}
+	if dropped > 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("… and %d more problems", dropped))
+	}
+	return r, nil
+}
