@@ -216,6 +216,13 @@ func Open(dir string, opts *Options) (*DB, error) {
 		popts.FS = vfs.NewMem()
 		dir = ""
 	}
+	if o.NoWALPreallocation && !o.InMemory {
+		base := popts.FS
+		if base == nil {
+			base = vfs.Default
+		}
+		popts.FS = noPreallocFS{base}
+	}
 	pdb, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("epochdb: open %q: %w", dir, err)

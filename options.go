@@ -160,6 +160,17 @@ type Options struct {
 	// discards them.
 	Logger *slog.Logger
 
+	// NoWALPreallocation makes the write-ahead log grow as it is written,
+	// instead of reserving Pebble's default of 110% of MemTableSize (about
+	// 70 MiB) on disk for every log file up front: a new store then takes
+	// kilobytes instead of ~70 MiB. The cost: a log file that grows changes
+	// its size on every sync, so an fsync also commits the file's metadata
+	// (on ext4 and XFS, a journal write): with SyncWrites, where every write
+	// waits for an fsync, each group commit gets slower; with the periodic
+	// sync (the default) it is one extra metadata commit per SyncInterval.
+	// It has no effect on an InMemory store.
+	NoWALPreallocation bool
+
 	// FS replaces the filesystem Pebble uses, for tests: Pebble's
 	// vfs.NewMem, its crashable in-memory filesystem (power-loss tests), or
 	// vfs/errorfs to inject I/O errors. The default is the operating

@@ -32,7 +32,7 @@ error), so that "epoch backup --dir D --out - | epoch restore --in - --dir E"
 copies a store. DIR must be an EpochDB store: backup never creates one.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := openOffline(dir, (&epochdb.Options{}).WithoutWALPreallocation())
+			db, err := openOffline(dir, &epochdb.Options{NoWALPreallocation: true})
 			if err != nil {
 				return err
 			}
@@ -89,7 +89,7 @@ standard input.`,
 				return err
 			}
 			defer closeIn()
-			info, err := epochdb.Restore(r, dir, &epochdb.RestoreOptions{Replace: replace, Options: (&epochdb.Options{}).WithoutWALPreallocation()})
+			info, err := epochdb.Restore(r, dir, &epochdb.RestoreOptions{Replace: replace, Options: &epochdb.Options{NoWALPreallocation: true}})
 			if errors.Is(err, epochdb.ErrTargetNotEmpty) {
 				return fmt.Errorf("%w; pass --replace to replace it", err)
 			}

@@ -54,7 +54,7 @@ online (--addr) the server compacts while it keeps serving (EPOCH.COMPACT).`,
 					}
 				}
 			} else {
-				db, err := openOffline(s.dir, (&epochdb.Options{DisableReadTracking: true}).WithoutWALPreallocation())
+				db, err := openOffline(s.dir, &epochdb.Options{DisableReadTracking: true, NoWALPreallocation: true})
 				if err != nil {
 					return err
 				}

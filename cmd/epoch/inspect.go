@@ -148,7 +148,7 @@ func (s *source) doOffline(cmd *cobra.Command, req inspect.Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	opts := (&epochdb.Options{DisableReadTracking: true, SyncInterval: -1, Clock: clk}).WithoutWALPreallocation()
+	opts := &epochdb.Options{DisableReadTracking: true, SyncInterval: -1, Clock: clk, NoWALPreallocation: true}
 	if req.Op == "prune-preview" {
 		if err := s.applyRule(cmd, opts); err != nil {
 			return nil, err
@@ -184,7 +184,7 @@ func (s *source) applyPrune(cmd *cobra.Command) (pruneResult, error) {
 	if err != nil {
 		return pruneResult{}, err
 	}
-	opts := (&epochdb.Options{Clock: clk, DisableReadTracking: true}).WithoutWALPreallocation()
+	opts := &epochdb.Options{Clock: clk, DisableReadTracking: true, NoWALPreallocation: true}
 	if err := s.applyRule(cmd, opts); err != nil {
 		return pruneResult{}, err
 	}

@@ -231,11 +231,11 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	switch strings.ToLower(o.walPreallocate) {
 	case "auto", "":
 		if !opts.SyncWrites {
-			opts.WithoutWALPreallocation()
+			opts.NoWALPreallocation = true
 		}
 	case "yes":
 	case "no":
-		opts.WithoutWALPreallocation()
+		opts.NoWALPreallocation = true
 	default:
 		return nil, fmt.Errorf("wal-preallocate: %q is not yes, no or auto", o.walPreallocate)
 	}
