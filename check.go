@@ -12,11 +12,11 @@ import (
 // CheckReport is what Check found: the figures it compared and a list of
 // problems, empty for a consistent store.
 type CheckReport struct {
-	Records     int64 // data records, expired ones not yet swept included
-	TTLRecords  int64 // of which carry a deadline
-	Bytes       int64 // their keys' and values' lengths
-	Counters    Stats // Keys, KeysWithTTL and LiveBytes as the DB counts them
-	TTLEntries  int64 // entries of the deadline index
+	Records    int64 // data records, expired ones not yet swept included
+	TTLRecords int64 // of which carry a deadline
+	Bytes      int64 // their keys' and values' lengths
+	Counters   Stats // Keys, KeysWithTTL and LiveBytes as the DB counts them
+	TTLEntries int64 // entries of the deadline index
 	// StaleTTLEntries are index entries whose record is gone or has another
 	// deadline (after a namespace drop, or a write that raced a sweep):
 	// harmless, the sweeper removes them when they are due.
@@ -26,11 +26,11 @@ type CheckReport struct {
 	// read flushed after its key's delete): invisible, and overwritten if
 	// the key is created again.
 	OrphanMeta int64
-	Events      int64 // events in the durable log
-	FirstEvent  uint64
-	LastEvent   uint64 // newest event in the log (0 if none)
-	EventSeq    uint64 // the sequence number the DB hands out last (LastEventSeq)
-	Problems    []string
+	Events     int64 // events in the durable log
+	FirstEvent uint64
+	LastEvent  uint64 // newest event in the log (0 if none)
+	EventSeq   uint64 // the sequence number the DB hands out last (LastEventSeq)
+	Problems   []string
 }
 
 // maxCheckProblems bounds the problems a report lists; the rest are counted.
