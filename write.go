@@ -36,7 +36,9 @@ type writeOp struct {
 	b      *pebble.Batch
 	shards []int // the locked shards, ascending; nil once unlocked
 	one    [1]int
-	t      tally // counter changes
+	key1   [1][]byte  // backing of keys for a one-key operation
+	cop1   [1]cacheOp // backing of cops for a one-key operation
+	t      tally      // counter changes
 	r      retired
 	keys   [][]byte // data keys whose record the batch changes
 	regrp  bool     // regroup the batch by keyspace before applying (large batches)
@@ -54,6 +56,7 @@ type writeOp struct {
 // caller must defer w.release().
 func (db *DB) startWrite(w *writeOp, now int64, keys ...[]byte) {
 	w.db, w.now, w.r.db = db, now, db
+	w.keys, w.cops = w.key1[:0], w.cop1[:0]
 	if len(keys) == 1 {
 		w.one[0] = int(db.shardIndex(keys[0]))
 		w.shards = w.one[:]
@@ -68,6 +71,7 @@ func (db *DB) startWrite(w *writeOp, now int64, keys ...[]byte) {
 // are not known in advance (a range drop, a transaction that scanned).
 func (db *DB) startWriteAll(w *writeOp, now int64) {
 	w.db, w.now, w.r.db = db, now, db
+	w.keys, w.cops = w.key1[:0], w.cop1[:0]
 	w.shards = allShards[:]
 	w.lock()
 	w.b = db.pdb.NewBatch()
