@@ -117,6 +117,16 @@ func (db *DB) backupSnapshot() (*pebble.Snapshot, map[string]access, int64, erro
 		for k, a := range sh.pending {
 			pending[k] = a
 		}
+		seen := make(map[*cacheEntry]bool, len(sh.tracked))
+		for _, e := range sh.tracked {
+			if n := e.reads.Load(); n > 0 && !seen[e] { // an entry may be listed twice
+				seen[e] = true
+				a := pending[e.key]
+				a.count += n
+				a.last = max(a.last, e.last.Load())
+				pending[e.key] = a
+			}
+		}
 		sh.trackMu.Unlock()
 	}
 	for i := range db.shards {

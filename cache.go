@@ -30,11 +30,17 @@ import (
 // large to cache (vlen is its length); entries are never changed in place,
 // only replaced, so a value may be read after the lock is released.
 type cacheEntry struct {
+	key    string // its key in the cache's map
 	hdr    keyspace.Header
 	value  []byte
 	vlen   int
 	hasVal bool
 	ref    atomic.Bool // read since the last eviction pass
+
+	// Tracked reads of the key not yet flushed: a Get of a cached key
+	// counts here, without a lock or an allocation (see trackEntry).
+	reads atomic.Uint64
+	last  atomic.Int64 // the latest of them, Unix ms
 }
 
 // cacheEntryOverhead approximates the memory of an entry besides its key
@@ -57,19 +63,19 @@ type recordCache struct {
 // cacheOn reports whether the record cache is on.
 func (db *DB) cacheOn() bool { return db.cacheMax > 0 }
 
-// cachedGet returns key's value (a copy) and header from the cache. ok is
-// false when the cache cannot answer: the key is not cached, or only its
-// header is.
-func (c *recordCache) get(key []byte) (value []byte, hdr keyspace.Header, ok bool) {
+// get returns key's entry if the cache can answer a Get: the key is cached
+// with its value. The entry may be read after the call (entries are never
+// changed in place, but for their atomic counts).
+func (c *recordCache) get(key []byte) *cacheEntry {
 	c.mu.RLock()
 	e := c.m[string(key)]
 	if e == nil || !e.hasVal {
 		c.mu.RUnlock()
-		return nil, keyspace.Header{}, false
+		return nil
 	}
 	e.ref.Store(true)
 	c.mu.RUnlock()
-	return append(make([]byte, 0, len(e.value)), e.value...), e.hdr, true
+	return e
 }
 
 // generation returns the shard's write generation, to pass to fill.
@@ -98,16 +104,17 @@ func newEntry(hdr keyspace.Header, value []byte, valueMax int) *cacheEntry {
 	return e
 }
 
-// fill caches a record read by a Get if no write to the shard happened
+// cacheFill caches a record read by a Get if no write to the shard happened
 // since generation gen, and the key is not cached already.
-func (db *DB) cacheFill(c *recordCache, key []byte, hdr keyspace.Header, value []byte, gen uint64) {
+func (db *DB) cacheFill(sh *shard, key []byte, hdr keyspace.Header, value []byte, gen uint64) {
+	c := &sh.cache
 	e := newEntry(hdr, value, db.opts.RecordCacheValueMax)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen || c.writing > 0 || c.m[string(key)] != nil {
 		return
 	}
-	db.cacheInsertLocked(c, string(key), e)
+	db.cacheInsertLocked(sh, string(key), e)
 }
 
 // cacheWriting marks a write to one of c's keys as begun: no fill until
@@ -119,25 +126,41 @@ func (c *recordCache) cacheWriting() {
 }
 
 // cacheSet records key's new record after a write began with cacheWriting
-// and applied. The caller holds the shard lock.
-func (db *DB) cacheSet(c *recordCache, key []byte, hdr keyspace.Header, value []byte) {
+// and applied. keepReads carries the old entry's unflushed tracked reads
+// over to the new one (an overwrite of a live key keeps its frequency);
+// otherwise they are dropped (the key starts afresh). The caller holds the
+// shard lock.
+func (db *DB) cacheSet(sh *shard, key []byte, hdr keyspace.Header, value []byte, keepReads bool) {
+	c := &sh.cache
 	e := newEntry(hdr, value, db.opts.RecordCacheValueMax)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	c.writing--
-	db.cacheInsertLocked(c, string(key), e)
+	if old := c.m[string(key)]; old != nil {
+		if n := old.reads.Swap(0); n > 0 && keepReads {
+			e.reads.Store(n)
+			e.last.Store(old.last.Load())
+			sh.markTracked(e)
+		}
+	}
+	db.cacheInsertLocked(sh, string(key), e)
 }
 
 // cacheDelete forgets key after a write that began with cacheWriting
-// removed it, or failed (its outcome unknown). The caller holds the shard
-// lock.
-func (db *DB) cacheDelete(c *recordCache, key []byte) {
+// removed it (its unflushed reads are dropped with it), or failed (its
+// outcome unknown: they go back to the shard's pending reads). The caller
+// holds the shard lock.
+func (db *DB) cacheDelete(sh *shard, key []byte, keepReads bool) {
+	c := &sh.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	c.writing--
 	if old := c.m[string(key)]; old != nil {
+		if n := old.reads.Swap(0); n > 0 && keepReads {
+			sh.addPending(old.key, access{count: n, last: old.last.Load()})
+		}
 		c.bytes -= old.size(string(key))
 		db.st.cacheBytes.Add(-old.size(string(key)))
 		db.st.cacheEntries.Add(-1)
@@ -145,24 +168,28 @@ func (db *DB) cacheDelete(c *recordCache, key []byte) {
 	}
 }
 
-func (db *DB) cacheInsertLocked(c *recordCache, key string, e *cacheEntry) {
+func (db *DB) cacheInsertLocked(sh *shard, key string, e *cacheEntry) {
+	c := &sh.cache
 	if old := c.m[key]; old != nil {
 		c.bytes -= old.size(key)
 		db.st.cacheBytes.Add(-old.size(key))
 	} else {
 		db.st.cacheEntries.Add(1)
 	}
+	e.key = key
 	c.m[key] = e
 	c.bytes += e.size(key)
 	db.st.cacheBytes.Add(e.size(key))
 	if c.bytes > db.cacheMax {
-		db.cacheEvictLocked(c, key)
+		db.cacheEvictLocked(sh, key)
 	}
 }
 
 // cacheEvictLocked evicts entries until the shard is within its bound,
 // sparing keep and, on the first pass, the entries read since the last one.
-func (db *DB) cacheEvictLocked(c *recordCache, keep string) {
+// An evicted entry's unflushed reads move to the shard's pending reads.
+func (db *DB) cacheEvictLocked(sh *shard, keep string) {
+	c := &sh.cache
 	for pass := 0; pass < 2 && c.bytes > db.cacheMax; pass++ {
 		for k, e := range c.m {
 			if c.bytes <= db.cacheMax {
@@ -175,6 +202,9 @@ func (db *DB) cacheEvictLocked(c *recordCache, keep string) {
 			db.st.cacheBytes.Add(-e.size(k))
 			db.st.cacheEntries.Add(-1)
 			delete(c.m, k)
+			if n := e.reads.Swap(0); n > 0 {
+				sh.addPending(k, access{count: n, last: e.last.Load()})
+			}
 		}
 	}
 }
@@ -188,6 +218,7 @@ func (db *DB) cacheDropNamespace(ns byte) {
 		c.gen++
 		for k, e := range c.m {
 			if k[0] == ns {
+				e.reads.Store(0)
 				c.bytes -= e.size(k)
 				db.st.cacheBytes.Add(-e.size(k))
 				db.st.cacheEntries.Add(-1)
@@ -200,8 +231,45 @@ func (db *DB) cacheDropNamespace(ns byte) {
 
 // cacheOp is a cache change a writeOp makes once its batch is applied.
 type cacheOp struct {
-	key   []byte
-	hdr   keyspace.Header
-	value []byte
-	del   bool
+	key       []byte
+	hdr       keyspace.Header
+	value     []byte
+	del       bool
+	keepReads bool // the key's unflushed reads survive the write
+}
+
+// Tracked reads. A Get of a cached key counts on the entry (atomic adds);
+// the first count since the last flush puts the entry on the shard's
+// tracked list, which the flush walks. A Get of a key the cache does not
+// hold counts in the shard's pending map. Both take trackMu only for the
+// list append and the map; neither takes the shard's writer lock.
+
+// trackEntry counts one read of a cached key at now.
+func (sh *shard) trackEntry(e *cacheEntry, now int64) {
+	if e.reads.Add(1) == 1 {
+		sh.markTracked(e)
+	}
+	for {
+		l := e.last.Load()
+		if now <= l || e.last.CompareAndSwap(l, now) {
+			return
+		}
+	}
+}
+
+// markTracked puts e on the shard's tracked list.
+func (sh *shard) markTracked(e *cacheEntry) {
+	sh.trackMu.Lock()
+	sh.tracked = append(sh.tracked, e)
+	sh.trackMu.Unlock()
+}
+
+// addPending adds reads of key to the shard's pending map.
+func (sh *shard) addPending(key string, a access) {
+	sh.trackMu.Lock()
+	p := sh.pending[key]
+	p.count += a.count
+	p.last = max(p.last, a.last)
+	sh.pending[key] = p
+	sh.trackMu.Unlock()
 }

@@ -133,6 +133,20 @@ func (db *DB) Get(key []byte) (_ []byte, err error) {
 	defer db.leave()
 	db.st.gets.Add(1)
 	now := db.nowMs()
+	if db.cacheOn() {
+		sh := db.shardFor(key)
+		if e := sh.cache.get(key); e != nil {
+			db.st.cacheHits.Add(1)
+			if e.hdr.Expired(now) {
+				db.st.misses.Add(1)
+				return nil, ErrNotFound
+			}
+			if !db.opts.DisableReadTracking {
+				sh.trackEntry(e, now)
+			}
+			return append(make([]byte, 0, len(e.value)), e.value...), nil
+		}
+	}
 	v, hdr, err := db.read(key)
 	if err != nil {
 		return nil, err
@@ -159,19 +173,19 @@ func (db *DB) read(key []byte) ([]byte, keyspace.Header, error) {
 		defer rec.release()
 		return append(make([]byte, 0, len(rec.value)), rec.value...), rec.hdr, nil
 	}
-	c := &db.shardFor(key).cache
-	if v, hdr, ok := c.get(key); ok {
+	sh := db.shardFor(key)
+	if e := sh.cache.get(key); e != nil {
 		db.st.cacheHits.Add(1)
-		return v, hdr, nil
+		return append(make([]byte, 0, len(e.value)), e.value...), e.hdr, nil
 	}
 	db.st.cacheMisses.Add(1)
-	gen := c.generation()
+	gen := sh.cache.generation()
 	rec, ok, err := db.getRecord(db.pdb, key)
 	if err != nil || !ok {
 		return nil, keyspace.Header{}, err
 	}
 	defer rec.release()
-	db.cacheFill(c, key, rec.hdr, rec.value, gen)
+	db.cacheFill(sh, key, rec.hdr, rec.value, gen)
 	return append(make([]byte, 0, len(rec.value)), rec.value...), rec.hdr, nil
 }
 
@@ -188,11 +202,19 @@ func (db *DB) track(key []byte, now int64) {
 	sh.trackMu.Unlock()
 }
 
-// pendingOf returns key's unflushed tracked reads.
+// pendingOf returns key's unflushed tracked reads: in the pending map and
+// on its cache entry.
 func (sh *shard) pendingOf(key []byte) access {
 	sh.trackMu.Lock()
-	defer sh.trackMu.Unlock()
-	return sh.pending[string(key)]
+	a := sh.pending[string(key)]
+	sh.trackMu.Unlock()
+	if e := sh.cache.peek(key); e != nil {
+		if n := e.reads.Load(); n > 0 {
+			a.count += n
+			a.last = max(a.last, e.last.Load())
+		}
+	}
+	return a
 }
 
 // Delete removes key. It reports whether a live key was removed; deleting an

@@ -136,7 +136,7 @@ func (db *DB) Stats() Stats {
 	for i := range db.shards {
 		sh := &db.shards[i]
 		sh.trackMu.Lock()
-		s.PendingTrackedKeys += len(sh.pending)
+		s.PendingTrackedKeys += len(sh.pending) + len(sh.tracked)
 		sh.trackMu.Unlock()
 	}
 	db.fillStats(&s)

@@ -121,7 +121,7 @@ func (w *writeOp) release() {
 		// Failed or interrupted (a panic) between the cache's notice and
 		// its update: forget what it holds of the keys, applied or not.
 		for _, op := range w.cops {
-			w.db.cacheDelete(&w.db.shardFor(op.key).cache, op.key)
+			w.db.cacheDelete(w.db.shardFor(op.key), op.key, true)
 		}
 	}
 	w.unlock()
@@ -298,11 +298,11 @@ func (db *DB) applyCacheOps(ops []cacheOp) {
 		return
 	}
 	for _, op := range ops {
-		c := &db.shardFor(op.key).cache
+		sh := db.shardFor(op.key)
 		if op.del {
-			db.cacheDelete(c, op.key)
+			db.cacheDelete(sh, op.key, false)
 		} else {
-			db.cacheSet(c, op.key, op.hdr, op.value)
+			db.cacheSet(sh, op.key, op.hdr, op.value, op.keepReads)
 		}
 	}
 }
@@ -325,7 +325,7 @@ func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep
 	}
 	w.t.add(key, stageRecord(w.b, key, oldHdr, oldLen, hdr, value))
 	w.wrote(key)
-	w.cacheOp(cacheOp{key: key, hdr: hdr, value: value})
+	w.cacheOp(cacheOp{key: key, hdr: hdr, value: value, keepReads: live})
 	// Overwriting a live key leaves its meta alone: the write's time is the
 	// record's UpdatedAt, which lastAccess takes into account.
 	if !live {
@@ -344,7 +344,7 @@ func (w *writeOp) setDeadline(key []byte, rec record, exp int64) {
 	hdr.ExpiresAt = exp
 	w.t.add(key, stageRecord(w.b, key, &rec.hdr, len(rec.value), hdr, rec.value))
 	w.wrote(key)
-	w.cacheOp(cacheOp{key: key, hdr: hdr, value: rec.value})
+	w.cacheOp(cacheOp{key: key, hdr: hdr, value: rec.value, keepReads: true})
 }
 
 // cacheOp queues a record cache change for when the batch is applied.
@@ -387,7 +387,8 @@ func (w *writeOp) expireLazily(key []byte, rec record) {
 }
 
 // dropPending forgets key's unflushed tracked reads (the key is deleted or
-// starts afresh). The caller holds sh.mu.
+// starts afresh): those in the pending map now, those on its cache entry
+// when the write updates the cache. The caller holds sh.mu.
 func (sh *shard) dropPending(key []byte) {
 	sh.trackMu.Lock()
 	delete(sh.pending, string(key))
