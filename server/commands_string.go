@@ -443,10 +443,12 @@ func txExists(tx *epochdb.Tx, key []byte) (bool, error) {
 	return err == nil, err
 }
 
-// checkLength is Redis's checkStringLength: a string may not grow beyond
-// proto-max-bulk-len.
-func (c *Conn) checkLength(n int64) error {
-	if n > c.srv.cfg.protoMaxBulkLen.Load() {
+// checkLength is Redis's checkStringLength: a string of size bytes grown by
+// add bytes (both non-negative) may not exceed proto-max-bulk-len. The sum
+// is checked for overflow, so SETRANGE k 9223372036854775807 x is refused
+// rather than wrapped around.
+func (c *Conn) checkLength(size, add int64) error {
+	if total := size + add; total > c.srv.cfg.protoMaxBulkLen.Load() || total < size || total < add {
 		return replyError(errTooBig)
 	}
 	return nil
@@ -455,7 +457,7 @@ func (c *Conn) checkLength(n int64) error {
 func cmdAppend(c *Conn, cmd Command) {
 	var n int
 	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
-		if err := c.checkLength(int64(len(cur.Value)) + int64(len(cmd.Args[2]))); err != nil {
+		if err := c.checkLength(int64(len(cur.Value)), int64(len(cmd.Args[2]))); err != nil {
 			return epochdb.Change{}, err
 		}
 		v := make([]byte, 0, len(cur.Value)+len(cmd.Args[2]))
@@ -541,15 +543,21 @@ func cmdSetRange(c *Conn, cmd Command) {
 		return
 	}
 	patch := cmd.Args[3]
+	// As Redis: the resulting size is checked before the key is looked up,
+	// so an offset past proto-max-bulk-len costs no library call and no
+	// allocation. An empty patch writes nothing, whatever the offset.
+	if len(patch) > 0 {
+		if err := c.checkLength(off, int64(len(patch))); err != nil {
+			c.writeErr(err)
+			return
+		}
+	}
 	var n int64
 	changed := false
 	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		n = int64(len(cur.Value))
 		if len(patch) == 0 {
 			return epochdb.Change{Action: epochdb.Keep}, nil
-		}
-		if err := c.checkLength(off + int64(len(patch))); err != nil {
-			return epochdb.Change{}, err
 		}
 		size := max(n, off+int64(len(patch)))
 		v := make([]byte, size)
