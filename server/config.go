@@ -156,6 +156,7 @@ var params = []param{
 	{"event-log-max-entries", func(s *Server) string { return strconv.FormatInt(s.dbOpts().EventLogMaxEntries, 10) }, nil},
 	{"event-log-max-age", func(s *Server) string { return s.dbOpts().EventLogMaxAge.String() }, nil},
 	{"backup-dir", func(s *Server) string { return s.BackupDir }, nil},
+	{"backup-retain", func(s *Server) string { return strconv.Itoa(max(s.BackupRetain, 0)) }, nil},
 	{"save", func(*Server) string { return "" }, nil},
 	{"client-query-buffer-limit", func(s *Server) string { return strconv.FormatInt(s.queryLimit(), 10) }, nil},
 	{"client-output-buffer-limit", func(s *Server) string {

@@ -110,10 +110,15 @@ type Server struct {
 	// (notify-keyspace-events, Redis's letters). Empty disables them.
 	NotifyKeyspaceEvents string
 
-	// BackupDir is the directory EPOCH.BACKUP writes into when it is given
-	// none (epoch serve defaults it to the data directory's sibling
-	// "<dir>-backups"). Empty means EPOCH.BACKUP needs a directory argument.
+	// BackupDir is the directory EPOCH.BACKUP writes into (epoch serve
+	// defaults it to the data directory's sibling "<dir>-backups"). A client
+	// may name a sub-folder or a file inside it, never a path outside it.
+	// Empty disables EPOCH.BACKUP.
 	BackupDir string
+	// BackupRetain is how many backup files EPOCH.BACKUP keeps under
+	// BackupDir (backup-retain): after each backup the oldest beyond it are
+	// removed. Zero keeps them all.
+	BackupRetain int
 
 	// ConfigFile is the configuration file the server was started from,
 	// reported by INFO.
@@ -147,6 +152,7 @@ type Server struct {
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
 	bg         bgsave
+	backupMu   sync.Mutex // one EPOCH.BACKUP and its pruning at a time
 
 	ks      sync.RWMutex // the keyspace lock: see FlagKeyspace
 	nextID  atomic.Int64

@@ -62,6 +62,7 @@ type serveOptions struct {
 	eventLogMaxEntries int64
 	eventLogMaxAge     time.Duration
 	backupDir          string
+	backupRetain       int
 }
 
 // yesNoValue is a boolean flag written as redis.conf writes them: yes or no
@@ -157,7 +158,8 @@ closed, the exit status is 0.`,
 	f.Var(&o.eventLogValues, "event-log-values", "store the retired value in each event of the log (needs --event-log yes)")
 	f.Int64Var(&o.eventLogMaxEntries, "event-log-max-entries", epochdb.DefaultOptions().EventLogMaxEntries, "events the log keeps; older ones are dropped")
 	f.DurationVar(&o.eventLogMaxAge, "event-log-max-age", 0, "drop events older than this from the log (0: keep until --event-log-max-entries drops them)")
-	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes to when given none (default "<dir>-backups", beside the data directory)`)
+	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes into, never outside it (default "<dir>-backups", beside the data directory)`)
+	f.IntVar(&o.backupRetain, "backup-retain", 10, "backup files EPOCH.BACKUP keeps under --backup-dir; older ones are removed (0: keep all)")
 	return cmd
 }
 
@@ -256,8 +258,8 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	if err != nil {
 		return fmt.Errorf("proto-max-bulk-len: %w", err)
 	}
-	if o.timeout < 0 || o.maxclients < 1 {
-		return errors.New("timeout must be >= 0 and maxclients >= 1")
+	if o.timeout < 0 || o.maxclients < 1 || o.backupRetain < 0 {
+		return errors.New("timeout and backup-retain must be >= 0 and maxclients >= 1")
 	}
 	if o.protectedMode && o.requirepass == "" && !loopbackHost(o.addr) {
 		return fmt.Errorf("refusing to listen on %s without a password: set --requirepass "+
@@ -306,6 +308,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		ProtoMaxBulkLen:      maxBulk,
 		NotifyKeyspaceEvents: o.notify,
 		BackupDir:            backupDir,
+		BackupRetain:         o.backupRetain,
 		SlowlogThreshold:     slowlog,
 		SlowlogMaxLen:        o.slowlogMaxLen,
 		ConfigFile:           o.configFile,
