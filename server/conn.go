@@ -47,6 +47,7 @@ type Conn struct {
 	// State of the connection's goroutine.
 	resp        int // 2 or 3
 	authed      bool
+	authFails   int // failed AUTH attempts (see authlimit.go)
 	db          int
 	tx          *txState // non-nil inside MULTI
 	inExec      bool     // running EXEC's queued commands (the lock is held)

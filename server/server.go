@@ -154,6 +154,9 @@ type Server struct {
 	bg         bgsave
 	backupMu   sync.Mutex // one EPOCH.BACKUP and its pruning at a time
 
+	auth     authLimiter
+	authWait func(ctx context.Context, d time.Duration) // sleepCtx; tests record instead
+
 	ks      sync.RWMutex // the keyspace lock: see FlagKeyspace
 	nextID  atomic.Int64
 	hub     hub
@@ -194,6 +197,9 @@ func (s *Server) init() {
 			s.log = slog.New(slog.DiscardHandler)
 		}
 		s.cfg.init(s)
+		if s.authWait == nil {
+			s.authWait = sleepCtx
+		}
 		s.listeners = make(map[*net.Listener]struct{})
 		s.conns = make(map[*Conn]struct{})
 		s.drained = make(chan struct{})
