@@ -56,6 +56,7 @@ func TestArgs_EveryCommandWithExtremeIntegers(t *testing.T) {
 	ts := startWithSentinel(t, logTo(&logs), func(s *Server) {
 		s.Handler = newCommandMux("shutdown")
 		s.BackupDir = t.TempDir()
+		s.authWait = func(context.Context, time.Duration) {} // AUTH k x fails: no delays here
 	})
 	// No shape makes FLUSHALL/FLUSHDB flush (that needs no argument or
 	// ASYNC/SYNC), so the sentinel key survives the sweep.

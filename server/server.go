@@ -210,6 +210,14 @@ func (s *Server) init() {
 	})
 }
 
+// CheckPassword reports whether p is the password of the default user as
+// it is now (CONFIG SET requirepass changes it), compared in constant
+// time. epoch serve's HTTP endpoints authenticate with it.
+func (s *Server) CheckPassword(p string) bool {
+	s.init()
+	return s.cfg.checkPassword([]byte(p))
+}
+
 // now is the server's clock: the database's.
 func (s *Server) now() time.Time { return s.clock.Now() }
 

@@ -29,6 +29,9 @@ type serveOptions struct {
 	addr            string
 	httpAddr        string
 	requirepass     string
+	requirepassFile string
+	httpAuth        bool
+	httpInsecure    bool
 	tlsCert         string
 	tlsKey          string
 	configFile      string
@@ -129,7 +132,10 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.dir, "dir", "./epoch-data", "data directory")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:6380", "RESP listen address (TLS when --tls-cert is set)")
 	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9380", `HTTP listen address for /healthz (and /metrics); "" disables`)
-	f.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with; required to listen on a non-loopback address")
+	f.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with; required to listen on a non-loopback address (prefer --requirepass-file or EPOCH_REQUIREPASS: argv is visible to other users)")
+	f.StringVar(&o.requirepassFile, "requirepass-file", "", "file holding the password (its first line), instead of --requirepass")
+	f.BoolVar(&o.httpAuth, "http-auth", false, "require the password on HTTP (basic auth or a bearer token); always on for a non-loopback --http-addr")
+	f.BoolVar(&o.httpInsecure, "http-insecure", false, "serve HTTP on a non-loopback --http-addr without a password")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve RESP over TLS")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.configFile, "config", "", "configuration file: one \"name value\" per line, names as these flags")
@@ -228,6 +234,42 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	return opts, nil
 }
 
+// readPasswordFile reads --requirepass-file into o.requirepass: the file's
+// first line, without its line ending.
+func readPasswordFile(o *serveOptions) error {
+	if o.requirepassFile == "" {
+		return nil
+	}
+	if o.requirepass != "" {
+		return errors.New("requirepass and requirepass-file are exclusive: give the password once")
+	}
+	b, err := os.ReadFile(o.requirepassFile)
+	if err != nil {
+		return fmt.Errorf("requirepass-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if o.requirepass = strings.TrimSuffix(line, "\r"); o.requirepass == "" {
+		return fmt.Errorf("requirepass-file: %s: the first line is empty", o.requirepassFile)
+	}
+	return nil
+}
+
+// httpNeedsAuth reports whether HTTP requires the password: with
+// --http-auth, and on a non-loopback --http-addr unless --http-insecure. It
+// refuses a non-loopback address without a password and without
+// --http-insecure.
+func httpNeedsAuth(o serveOptions) (bool, error) {
+	if o.httpAddr == "" {
+		return false, nil
+	}
+	need := o.httpAuth || !loopbackHost(o.httpAddr) && !o.httpInsecure
+	if need && o.requirepass == "" {
+		return false, fmt.Errorf("refusing to serve HTTP on %s without a password: set --requirepass "+
+			"(or --requirepass-file, EPOCH_REQUIREPASS), or pass --http-insecure to accept the risk", o.httpAddr)
+	}
+	return need, nil
+}
+
 // loopbackHost reports whether the host of a listen address is a loopback
 // address or name.
 func loopbackHost(addr string) bool {
@@ -260,6 +302,13 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	}
 	if o.timeout < 0 || o.maxclients < 1 || o.backupRetain < 0 {
 		return errors.New("timeout and backup-retain must be >= 0 and maxclients >= 1")
+	}
+	if err := readPasswordFile(&o); err != nil {
+		return err
+	}
+	httpAuth, err := httpNeedsAuth(o)
+	if err != nil {
+		return err
 	}
 	if o.protectedMode && o.requirepass == "" && !loopbackHost(o.addr) {
 		return fmt.Errorf("refusing to listen on %s without a password: set --requirepass "+
@@ -328,13 +377,20 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 			_ = db.Close()
 			return err
 		}
-		httpSrv = &http.Server{Handler: newHTTPHandler(db, &stopping), ReadHeaderTimeout: 10 * time.Second}
+		var check func(string) bool
+		if httpAuth {
+			check = srv.CheckPassword
+		} else if !loopbackHost(o.httpAddr) {
+			log.Warn("http: serving without a password on a non-loopback address (--http-insecure)", "addr", o.httpAddr)
+		}
+		httpSrv = newHTTPServer(newHTTPHandler(db, &stopping, check))
+		httpLn = newLimitListener(httpLn, httpMaxConns)
 		go func() {
 			if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http: serve failed", "err", err)
 			}
 		}()
-		log.Info("http: listening", "addr", httpLn.Addr().String())
+		log.Info("http: listening", "addr", httpLn.Addr().String(), "auth", httpAuth, "max_connections", httpMaxConns)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
