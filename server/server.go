@@ -76,8 +76,14 @@ type Server struct {
 	DisableProtectedMode bool
 
 	// MaxClients bounds the connected clients (maxclients); a client beyond
-	// it gets "ERR max number of clients reached". The default is 10000.
+	// it gets "ERR max number of clients reached". The default is 10000. At
+	// start it is lowered, with a log line, to the process's descriptor
+	// limit (RLIMIT_NOFILE) minus FDReserve, as Redis does.
 	MaxClients int
+	// FDReserve is the number of file descriptors kept for everything but
+	// client connections (the storage engine's files above all). The
+	// default is DefaultFDReserve.
+	FDReserve int
 	// IdleTimeout closes a client idle for that long (timeout); subscribed
 	// clients are exempt. Zero (the default) never closes idle clients.
 	IdleTimeout time.Duration
@@ -197,6 +203,7 @@ func (s *Server) init() {
 			s.log = slog.New(slog.DiscardHandler)
 		}
 		s.cfg.init(s)
+		s.adjustMaxClients()
 		if s.authWait == nil {
 			s.authWait = sleepCtx
 		}

@@ -234,6 +234,15 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	return opts, nil
 }
 
+// fdReserve is the number of descriptors kept out of maxclients' reach:
+// the server's default, plus the HTTP listener's connections when it is on.
+func fdReserve(o serveOptions) int {
+	if o.httpAddr == "" {
+		return server.DefaultFDReserve
+	}
+	return server.DefaultFDReserve + httpMaxConns
+}
+
 // readPasswordFile reads --requirepass-file into o.requirepass: the file's
 // first line, without its line ending.
 func readPasswordFile(o *serveOptions) error {
@@ -353,6 +362,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		RequirePass:          o.requirepass,
 		DisableProtectedMode: !o.protectedMode,
 		MaxClients:           o.maxclients,
+		FDReserve:            fdReserve(o),
 		IdleTimeout:          time.Duration(o.timeout) * time.Second,
 		ProtoMaxBulkLen:      maxBulk,
 		NotifyKeyspaceEvents: o.notify,
@@ -384,6 +394,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 			log.Warn("http: serving without a password on a non-loopback address (--http-insecure)", "addr", o.httpAddr)
 		}
 		httpSrv = newHTTPServer(newHTTPHandler(db, &stopping, check))
+		httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		httpLn = newLimitListener(httpLn, httpMaxConns)
 		go func() {
 			if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

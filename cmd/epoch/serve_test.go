@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,12 @@ import (
 // EPOCH_TEST_MAIN=1 it runs main with the arguments after "--".
 func TestMain(m *testing.M) {
 	if os.Getenv("EPOCH_TEST_MAIN") == "1" {
+		if n, err := strconv.ParseUint(os.Getenv("EPOCH_TEST_NOFILE"), 10, 64); err == nil {
+			// A lowered descriptor limit (see TestServe_LowDescriptorLimit).
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+				panic(err)
+			}
+		}
 		for i, a := range os.Args {
 			if a == "--" {
 				os.Args = append([]string{"epoch"}, os.Args[i+1:]...)
