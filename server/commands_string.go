@@ -49,7 +49,7 @@ func cmdGet(c *Conn, cmd Command) {
 		c.WriteNull()
 	case err != nil:
 		c.writeErr(err)
-	default:
+	case c.replyBudget(int64(len(v))):
 		c.WriteBulk(v)
 	}
 }
@@ -299,7 +299,9 @@ func cmdGetEX(c *Conn, cmd Command) {
 		c.writeErr(err)
 		return
 	}
-	c.WriteBulk(v)
+	if c.replyBudget(int64(len(v))) {
+		c.WriteBulk(v)
+	}
 }
 
 func cmdGetDel(c *Conn, cmd Command) {
@@ -349,18 +351,29 @@ func cmdMGet(c *Conn, cmd Command) {
 	keys := cmd.Args[1:]
 	vals := make([][]byte, len(keys))
 	found := make([]bool, len(keys))
+	var size int64 // of the values read so far
+	refused := false
 	err := c.srv.DB.View(func(tx *epochdb.Tx) error {
 		for i, k := range keys {
 			v, err := tx.Get(c.key(k))
 			switch {
 			case err == nil:
 				vals[i], found[i] = v, true
+				// Checked as the values come, so that a refused reply
+				// holds at most one value past the budget.
+				if size += int64(len(v)); !c.replyBudget(size) {
+					refused = true
+					return errReplyRefused
+				}
 			case !errors.Is(err, epochdb.ErrNotFound):
 				return err
 			}
 		}
 		return nil
 	})
+	if refused {
+		return // replyBudget answered
+	}
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -374,6 +387,9 @@ func cmdMGet(c *Conn, cmd Command) {
 		}
 	}
 }
+
+// errReplyRefused ends a read whose reply replyBudget refused.
+var errReplyRefused = errors.New("server: reply refused")
 
 // cmdMSet writes every pair in one atomic batch: after a crash all or none
 // are present.
@@ -529,7 +545,9 @@ func cmdGetRange(c *Conn, cmd Command) {
 		c.WriteBulk(nil)
 		return
 	}
-	c.WriteBulk(v[start : end+1])
+	if c.replyBudget(end + 1 - start) {
+		c.WriteBulk(v[start : end+1])
+	}
 }
 
 func cmdSetRange(c *Conn, cmd Command) {

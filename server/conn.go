@@ -52,6 +52,7 @@ type Conn struct {
 	tx          *txState // non-nil inside MULTI
 	inExec      bool     // running EXEC's queued commands (the lock is held)
 	quit        bool     // close after writing the replies
+	overOutput  bool     // closing: the output buffer limit was passed
 	nameBuf     []byte
 	keyArena    []byte
 	watches     []watchSet
@@ -163,6 +164,11 @@ func (c *Conn) serve() {
 			return
 		}
 		c.execute(args)
+		if int64(len(c.out)) > c.srv.outputLimit() {
+			c.srv.log.Warn("server: closing client over the output buffer limit (client-output-buffer-limit normal)",
+				"client", c.raddr, "reply_bytes", len(c.out), "limit", c.srv.outputLimit())
+			c.out, c.quit = nil, true
+		}
 		if c.quit {
 			_ = c.flush()
 			return

@@ -51,7 +51,7 @@ func (c *Conn) writeErr(err error) {
 	case errors.Is(err, epochdb.ErrInvalidTTL):
 		c.WriteError("ERR invalid expire time")
 	case errors.Is(err, epochdb.ErrFull):
-		c.WriteError("OOM command not allowed when used memory > 'maxmemory'.")
+		c.WriteError(errOOM)
 	case errors.Is(err, epochdb.ErrConflict):
 		c.WriteError("ERR transaction conflict persisted after retries; try again")
 	case errors.Is(err, epochdb.ErrClosed):

@@ -102,6 +102,16 @@ type Server struct {
 	// to it is being written, so a client that never reads holds at most one
 	// reply of memory until then. The default is 60s.
 	WriteTimeout time.Duration
+	// OutputBufferLimit bounds the replies pending for a normal client
+	// (client-output-buffer-limit normal hard limit); a client past it is
+	// disconnected. The default is DefaultOutputBufferLimit (1 GiB).
+	OutputBufferLimit int64
+	// MaxMemory is the process's memory budget in bytes (maxmemory): a
+	// reply of 1 MiB or more that would take the process's memory past it
+	// is refused with Redis's OOM error before it is built. Zero (the
+	// default) means no budget. The server does not set the Go runtime's
+	// limit itself (that is process-wide): epoch serve does.
+	MaxMemory int64
 	// PubSubBufferLimit bounds the messages queued for a subscribed client
 	// (client-output-buffer-limit pubsub hard limit); a client beyond it is
 	// disconnected. The default is 32 MiB.
@@ -181,6 +191,7 @@ type serverStats struct {
 	commands    atomic.Uint64
 	netIn       atomic.Uint64
 	netOut      atomic.Uint64
+	oomRejected atomic.Uint64 // replies refused for the memory budget
 }
 
 func (s *Server) init() {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -40,6 +41,9 @@ type serveOptions struct {
 	timeout         int
 	maxclients      int
 	protoMaxBulkLen string
+	maxmemory       string
+	queryBufLimit   string
+	outputBufLimit  string
 	protectedMode   bool
 	notify          string
 	slowlogSlower   int64
@@ -144,6 +148,9 @@ closed, the exit status is 0.`,
 	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
 	f.IntVar(&o.maxclients, "maxclients", server.DefaultMaxClients, "maximum connected clients")
 	f.StringVar(&o.protoMaxBulkLen, "proto-max-bulk-len", "512mb", "largest argument a client may send")
+	f.StringVar(&o.maxmemory, "maxmemory", "auto", "the process's memory budget: the Go runtime's soft limit, and replies that would pass it answer OOM (auto: 75% of the machine's or the cgroup's memory; 0: none)")
+	f.StringVar(&o.queryBufLimit, "client-query-buffer-limit", "1gb", "largest command (all its arguments) a client may send; past it the client is disconnected")
+	f.StringVar(&o.outputBufLimit, "client-output-buffer-limit", "1gb", "largest reply pending for a normal client; past it the client is disconnected")
 	f.BoolVar(&o.protectedMode, "protected-mode", true, "refuse non-loopback listening and clients while no password is set")
 	f.StringVar(&o.notify, "notify-keyspace-events", "", "keyspace notifications to publish (Redis's letters, e.g. KEA)")
 	f.Int64Var(&o.slowlogSlower, "slowlog-log-slower-than", 10000, "slow log threshold in microseconds (negative disables)")
@@ -234,6 +241,28 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	return opts, nil
 }
 
+// memoryLimits are the parsed memory settings of epoch serve.
+type memoryLimits struct{ max, query, output int64 }
+
+// parseMemoryLimits parses maxmemory ("auto": DefaultMaxMemoryShare percent
+// of server.SystemMemory) and the client buffer limits.
+func parseMemoryLimits(o serveOptions) (memoryLimits, error) {
+	var m memoryLimits
+	var err error
+	if strings.EqualFold(o.maxmemory, "auto") {
+		m.max = server.SystemMemory() / 100 * server.DefaultMaxMemoryShare
+	} else if m.max, err = server.ParseMemory(o.maxmemory); err != nil {
+		return m, fmt.Errorf("maxmemory: %w", err)
+	}
+	if m.query, err = server.ParseMemory(o.queryBufLimit); err != nil || m.query < 1<<20 {
+		return m, fmt.Errorf("client-query-buffer-limit: %q is not a size of at least 1mb", o.queryBufLimit)
+	}
+	if m.output, err = server.ParseMemory(o.outputBufLimit); err != nil || m.output < 1<<20 {
+		return m, fmt.Errorf("client-output-buffer-limit: %q is not a size of at least 1mb", o.outputBufLimit)
+	}
+	return m, nil
+}
+
 // fdReserve is the number of descriptors kept out of maxclients' reach:
 // the server's default, plus the HTTP listener's connections when it is on.
 func fdReserve(o serveOptions) int {
@@ -309,6 +338,10 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	if err != nil {
 		return fmt.Errorf("proto-max-bulk-len: %w", err)
 	}
+	mem, err := parseMemoryLimits(o)
+	if err != nil {
+		return err
+	}
 	if o.timeout < 0 || o.maxclients < 1 || o.backupRetain < 0 {
 		return errors.New("timeout and backup-retain must be >= 0 and maxclients >= 1")
 	}
@@ -365,6 +398,9 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		FDReserve:            fdReserve(o),
 		IdleTimeout:          time.Duration(o.timeout) * time.Second,
 		ProtoMaxBulkLen:      maxBulk,
+		QueryBufferLimit:     mem.query,
+		OutputBufferLimit:    mem.output,
+		MaxMemory:            mem.max,
 		NotifyKeyspaceEvents: o.notify,
 		BackupDir:            backupDir,
 		BackupRetain:         o.backupRetain,
@@ -378,6 +414,13 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		_ = db.Close()
 		return err
 	}
+	if mem.max > 0 {
+		// Process-wide, so set here rather than by the server package; the
+		// previous limit is restored when runServe returns.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mem.max))
+	}
+	log.Info("server: memory limits", "maxmemory", mem.max, "client_query_buffer_limit", mem.query,
+		"client_output_buffer_limit", mem.output)
 	var stopping atomic.Bool
 	var httpSrv *http.Server
 	var httpLn net.Listener

@@ -153,6 +153,8 @@ func testOptions(t *testing.T) serveOptions {
 		protectedMode: true, slowlogSlower: 10000, slowlogMaxLen: 128, logLevel: "error", logFormat: "text",
 		shutdownTimeout: 10 * time.Second, maxDisk: "0", maxmemoryPolicy: "noeviction", lfuHalfLife: time.Hour,
 		pruneInterval: time.Minute, eventLogMaxEntries: 1_000_000,
+		maxmemory: get("maxmemory"), queryBufLimit: get("client-query-buffer-limit"),
+		outputBufLimit: get("client-output-buffer-limit"),
 	}
 	return o
 }
