@@ -50,7 +50,7 @@ func cmdGet(c *Conn, cmd Command) {
 	case err != nil:
 		c.writeErr(err)
 	case c.replyBudget(int64(len(v))):
-		c.WriteBulk(v)
+		c.writeBulkOwned(v)
 	}
 }
 
@@ -381,7 +381,7 @@ func cmdMGet(c *Conn, cmd Command) {
 	c.WriteArray(len(keys))
 	for i := range keys {
 		if found[i] {
-			c.WriteBulk(vals[i])
+			c.writeBulkOwned(vals[i])
 		} else {
 			c.WriteNull()
 		}
@@ -546,7 +546,7 @@ func cmdGetRange(c *Conn, cmd Command) {
 		return
 	}
 	if c.replyBudget(end + 1 - start) {
-		c.WriteBulk(v[start : end+1])
+		c.writeBulkOwned(v[start : end+1])
 	}
 }
 

@@ -45,10 +45,10 @@ func (c *Conn) replyBudget(n int64) bool {
 		return true
 	}
 	s := c.srv
-	if pending := int64(len(c.out)) + n; pending > s.outputLimit() {
+	if pending := int64(c.pending()) + n; pending > s.outputLimit() {
 		s.log.Warn("server: closing client over the output buffer limit (client-output-buffer-limit normal)",
 			"client", c.raddr, "reply_bytes", pending, "limit", s.outputLimit())
-		c.out = c.out[:0]
+		c.dropReplies()
 		c.quit = true
 		c.overOutput = true
 		return false

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -104,4 +105,30 @@ func FuzzParseMemInfoTotal(f *testing.F) {
 			t.Fatalf("parseMemInfoTotal(%q) = %d", b, n)
 		}
 	})
+}
+
+// TestMemory_LargeValuesRepliedByReference: values of 64 KiB and more are
+// queued by reference (not copied into the output buffer); pipelined
+// replies around them, MGET, GETRANGE, and a RESP3 subscriber's replies
+// (which go through the push queue) keep their bytes and their order.
+func TestMemory_LargeValuesRepliedByReference(t *testing.T) {
+	ts := startServer(t)
+	big := strings.Repeat("b", 300<<10) + "end"
+	rc := ts.dial(t)
+	eq(t, "SET", rc.do("SET", "big", big), "+OK")
+	eq(t, "SET", rc.do("SET", "small", "s"), "+OK")
+	rc.send(encodeCommand("GET", "big") + encodeCommand("GET", "small") + encodeCommand("MGET", "big", "small", "big") +
+		encodeCommand("GETRANGE", "big", "1", "-1") + encodeCommand("PING"))
+	q := strconv.Quote
+	eq(t, "GET big", rc.read(), q(big))
+	eq(t, "GET small", rc.read(), `"s"`)
+	eq(t, "MGET", rc.read(), "["+q(big)+` "s" `+q(big)+"]")
+	eq(t, "GETRANGE", rc.read(), q(big[1:]))
+	eq(t, "PING", rc.read(), "+PONG")
+
+	eq(t, "HELLO 3", strings.HasPrefix(rc.do("HELLO", "3"), "{"), true)
+	eq(t, "SUBSCRIBE", rc.do("SUBSCRIBE", "ch"), `>["subscribe" "ch" :1]`)
+	rc.send(encodeCommand("GET", "big") + encodeCommand("GET", "small"))
+	eq(t, "GET big while subscribed", rc.read(), q(big))
+	eq(t, "GET small while subscribed", rc.read(), `"s"`)
 }
