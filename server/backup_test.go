@@ -94,3 +94,30 @@ func (ts *testServer) healthyKey(t *testing.T, key string) {
 	eq(t, "PING", rc.do("PING"), "+PONG")
 	eq(t, "EXISTS "+key, rc.do("EXISTS", key), ":1")
 }
+
+// FuzzBackupTarget: whatever name a client gives, backupTarget either
+// refuses it or resolves it to a directory inside the backup directory.
+func FuzzBackupTarget(f *testing.F) {
+	for _, s := range []string{"", "a", "a/b", "a/../b", "../x", "/abs", "x/../../y", "a/b.backup",
+		".backup", "a/.backup", "link/x", "..", ".", "a//b", "a\x00b", `a\..\b`, "link/../../x.backup"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		root := t.TempDir()
+		base := filepath.Join(root, "backups")
+		must(t, os.MkdirAll(base, 0o755))
+		must(t, os.Symlink(root, filepath.Join(base, "link")))
+		dir, file, err := backupTarget(base, name)
+		if err != nil {
+			return
+		}
+		realBase, err := filepath.EvalSymlinks(base)
+		must(t, err)
+		if !within(realBase, dir) {
+			t.Fatalf("backupTarget(%q) = %q, outside %q", name, dir, realBase)
+		}
+		if strings.ContainsAny(file, `/\`) || file != "" && !strings.HasSuffix(file, backupSuffix) {
+			t.Fatalf("backupTarget(%q) file %q", name, file)
+		}
+	})
+}
