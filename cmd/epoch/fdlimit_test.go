@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -12,29 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/epochdb/epochdb/internal/testutil"
 )
-
-// lockedBuffer collects a child's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var httpListenRE = regexp.MustCompile(`msg="http: listening" addr=(\S+)`)
 
@@ -71,7 +53,7 @@ func TestServe_LowDescriptorLimit(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "serve", "--dir", filepath.Join(dir, "data"),
 		"--addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "EPOCH_TEST_MAIN=1", "EPOCH_TEST_NOFILE=256")
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer // the child's output while it runs
 	cmd.Stderr = &logs
 	must(t, cmd.Start())
 	exited := make(chan error, 1)
@@ -149,20 +131,7 @@ func TestServe_LowDescriptorLimit(t *testing.T) {
 		_ = c.Close()
 	}
 	idle = nil
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + httpAddr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/healthz did not answer 200 after the idle clients left: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitHealthy(t, http.DefaultClient, httpAddr)
 	line, err = respLine(writer, wr, "DBSIZE")
 	must(t, err)
 	eq(t, "DBSIZE", line, ":100")

@@ -199,17 +199,24 @@ func TestHTTP_ConnectionCap(t *testing.T) {
 	must(t, newClient(t, respAddr).Set(context.Background(), "k", "v", 0).Err())
 
 	_ = idle[0].Close()
-	deadline := time.Now().Add(10 * time.Second)
+	waitHealthy(t, client, httpAddr)
+}
+
+// waitHealthy polls /healthz until it answers 200 (a connection slot or
+// descriptor freed asynchronously), failing after 30 seconds.
+func waitHealthy(t *testing.T, client *http.Client, httpAddr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := client.Get("http://" + httpAddr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("HTTP did not answer again after a connection closed")
+			t.Fatalf("/healthz did not answer 200 again: %v", err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
