@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/epochdb/epochdb/server"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -227,5 +230,50 @@ func eq[T comparable](t *testing.T, what string, got, want T) {
 	t.Helper()
 	if got != want {
 		t.Errorf("%s = %v, want %v", what, got, want)
+	}
+}
+
+// TestServe_MaxMemory: --maxmemory is the Go runtime's soft limit while
+// epoch serve runs (restored after), shown by CONFIG GET and INFO memory;
+// "auto" is a share of the machine's memory; bad sizes are refused.
+func TestServe_MaxMemory(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { // runs after startServe's cleanup stopped the server
+		if after := debug.SetMemoryLimit(-1); after != before {
+			t.Errorf("memory limit after epoch serve stopped: %d, want %d", after, before)
+		}
+	})
+	o := testOptions(t)
+	o.maxmemory = "3gb"
+	respAddr, _ := startServe(t, o)
+	eq(t, "runtime memory limit while serving", debug.SetMemoryLimit(-1), int64(3<<30))
+	rdb := newClient(t, respAddr)
+	ctx := context.Background()
+	got, err := rdb.ConfigGet(ctx, "maxmemory").Result()
+	must(t, err)
+	eq(t, "CONFIG GET maxmemory", got["maxmemory"], strconv.Itoa(3<<30))
+	info, err := rdb.Info(ctx, "memory").Result()
+	must(t, err)
+	if !strings.Contains(info, "maxmemory:3221225472\r\n") || !strings.Contains(info, "maxmemory_human:3.00G") {
+		t.Errorf("INFO memory:\n%s", info)
+	}
+
+	o = testOptions(t)
+	o.maxmemory = "auto"
+	m, err := parseMemoryLimits(o)
+	must(t, err)
+	if sys := server.SystemMemory(); m.max != sys/100*server.DefaultMaxMemoryShare || m.max <= 0 {
+		t.Errorf("auto maxmemory = %d of %d", m.max, sys)
+	}
+	for _, bad := range []func(*serveOptions){
+		func(o *serveOptions) { o.maxmemory = "lots" },
+		func(o *serveOptions) { o.queryBufLimit = "1kb" },
+		func(o *serveOptions) { o.outputBufLimit = "-1" },
+	} {
+		o := testOptions(t)
+		bad(&o)
+		if _, err := parseMemoryLimits(o); err == nil {
+			t.Errorf("accepted: %+v", o)
+		}
 	}
 }
