@@ -274,7 +274,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("server: accept failed; retrying", "err", err, "in", backoff)
-				time.Sleep(backoff)
+				sleepCtx(s.baseCtx, backoff) // cut short by shutdown
 				continue
 			}
 			return err
