@@ -148,6 +148,9 @@ func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
 
 func cmdSet(c *Conn, cmd Command) {
 	args := cmd.Args
+	if c.memoryRefused(int64(len(args[2]))) {
+		return
+	}
 	key, val := c.key(args[1]), args[2]
 	var o setOptions
 	if len(args) == 4 {
@@ -226,6 +229,9 @@ func cmdSet(c *Conn, cmd Command) {
 }
 
 func cmdSetNX(c *Conn, cmd Command) {
+	if c.memoryRefused(int64(len(cmd.Args[2]))) {
+		return
+	}
 	done := false
 	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		if ok {
@@ -246,6 +252,9 @@ func cmdSetNX(c *Conn, cmd Command) {
 
 // cmdSetEX is SETEX key seconds value and PSETEX key ms value.
 func cmdSetEX(c *Conn, cmd Command) {
+	if c.memoryRefused(int64(len(cmd.Args[3]))) {
+		return
+	}
 	name, unit := "setex", "ex"
 	if equalFold(cmd.Args[0], "psetex") {
 		name, unit = "psetex", "px"
@@ -326,6 +335,9 @@ func cmdGetDel(c *Conn, cmd Command) {
 }
 
 func cmdGetSet(c *Conn, cmd Command) {
+	if c.memoryRefused(int64(len(cmd.Args[2]))) {
+		return
+	}
 	var old []byte
 	found := false
 	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
@@ -398,6 +410,9 @@ func cmdMSet(c *Conn, cmd Command) {
 		c.WriteError(wrongArgs("mset"))
 		return
 	}
+	if c.memoryRefused(argBytes(cmd.Args[1:])) {
+		return
+	}
 	b := c.srv.DB.NewBatch()
 	for i := 1; i < len(cmd.Args); i += 2 {
 		if err := b.Set(c.key(cmd.Args[i]), cmd.Args[i+1], 0); err != nil {
@@ -419,6 +434,9 @@ func cmdMSet(c *Conn, cmd Command) {
 func cmdMSetNX(c *Conn, cmd Command) {
 	if len(cmd.Args)%2 == 0 {
 		c.WriteError(wrongArgs("msetnx"))
+		return
+	}
+	if c.memoryRefused(argBytes(cmd.Args[1:])) {
 		return
 	}
 	set := false
@@ -471,6 +489,9 @@ func (c *Conn) checkLength(size, add int64) error {
 }
 
 func cmdAppend(c *Conn, cmd Command) {
+	if c.memoryRefused(int64(len(cmd.Args[2]))) {
+		return
+	}
 	var n int
 	err := c.srv.DB.Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		if err := c.checkLength(int64(len(cur.Value)), int64(len(cmd.Args[2]))); err != nil {
@@ -567,6 +588,9 @@ func cmdSetRange(c *Conn, cmd Command) {
 	if len(patch) > 0 {
 		if err := c.checkLength(off, int64(len(patch))); err != nil {
 			c.writeErr(err)
+			return
+		}
+		if c.memoryRefused(off + int64(len(patch))) {
 			return
 		}
 	}

@@ -13,8 +13,8 @@ import (
 // maxmemory does not bound the data set (maxkeys and maxdisk do): it is the
 // process's memory budget. epoch serve gives it to the Go runtime as its
 // soft limit (debug.SetMemoryLimit); the server refuses, with Redis's OOM
-// error, a reply of at least bigReply bytes that would take the process
-// past it, before building the reply. A reply over the output buffer limit
+// error, a reply or a write of at least bigReply bytes that would take the
+// process past it, before building the reply or calling the library. A reply over the output buffer limit
 // of a normal client (client-output-buffer-limit normal) disconnects the
 // client, as in Redis.
 
@@ -53,12 +53,30 @@ func (c *Conn) replyBudget(n int64) bool {
 		c.overOutput = true
 		return false
 	}
-	if s.MaxMemory > 0 && processMemory()+n > s.MaxMemory {
-		s.st.oomRejected.Add(1)
-		c.WriteError(errOOM)
+	return !c.memoryRefused(n)
+}
+
+// memoryRefused answers the OOM error, and returns true, when n bytes (at
+// least bigReply) more would take the process past its memory budget. Write
+// commands check the bytes they write: the store holds copies of a value
+// while it writes it.
+func (c *Conn) memoryRefused(n int64) bool {
+	s := c.srv
+	if n < bigReply || s.MaxMemory <= 0 || processMemory()+n <= s.MaxMemory {
 		return false
 	}
+	s.st.oomRejected.Add(1)
+	c.WriteError(errOOM)
 	return true
+}
+
+// argBytes is the length of args together.
+func argBytes(args [][]byte) int64 {
+	var n int64
+	for _, a := range args {
+		n += int64(len(a))
+	}
+	return n
 }
 
 // processMemory is the memory the process uses: its resident set where the

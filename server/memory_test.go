@@ -12,39 +12,43 @@ import (
 
 // TestMemory_BigRepliesOverMaxMemoryAnswerOOM: with a memory budget the
 // process is already past (1 byte), a reply of 1 MiB or more (GET, MGET,
-// GETRANGE) answers Redis's OOM error instead of being built, small
-// replies are served, the refusals are counted in INFO memory, and the
-// server keeps serving.
+// GETRANGE) and a write of 1 MiB or more (SET, SETRANGE growth, APPEND,
+// MSET) answer Redis's OOM error before the reply is built or the library
+// called; small replies and writes are served, the refusals are counted
+// in INFO memory, and the server keeps serving.
 func TestMemory_BigRepliesOverMaxMemoryAnswerOOM(t *testing.T) {
 	ts := startServer(t, func(s *Server) { s.MaxMemory = 1 })
-	ctx := context.Background()
-	rdb := ts.client(t)
 	big := strings.Repeat("x", 2<<20)
-	pipe := rdb.Pipeline()
-	for i := range 8 {
-		pipe.Set(ctx, fmt.Sprint("big:", i), big, 0)
+	for i := range 3 { // written through the library: SET would be refused
+		must(t, ts.db.Set(append([]byte{0}, fmt.Sprint("big:", i)...), []byte(big), 0))
 	}
-	pipe.Set(ctx, "small", "v", 0)
-	_, err := pipe.Exec(ctx)
-	must(t, err)
 	rc := ts.dial(t)
+	const oom = "-OOM command not allowed when used memory > 'maxmemory'."
 	runScript(t, ts, rc, `
-		GET big:0 => -OOM command not allowed when used memory > 'maxmemory'.
-		MGET big:0 big:1 big:2 => -OOM command not allowed when used memory > 'maxmemory'.
-		GETRANGE big:0 0 -1 => -OOM command not allowed when used memory > 'maxmemory'.
+		SET small v => +OK
+		GET big:0 => `+oom+`
+		MGET big:0 big:1 big:2 => `+oom+`
+		GETRANGE big:0 0 -1 => `+oom+`
 		GETRANGE big:0 0 9 => "xxxxxxxxxx"
 		GET small => "v"
 		MGET small missing => ["v" nil]
 		STRLEN big:0 => :2097152
+		SETRANGE small 2000000 x => `+oom+`
+		SETRANGE small 1 x => :2
 		CONFIG GET maxmemory => ["maxmemory" "1"]
 	`)
+	for _, args := range [][]string{{"SET", "k", big}, {"APPEND", "small", big}, {"MSET", "a", big[:1<<19], "b", big[:1<<19]}} {
+		eq(t, args[0]+" of 1 MiB", rc.do(args...), oom)
+	}
+	eq(t, "EXISTS k a b", rc.do("EXISTS", "k", "a", "b"), ":0")
+	eq(t, "GET small", rc.do("GET", "small"), `"vx"`)
 	info := rc.do("INFO", "memory")
-	for _, want := range []string{`maxmemory:1\r\n`, `maxmemory_oom_rejected_replies:3\r\n`, "used_memory_process:"} {
+	for _, want := range []string{`maxmemory:1\r\n`, `maxmemory_oom_rejected:7\r\n`, "used_memory_process:"} {
 		if !strings.Contains(info, want) {
 			t.Errorf("INFO memory lacks %q:\n%s", want, info)
 		}
 	}
-	assertServerResponsive(t, ts)
+	ts.healthyKey(t, "small")
 }
 
 // TestMemory_OutputBufferLimitDisconnects: a reply larger than the normal

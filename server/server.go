@@ -191,7 +191,7 @@ type serverStats struct {
 	commands    atomic.Uint64
 	netIn       atomic.Uint64
 	netOut      atomic.Uint64
-	oomRejected atomic.Uint64 // replies refused for the memory budget
+	oomRejected atomic.Uint64 // replies and writes refused for the memory budget
 }
 
 func (s *Server) init() {

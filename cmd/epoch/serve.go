@@ -148,7 +148,7 @@ closed, the exit status is 0.`,
 	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
 	f.IntVar(&o.maxclients, "maxclients", server.DefaultMaxClients, "maximum connected clients")
 	f.StringVar(&o.protoMaxBulkLen, "proto-max-bulk-len", "512mb", "largest argument a client may send")
-	f.StringVar(&o.maxmemory, "maxmemory", "auto", "the process's memory budget: the Go runtime's soft limit, and replies that would pass it answer OOM (auto: 75% of the machine's or the cgroup's memory; 0: none)")
+	f.StringVar(&o.maxmemory, "maxmemory", "auto", "the process's memory budget: the Go runtime's soft limit, and large replies and writes that would pass it answer OOM (auto: 75% of the machine's or the cgroup's memory; 0: none)")
 	f.StringVar(&o.queryBufLimit, "client-query-buffer-limit", "1gb", "largest command (all its arguments) a client may send; past it the client is disconnected")
 	f.StringVar(&o.outputBufLimit, "client-output-buffer-limit", "1gb", "largest reply pending for a normal client; past it the client is disconnected")
 	f.BoolVar(&o.protectedMode, "protected-mode", true, "refuse non-loopback listening and clients while no password is set")
