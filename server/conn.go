@@ -58,7 +58,6 @@ type Conn struct {
 	tx          *txState // non-nil inside MULTI
 	inExec      bool     // running EXEC's queued commands (the lock is held)
 	quit        bool     // close after writing the replies
-	overOutput  bool     // closing: the output buffer limit was passed
 	nameBuf     []byte
 	keyArena    []byte
 	watches     []watchSet

@@ -50,7 +50,6 @@ func (c *Conn) replyBudget(n int64) bool {
 			"client", c.raddr, "reply_bytes", pending, "limit", s.outputLimit())
 		c.dropReplies()
 		c.quit = true
-		c.overOutput = true
 		return false
 	}
 	return !c.memoryRefused(n)

@@ -107,8 +107,9 @@ type Server struct {
 	// disconnected. The default is DefaultOutputBufferLimit (1 GiB).
 	OutputBufferLimit int64
 	// MaxMemory is the process's memory budget in bytes (maxmemory): a
-	// reply of 1 MiB or more that would take the process's memory past it
-	// is refused with Redis's OOM error before it is built. Zero (the
+	// reply or a write of 1 MiB or more that would take the process's
+	// memory past it is refused with Redis's OOM error before the reply is
+	// built or the database called. Zero (the
 	// default) means no budget. The server does not set the Go runtime's
 	// limit itself (that is process-wide): epoch serve does.
 	MaxMemory int64
