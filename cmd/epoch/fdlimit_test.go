@@ -123,6 +123,7 @@ func TestServe_LowDescriptorLimit(t *testing.T) {
 	// A client over maxclients is refused with Redis's error.
 	extra, err := net.Dial("tcp", respAddr)
 	must(t, err)
+	_ = extra.SetReadDeadline(time.Now().Add(30 * time.Second))
 	got, _ := bufio.NewReader(extra).ReadString('\n')
 	_ = extra.Close()
 	eq(t, "over maxclients", strings.TrimSpace(got), "-ERR max number of clients reached")
