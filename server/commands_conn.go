@@ -110,9 +110,7 @@ func cmdAuth(c *Conn, cmd Command) {
 		c.WriteError(errSyntax)
 		return
 	}
-	if !c.authenticate(user, pass) {
-		c.srv.log.Warn("server: authentication failed", "client", c.raddr)
-		c.WriteError(errWrongPass)
+	if !c.checkAuth(user, pass) {
 		return
 	}
 	c.authed = true
@@ -150,9 +148,7 @@ func cmdHello(c *Conn, cmd Command) {
 		}
 	}
 	if user != nil {
-		if !c.authenticate(user, pass) {
-			c.srv.log.Warn("server: authentication failed", "client", c.raddr)
-			c.WriteError(errWrongPass)
+		if !c.checkAuth(user, pass) {
 			return
 		}
 		c.authed = true

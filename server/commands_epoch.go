@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"path/filepath"
 	"time"
 
 	"github.com/epochdb/epochdb"
@@ -21,7 +20,7 @@ func epochCommands() []command {
 		{k1("epoch.incrfreq", 2, FlagWrite, "Counts one access of a key and returns its new frequency."), cmdEpochIncrFreq},
 		// The backup is online (a library snapshot); the event log and the
 		// preview are read by the library consistently.
-		{CommandSpec{Name: "epoch.backup", Arity: -1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Writes an online backup of the database into a directory and returns the file's path."}, cmdEpochBackup},
+		{CommandSpec{Name: "epoch.backup", Arity: -1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Writes an online backup of the database into the backup directory (or a file or sub-folder inside it) and returns the file's path."}, cmdEpochBackup},
 		{CommandSpec{Name: "epoch.events", Arity: -1, Flags: FlagReadOnly | FlagBlocking, Group: g, Summary: "Reads the durable event log (expired, pruned, evicted keys) from a cursor, optionally blocking."}, cmdEpochEvents},
 		{CommandSpec{Name: "epoch.prune", Arity: -2, Flags: FlagReadOnly | FlagLoose, Group: g, Summary: "A container for pruning commands: PREVIEW lists what the prune rule and the budget would retire now."}, cmdEpochPrune},
 		{k1("increment_frequency", 2, FlagWrite, "epoch-db 0.3: counts one access of a key."), cmdEpochIncrFreq},
@@ -123,46 +122,6 @@ func cmdRm(c *Conn, cmd Command) {
 
 // cmdSize is epoch-db 0.3's SIZE: the keys of the selected database.
 func cmdSize(c *Conn, cmd Command) { cmdDBSize(c, cmd) }
-
-// cmdEpochBackup is EPOCH.BACKUP [dir]: an online backup (DB.BackupTo) into
-// dir, or Server.BackupDir, as a new file named after the time; it answers
-// the file's absolute path. A relative dir is relative to the server's
-// working directory.
-func cmdEpochBackup(c *Conn, cmd Command) {
-	if len(cmd.Args) > 2 {
-		c.WriteError(errSyntax)
-		return
-	}
-	dir := c.srv.BackupDir
-	if len(cmd.Args) == 2 {
-		dir = string(cmd.Args[1])
-		if dir == "" {
-			c.WriteError("ERR the backup directory is an empty string")
-			return
-		}
-	}
-	if dir == "" {
-		c.WriteError("ERR no backup directory: give one (EPOCH.BACKUP dir) or start epoch serve with --backup-dir")
-		return
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		c.WriteError(sanitize("ERR backup failed: " + err.Error()))
-		return
-	}
-	start := time.Now()
-	path, err := c.srv.DB.BackupTo(abs)
-	switch {
-	case errors.Is(err, epochdb.ErrClosed):
-		c.writeErr(err)
-	case err != nil:
-		c.srv.log.Error("server: EPOCH.BACKUP failed", "client", c.raddr, "dir", abs, "err", err)
-		c.WriteError(sanitize("ERR backup failed: " + err.Error()))
-	default:
-		c.srv.log.Info("server: EPOCH.BACKUP done", "client", c.raddr, "path", path, "took", time.Since(start))
-		c.WriteBulkString(path)
-	}
-}
 
 // cmdEpochPrune is the EPOCH.PRUNE container: PREVIEW [COUNT n] and HELP.
 func cmdEpochPrune(c *Conn, cmd Command) {

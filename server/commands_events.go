@@ -72,6 +72,11 @@ func cmdEpochEvents(c *Conn, cmd Command) {
 				c.WriteError("ERR timeout is negative")
 				return
 			}
+			// As Redis: a timeout whose deadline overflows is refused.
+			if n > math.MaxInt64-c.srv.now().UnixMilli() {
+				c.WriteError("ERR timeout is out of range")
+				return
+			}
 			block = time.Duration(n) * time.Millisecond
 			if n > math.MaxInt64/int64(time.Millisecond) {
 				block = 0 // beyond 292 years: forever

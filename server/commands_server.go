@@ -291,8 +291,11 @@ func (s *Server) info(section string) [][2]string {
 			{"used_memory_human", humanBytes(m.HeapAlloc)},
 			{"used_memory_rss", utoa(m.Sys)},
 			{"used_memory_rss_human", humanBytes(m.Sys)},
-			{"maxmemory", "0"},
-			{"maxmemory_human", "0B"},
+			{"used_memory_process", itoa(processMemory())},
+			{"maxmemory", itoa(max(s.MaxMemory, 0))},
+			{"maxmemory_human", humanBytes(uint64(max(s.MaxMemory, 0)))},
+			{"maxmemory_oom_rejected", utoa(s.st.oomRejected.Load())},
+			{"client_output_buffer_limit_normal", itoa(s.outputLimit())},
 			{"maxmemory_policy", s.dbOpts().EvictionPolicy.String()},
 			{"mem_allocator", "go"},
 		}

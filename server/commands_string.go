@@ -49,8 +49,8 @@ func cmdGet(c *Conn, cmd Command) {
 		c.WriteNull()
 	case err != nil:
 		c.writeErr(err)
-	default:
-		c.WriteBulk(v)
+	case c.replyBudget(int64(len(v))):
+		c.writeBulkOwned(v)
 	}
 }
 
@@ -148,6 +148,9 @@ func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
 
 func cmdSet(c *Conn, cmd Command) {
 	args := cmd.Args
+	if c.memoryRefused(int64(len(args[2]))) {
+		return
+	}
 	key, val := c.key(args[1]), args[2]
 	var o setOptions
 	if len(args) == 4 {
@@ -226,6 +229,9 @@ func cmdSet(c *Conn, cmd Command) {
 }
 
 func cmdSetNX(c *Conn, cmd Command) {
+	if c.memoryRefused(int64(len(cmd.Args[2]))) {
+		return
+	}
 	done := false
 	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		if ok {
@@ -246,6 +252,9 @@ func cmdSetNX(c *Conn, cmd Command) {
 
 // cmdSetEX is SETEX key seconds value and PSETEX key ms value.
 func cmdSetEX(c *Conn, cmd Command) {
+	if c.memoryRefused(int64(len(cmd.Args[3]))) {
+		return
+	}
 	name, unit := "setex", "ex"
 	if equalFold(cmd.Args[0], "psetex") {
 		name, unit = "psetex", "px"
@@ -307,7 +316,9 @@ func cmdGetEX(c *Conn, cmd Command) {
 		if event != "" {
 			c.notify(notifyGeneric, event, cmd.Args[1])
 		}
-		c.WriteBulk(v)
+		if c.replyBudget(int64(len(v))) {
+			c.WriteBulk(v)
+		}
 	}
 }
 
@@ -333,6 +344,9 @@ func cmdGetDel(c *Conn, cmd Command) {
 }
 
 func cmdGetSet(c *Conn, cmd Command) {
+	if c.memoryRefused(int64(len(cmd.Args[2]))) {
+		return
+	}
 	var old []byte
 	found := false
 	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
@@ -358,18 +372,29 @@ func cmdMGet(c *Conn, cmd Command) {
 	keys := cmd.Args[1:]
 	vals := make([][]byte, len(keys))
 	found := make([]bool, len(keys))
+	var size int64 // of the values read so far
+	refused := false
 	err := c.kv().View(func(tx *epochdb.Tx) error {
 		for i, k := range keys {
 			v, err := tx.Get(c.key(k))
 			switch {
 			case err == nil:
 				vals[i], found[i] = v, true
+				// Checked as the values come, so that a refused reply
+				// holds at most one value past the budget.
+				if size += int64(len(v)); !c.replyBudget(size) {
+					refused = true
+					return errReplyRefused
+				}
 			case !errors.Is(err, epochdb.ErrNotFound):
 				return err
 			}
 		}
 		return nil
 	})
+	if refused {
+		return // replyBudget answered
+	}
 	if err != nil {
 		c.writeErr(err)
 		return
@@ -377,18 +402,24 @@ func cmdMGet(c *Conn, cmd Command) {
 	c.WriteArray(len(keys))
 	for i := range keys {
 		if found[i] {
-			c.WriteBulk(vals[i])
+			c.writeBulkOwned(vals[i])
 		} else {
 			c.WriteNull()
 		}
 	}
 }
 
+// errReplyRefused ends a read whose reply replyBudget refused.
+var errReplyRefused = errors.New("server: reply refused")
+
 // cmdMSet writes every pair in one atomic batch: after a crash all or none
 // are present.
 func cmdMSet(c *Conn, cmd Command) {
 	if len(cmd.Args)%2 == 0 {
 		c.WriteError(wrongArgs("mset"))
+		return
+	}
+	if c.memoryRefused(argBytes(cmd.Args[1:])) {
 		return
 	}
 	var err error
@@ -419,6 +450,9 @@ func cmdMSet(c *Conn, cmd Command) {
 func cmdMSetNX(c *Conn, cmd Command) {
 	if len(cmd.Args)%2 == 0 {
 		c.WriteError(wrongArgs("msetnx"))
+		return
+	}
+	if c.memoryRefused(argBytes(cmd.Args[1:])) {
 		return
 	}
 	set := false
@@ -459,19 +493,24 @@ func txExists(tx *epochdb.Tx, key []byte) (bool, error) {
 	return err == nil, err
 }
 
-// checkLength is Redis's checkStringLength: a string may not grow beyond
-// proto-max-bulk-len.
-func (c *Conn) checkLength(n int64) error {
-	if n > c.srv.cfg.protoMaxBulkLen.Load() {
+// checkLength is Redis's checkStringLength: a string of size bytes grown by
+// add bytes (both non-negative) may not exceed proto-max-bulk-len. The sum
+// is checked for overflow, so SETRANGE k 9223372036854775807 x is refused
+// rather than wrapped around.
+func (c *Conn) checkLength(size, add int64) error {
+	if total := size + add; total > c.srv.cfg.protoMaxBulkLen.Load() || total < size || total < add {
 		return replyError(errTooBig)
 	}
 	return nil
 }
 
 func cmdAppend(c *Conn, cmd Command) {
+	if c.memoryRefused(int64(len(cmd.Args[2]))) {
+		return
+	}
 	var n int
 	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
-		if err := c.checkLength(int64(len(cur.Value)) + int64(len(cmd.Args[2]))); err != nil {
+		if err := c.checkLength(int64(len(cur.Value)), int64(len(cmd.Args[2]))); err != nil {
 			return epochdb.Change{}, err
 		}
 		v := make([]byte, 0, len(cur.Value)+len(cmd.Args[2]))
@@ -543,7 +582,9 @@ func cmdGetRange(c *Conn, cmd Command) {
 		c.WriteBulk(nil)
 		return
 	}
-	c.WriteBulk(v[start : end+1])
+	if c.replyBudget(end + 1 - start) {
+		c.writeBulkOwned(v[start : end+1])
+	}
 }
 
 func cmdSetRange(c *Conn, cmd Command) {
@@ -557,15 +598,24 @@ func cmdSetRange(c *Conn, cmd Command) {
 		return
 	}
 	patch := cmd.Args[3]
+	// As Redis: the resulting size is checked before the key is looked up,
+	// so an offset past proto-max-bulk-len costs no library call and no
+	// allocation. An empty patch writes nothing, whatever the offset.
+	if len(patch) > 0 {
+		if err := c.checkLength(off, int64(len(patch))); err != nil {
+			c.writeErr(err)
+			return
+		}
+		if c.memoryRefused(off + int64(len(patch))) {
+			return
+		}
+	}
 	var n int64
 	changed := false
 	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
 		n = int64(len(cur.Value))
 		if len(patch) == 0 {
 			return epochdb.Change{Action: epochdb.Keep}, nil
-		}
-		if err := c.checkLength(off + int64(len(patch))); err != nil {
-			return epochdb.Change{}, err
 		}
 		size := max(n, off+int64(len(patch)))
 		v := make([]byte, size)

@@ -142,7 +142,7 @@ var params = []param{
 	{"appendfsync", func(s *Server) string { return appendFsync(s) }, nil},
 	{"databases", func(*Server) string { return strconv.Itoa(numDBs) }, nil},
 	{"protected-mode", func(s *Server) string { return yesNo(!s.DisableProtectedMode) }, nil},
-	{"maxmemory", func(*Server) string { return "0" }, nil},
+	{"maxmemory", func(s *Server) string { return strconv.FormatInt(max(s.MaxMemory, 0), 10) }, nil},
 	{"maxmemory-policy", func(s *Server) string { return s.dbOpts().EvictionPolicy.String() }, nil},
 	{"maxkeys", func(s *Server) string { return strconv.FormatInt(s.dbOpts().MaxKeys, 10) }, nil},
 	{"maxdisk", func(s *Server) string { return strconv.FormatInt(s.dbOpts().MaxDiskBytes, 10) }, nil},
@@ -157,10 +157,11 @@ var params = []param{
 	{"event-log-max-entries", func(s *Server) string { return strconv.FormatInt(s.dbOpts().EventLogMaxEntries, 10) }, nil},
 	{"event-log-max-age", func(s *Server) string { return s.dbOpts().EventLogMaxAge.String() }, nil},
 	{"backup-dir", func(s *Server) string { return s.BackupDir }, nil},
+	{"backup-retain", func(s *Server) string { return strconv.Itoa(max(s.BackupRetain, 0)) }, nil},
 	{"save", func(*Server) string { return "" }, nil},
 	{"client-query-buffer-limit", func(s *Server) string { return strconv.FormatInt(s.queryLimit(), 10) }, nil},
 	{"client-output-buffer-limit", func(s *Server) string {
-		return "normal 0 0 0 slave 0 0 0 pubsub " + strconv.FormatInt(s.pubsubLimit(), 10) + " 0 0"
+		return "normal " + strconv.FormatInt(s.outputLimit(), 10) + " 0 0 slave 0 0 0 pubsub " + strconv.FormatInt(s.pubsubLimit(), 10) + " 0 0"
 	}, nil},
 }
 

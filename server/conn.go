@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,12 +33,16 @@ const (
 // network. A Conn is used by its own goroutine only: handlers must not keep
 // it or call it from other goroutines.
 type Conn struct {
-	srv  *Server
-	nc   net.Conn // possibly *tls.Conn
-	raw  net.Conn // the transport under nc, closed to abort
-	rd   *reader
-	out  []byte
-	werr error
+	srv *Server
+	nc  net.Conn // possibly *tls.Conn
+	raw net.Conn // the transport under nc, closed to abort
+	rd  *reader
+	out []byte
+	// segs are replies queued before out, by reference: the buffered
+	// bytes up to a large value, then the value (see writeBulkOwned).
+	segs     [][]byte
+	segBytes int
+	werr     error
 
 	id         int64
 	raddr      string
@@ -48,6 +54,7 @@ type Conn struct {
 	// State of the connection's goroutine.
 	resp        int // 2 or 3
 	authed      bool
+	authFails   int // failed AUTH attempts (see authlimit.go)
 	db          int
 	tx          *txState       // non-nil inside MULTI
 	execTx      *epochdb.Tx    // the transaction running EXEC's queued commands, nil otherwise
@@ -166,12 +173,18 @@ func (c *Conn) serve() {
 			return
 		}
 		c.execute(args)
+		if int64(c.pending()) > c.srv.outputLimit() {
+			c.srv.log.Warn("server: closing client over the output buffer limit (client-output-buffer-limit normal)",
+				"client", c.raddr, "reply_bytes", c.pending(), "limit", c.srv.outputLimit())
+			c.dropReplies()
+			c.quit = true
+		}
 		if c.quit {
 			c.flushGroup()
 			_ = c.flush()
 			return
 		}
-		if !c.rd.buffered() || len(c.out) >= flushThreshold {
+		if !c.rd.buffered() || c.pending() >= flushThreshold {
 			c.flushGroup()
 			if c.flush() != nil {
 				return
@@ -189,7 +202,7 @@ func (c *Conn) recoverPanic() {
 	if r := recover(); r != nil {
 		c.srv.log.Error("server: panic serving a command; client disconnected",
 			"client", c.raddr, "command", string(c.nameBuf), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-		c.out = c.out[:0]
+		c.dropReplies()
 	}
 }
 
@@ -265,12 +278,24 @@ func (c *Conn) limits() limits {
 // flush writes the buffered replies: straight to the network, or into the
 // push queue once the connection has subscribed.
 func (c *Conn) flush() error {
-	if len(c.out) == 0 || c.werr != nil {
+	if c.pending() == 0 || c.werr != nil {
 		return c.werr
 	}
-	if c.pushing {
+	if len(c.segs) > 0 && c.pushing { // the push queue takes one buffer
+		c.out = append(slices.Concat(c.segs...), c.out...)
+		c.segs, c.segBytes = nil, 0
+	}
+	for _, b := range c.segs {
+		if c.werr = c.writeAll(b); c.werr != nil {
+			break
+		}
+	}
+	c.segs, c.segBytes = nil, 0
+	switch {
+	case c.werr != nil:
+	case c.pushing:
 		c.werr = c.push.enqueue(c, c.out)
-	} else {
+	default:
 		c.werr = c.writeAll(c.out)
 	}
 	if cap(c.out) > flushThreshold {
@@ -303,6 +328,35 @@ func (c *Conn) writeAll(b []byte) error {
 		b = b[n:]
 	}
 	return nil
+}
+
+// pending is the size of the replies buffered and not yet written.
+func (c *Conn) pending() int { return c.segBytes + len(c.out) }
+
+// dropReplies discards the replies not yet written.
+func (c *Conn) dropReplies() {
+	c.segs, c.segBytes = nil, 0
+	c.out = c.out[:0]
+}
+
+// ownedMin is the size from which writeBulkOwned queues a value by
+// reference.
+const ownedMin = 64 << 10
+
+// writeBulkOwned writes v as a bulk string like WriteBulk, for a v that is
+// the caller's to give away (a value the library returned: it is never
+// changed afterwards). A large v is queued by reference instead of copied
+// into the output buffer, so a GET of a large value holds one copy of it,
+// not two.
+func (c *Conn) writeBulkOwned(v []byte) {
+	if len(v) < ownedMin || c.pushing {
+		c.WriteBulk(v)
+		return
+	}
+	c.out = append(strconv.AppendInt(append(c.out, '$'), int64(len(v)), 10), '\r', '\n')
+	c.segs = append(c.segs, c.out, v)
+	c.segBytes += len(c.out) + len(v)
+	c.out = append(make([]byte, 0, 512), '\r', '\n')
 }
 
 // ID returns the connection's unique id (CLIENT ID).

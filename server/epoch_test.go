@@ -93,33 +93,34 @@ func TestEpochBackup(t *testing.T) {
 	eq(t, "in the backup dir", filepath.Dir(path), backups)
 	verify(path, 3)
 
-	// A directory argument, created if missing; go-redis RESP3 and RESP2.
-	dir := filepath.Join(t.TempDir(), "x", "y")
-	p3, err := ts.client(t).Do(ctx, "EPOCH.BACKUP", dir).Text()
+	// A sub-folder, created if missing; go-redis RESP3 and RESP2.
+	dir := filepath.Join(backups, "x", "y")
+	p3, err := ts.client(t).Do(ctx, "EPOCH.BACKUP", "x/y").Text()
 	must(t, err)
 	eq(t, "RESP3 path dir", filepath.Dir(p3), dir)
 	verify(p3, 3)
-	p2, err := ts.client(t, resp2).Do(ctx, "EPOCH.BACKUP", dir).Text()
+	p2, err := ts.client(t, resp2).Do(ctx, "EPOCH.BACKUP", "x/y").Text()
 	must(t, err)
 	if p2 == p3 || filepath.Dir(p2) != dir {
 		t.Errorf("second backup in the same millisecond: %s after %s (want a new file)", p2, p3)
 	}
 	verify(p2, 3)
 
-	// redis-cli.
-	out, err := redisCLI(t, ts, "EPOCH.BACKUP", dir)
+	// redis-cli, naming the file.
+	out, err := redisCLI(t, ts, "EPOCH.BACKUP", "x/nightly.backup")
 	must(t, err)
+	eq(t, "named file", strings.TrimSpace(out), filepath.Join(backups, "x", "nightly.backup"))
 	verify(strings.TrimSpace(out), 3)
 
 	// Errors.
-	file := filepath.Join(t.TempDir(), "file")
-	must(t, os.WriteFile(file, nil, 0o600))
-	if got := rc.do("EPOCH.BACKUP", filepath.Join(file, "sub")); !strings.HasPrefix(got, "-ERR backup failed: ") ||
+	must(t, os.WriteFile(filepath.Join(backups, "file"), nil, 0o600))
+	if got := rc.do("EPOCH.BACKUP", "file/sub"); !strings.HasPrefix(got, "-ERR backup failed: ") ||
 		!strings.Contains(got, "not a directory") {
 		t.Errorf("EPOCH.BACKUP under a file = %s", got)
 	}
 	runScript(t, ts, rc, `
-		EPOCH.BACKUP "" => -ERR the backup directory is an empty string
+		EPOCH.BACKUP x/nightly.backup => -ERR backup failed: x/nightly.backup exists (a backup never replaces a file)
+		EPOCH.BACKUP "" => -ERR the backup name is an empty string
 		EPOCH.BACKUP a b => -ERR syntax error
 		MULTI => +OK
 		EPOCH.BACKUP => -ERR Command not allowed inside a transaction
@@ -127,7 +128,7 @@ func TestEpochBackup(t *testing.T) {
 	`)
 	noDir := startServer(t)
 	eq(t, "without a backup dir", noDir.dial(t).do("EPOCH.BACKUP"),
-		"-ERR no backup directory: give one (EPOCH.BACKUP dir) or start epoch serve with --backup-dir")
+		"-ERR no backup directory: start epoch serve with --backup-dir (Server.BackupDir)")
 	eq(t, "CONFIG GET backup-dir", rc.do("CONFIG", "GET", "backup-dir"), fmt.Sprintf(`["backup-dir" %q]`, backups))
 	eq(t, "CONFIG SET backup-dir", rc.do("CONFIG", "SET", "backup-dir", "/tmp"),
 		"-ERR CONFIG SET failed (possibly related to argument 'backup-dir') - can't set immutable config")

@@ -55,7 +55,7 @@ func (c *Conn) writeErr(err error) {
 		// reads.
 		c.WriteError("MISCONF the store cannot write to disk and refuses writes until the server is restarted: " + err.Error())
 	case errors.Is(err, epochdb.ErrFull):
-		c.WriteError("OOM command not allowed when used memory > 'maxmemory'.")
+		c.WriteError(errOOM)
 	case errors.Is(err, epochdb.ErrConflict):
 		c.WriteError("ERR transaction conflict persisted after retries; try again")
 	case errors.Is(err, epochdb.ErrClosed):

@@ -180,10 +180,17 @@ func (r *reader) readBulk(size int) ([]byte, error) {
 			return nil, unexpected(err)
 		}
 	} else {
+		// The buffer doubles as the data arrives (never more than twice
+		// what was received, and about one extra copy of the argument in
+		// all, where append's growth would copy it several times over).
 		arg = make([]byte, 0, min(size, bulkChunk))
 		for len(arg) < size {
-			n := min(size-len(arg), bulkChunk)
-			arg = slices.Grow(arg, n)
+			if len(arg) == cap(arg) {
+				grown := make([]byte, len(arg), min(size, 2*cap(arg)))
+				copy(grown, arg)
+				arg = grown
+			}
+			n := min(size-len(arg), cap(arg)-len(arg))
 			if _, err := io.ReadFull(r.br, arg[len(arg):len(arg)+n]); err != nil {
 				return nil, unexpected(err)
 			}

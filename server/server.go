@@ -76,8 +76,14 @@ type Server struct {
 	DisableProtectedMode bool
 
 	// MaxClients bounds the connected clients (maxclients); a client beyond
-	// it gets "ERR max number of clients reached". The default is 10000.
+	// it gets "ERR max number of clients reached". The default is 10000. At
+	// start it is lowered, with a log line, to the process's descriptor
+	// limit (RLIMIT_NOFILE) minus FDReserve, as Redis does.
 	MaxClients int
+	// FDReserve is the number of file descriptors kept for everything but
+	// client connections (the storage engine's files above all). The
+	// default is DefaultFDReserve.
+	FDReserve int
 	// IdleTimeout closes a client idle for that long (timeout); subscribed
 	// clients are exempt. Zero (the default) never closes idle clients.
 	IdleTimeout time.Duration
@@ -96,6 +102,17 @@ type Server struct {
 	// to it is being written, so a client that never reads holds at most one
 	// reply of memory until then. The default is 60s.
 	WriteTimeout time.Duration
+	// OutputBufferLimit bounds the replies pending for a normal client
+	// (client-output-buffer-limit normal hard limit); a client past it is
+	// disconnected. The default is DefaultOutputBufferLimit (1 GiB).
+	OutputBufferLimit int64
+	// MaxMemory is the process's memory budget in bytes (maxmemory): a
+	// reply or a write of 1 MiB or more that would take the process's
+	// memory past it is refused with Redis's OOM error before the reply is
+	// built or the database called. Zero (the
+	// default) means no budget. The server does not set the Go runtime's
+	// limit itself (that is process-wide): epoch serve does.
+	MaxMemory int64
 	// PubSubBufferLimit bounds the messages queued for a subscribed client
 	// (client-output-buffer-limit pubsub hard limit); a client beyond it is
 	// disconnected. The default is 32 MiB.
@@ -110,10 +127,15 @@ type Server struct {
 	// (notify-keyspace-events, Redis's letters). Empty disables them.
 	NotifyKeyspaceEvents string
 
-	// BackupDir is the directory EPOCH.BACKUP writes into when it is given
-	// none (epoch serve defaults it to the data directory's sibling
-	// "<dir>-backups"). Empty means EPOCH.BACKUP needs a directory argument.
+	// BackupDir is the directory EPOCH.BACKUP writes into (epoch serve
+	// defaults it to the data directory's sibling "<dir>-backups"). A client
+	// may name a sub-folder or a file inside it, never a path outside it.
+	// Empty disables EPOCH.BACKUP.
 	BackupDir string
+	// BackupRetain is how many backup files EPOCH.BACKUP keeps under
+	// BackupDir (backup-retain): after each backup the oldest beyond it are
+	// removed. Zero keeps them all.
+	BackupRetain int
 
 	// ConfigFile is the configuration file the server was started from,
 	// reported by INFO.
@@ -147,6 +169,10 @@ type Server struct {
 	baseCtx    context.Context
 	cancelBase context.CancelFunc
 	bg         bgsave
+	backupMu   sync.Mutex // one EPOCH.BACKUP and its pruning at a time
+
+	auth     authLimiter
+	authWait func(ctx context.Context, d time.Duration) // sleepCtx; tests record instead
 
 	nextID  atomic.Int64
 	hub     hub
@@ -165,6 +191,7 @@ type serverStats struct {
 	commands    atomic.Uint64
 	netIn       atomic.Uint64
 	netOut      atomic.Uint64
+	oomRejected atomic.Uint64 // replies and writes refused for the memory budget
 }
 
 func (s *Server) init() {
@@ -187,6 +214,10 @@ func (s *Server) init() {
 			s.log = slog.New(slog.DiscardHandler)
 		}
 		s.cfg.init(s)
+		s.adjustMaxClients()
+		if s.authWait == nil {
+			s.authWait = sleepCtx
+		}
 		s.listeners = make(map[*net.Listener]struct{})
 		s.conns = make(map[*Conn]struct{})
 		s.drained = make(chan struct{})
@@ -195,6 +226,14 @@ func (s *Server) init() {
 		s.started = time.Now()
 		s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	})
+}
+
+// CheckPassword reports whether p is the password of the default user as
+// it is now (CONFIG SET requirepass changes it), compared in constant
+// time. epoch serve's HTTP endpoints authenticate with it.
+func (s *Server) CheckPassword(p string) bool {
+	s.init()
+	return s.cfg.checkPassword([]byte(p))
 }
 
 // now is the server's clock: the database's.
@@ -235,7 +274,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("server: accept failed; retrying", "err", err, "in", backoff)
-				time.Sleep(backoff)
+				sleepCtx(s.baseCtx, backoff) // cut short by shutdown
 				continue
 			}
 			return err

@@ -26,7 +26,7 @@ func TestHealthz_ReportsEngineFailure(t *testing.T) {
 	must(t, err)
 	defer db.Close()
 	var stopping atomic.Bool
-	hs := httptest.NewServer(newHTTPHandler(db, &stopping))
+	hs := httptest.NewServer(newHTTPHandler(db, &stopping, nil))
 	defer hs.Close()
 	get := func() (int, string) {
 		resp, err := http.Get(hs.URL + "/healthz")

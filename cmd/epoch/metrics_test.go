@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -87,40 +86,15 @@ next:
 // keys written, the Go and process collectors are there, and the EpochDB
 // families pass promlint as served.
 func TestServe_Metrics(t *testing.T) {
-	o := testOptions(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan [2]net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, o, io.Discard, func(r, h net.Addr) { addrs <- [2]net.Addr{r, h} })
-	}()
-	var a [2]net.Addr
-	select {
-	case a = <-addrs:
-	case err := <-done:
-		t.Fatalf("runServe: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server did not start")
-	}
-	defer func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("runServe: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("the server did not stop")
-		}
-	}()
-	url := "http://" + a[1].String() + "/metrics"
+	respAddr, httpAddr := runServeInProcess(t, testOptions(t))
+	url := "http://" + httpAddr + "/metrics"
 
 	_, before := scrape(t, url)
 	if v, ok := sample(before, "epochdb_keys"); !ok || v != 0 {
 		t.Fatalf("epochdb_keys = %v (present %v) before any write", v, ok)
 	}
 
-	c := newClient(t, a[0].String())
+	c := newClient(t, respAddr)
 	rctx := context.Background()
 	const n = 25
 	withTTL := 0
@@ -210,7 +184,7 @@ func TestServe_Metrics(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /metrics = %d", resp.StatusCode)
 	}
-	resp, err = http.Get("http://" + a[1].String() + "/healthz")
+	resp, err = http.Get("http://" + httpAddr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}

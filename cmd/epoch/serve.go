@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -29,6 +30,9 @@ type serveOptions struct {
 	addr            string
 	httpAddr        string
 	requirepass     string
+	requirepassFile string
+	httpAuth        bool
+	httpInsecure    bool
 	tlsCert         string
 	tlsKey          string
 	configFile      string
@@ -37,6 +41,9 @@ type serveOptions struct {
 	timeout         int
 	maxclients      int
 	protoMaxBulkLen string
+	maxmemory       string
+	queryBufLimit   string
+	outputBufLimit  string
 	protectedMode   bool
 	notify          string
 	slowlogSlower   int64
@@ -63,6 +70,7 @@ type serveOptions struct {
 	eventLogMaxAge     time.Duration
 	backupDir          string
 	walPreallocate     string
+	backupRetain       int
 
 	// init lets serve create a store in a non-empty directory that is not
 	// one; unknownEnv are EPOCH_* variables that name no setting.
@@ -135,7 +143,10 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.dir, "dir", "./epoch-data", "data directory")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:6380", "RESP listen address (TLS when --tls-cert is set)")
 	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9380", `HTTP listen address for /healthz (and /metrics); "" disables`)
-	f.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with; required to listen on a non-loopback address")
+	f.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with; required to listen on a non-loopback address (prefer --requirepass-file or EPOCH_REQUIREPASS: argv is visible to other users)")
+	f.StringVar(&o.requirepassFile, "requirepass-file", "", "file holding the password (its first line), instead of --requirepass")
+	f.BoolVar(&o.httpAuth, "http-auth", false, "require the password on HTTP (basic auth or a bearer token); always on for a non-loopback --http-addr")
+	f.BoolVar(&o.httpInsecure, "http-insecure", false, "serve HTTP on a non-loopback --http-addr without a password")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve RESP over TLS")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.configFile, "config", "", "configuration file: one \"name value\" per line, names as these flags")
@@ -144,6 +155,9 @@ closed, the exit status is 0.`,
 	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
 	f.IntVar(&o.maxclients, "maxclients", server.DefaultMaxClients, "maximum connected clients")
 	f.StringVar(&o.protoMaxBulkLen, "proto-max-bulk-len", "512mb", "largest argument a client may send")
+	f.StringVar(&o.maxmemory, "maxmemory", "auto", "the process's memory budget: the Go runtime's soft limit, and large replies and writes that would pass it answer OOM (auto: 75% of the machine's or the cgroup's memory; 0: none)")
+	f.StringVar(&o.queryBufLimit, "client-query-buffer-limit", "1gb", "largest command (all its arguments) a client may send; past it the client is disconnected")
+	f.StringVar(&o.outputBufLimit, "client-output-buffer-limit", "1gb", "largest reply pending for a normal client; past it the client is disconnected")
 	f.BoolVar(&o.protectedMode, "protected-mode", true, "refuse non-loopback listening and clients while no password is set")
 	f.StringVar(&o.notify, "notify-keyspace-events", "", "keyspace notifications to publish (Redis's letters, e.g. KEA)")
 	f.Int64Var(&o.slowlogSlower, "slowlog-log-slower-than", 10000, "slow log threshold in microseconds (negative disables)")
@@ -166,7 +180,8 @@ closed, the exit status is 0.`,
 	f.DurationVar(&o.eventLogMaxAge, "event-log-max-age", 0, "drop events older than this from the log (0: keep until --event-log-max-entries drops them)")
 	f.StringVar(&o.walPreallocate, "wal-preallocate", "auto", "reserve ~70 MiB of disk per write-ahead log file up front: yes, no, or auto (yes with appendfsync always, where it makes fsyncs cheaper)")
 	f.BoolVar(&o.init, "init", false, "create a store in --dir even though it is not empty (serve refuses a non-empty directory that is not a store)")
-	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes to when given none (default "<dir>-backups", beside the data directory)`)
+	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes into, never outside it (default "<dir>-backups", beside the data directory)`)
+	f.IntVar(&o.backupRetain, "backup-retain", 10, "backup files EPOCH.BACKUP keeps under --backup-dir; older ones are removed (0: keep all)")
 	return cmd
 }
 
@@ -246,6 +261,73 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	return opts, nil
 }
 
+// memoryLimits are the parsed memory settings of epoch serve.
+type memoryLimits struct{ max, query, output int64 }
+
+// parseMemoryLimits parses maxmemory ("auto": DefaultMaxMemoryShare percent
+// of server.SystemMemory) and the client buffer limits.
+func parseMemoryLimits(o serveOptions) (memoryLimits, error) {
+	var m memoryLimits
+	var err error
+	if strings.EqualFold(o.maxmemory, "auto") {
+		m.max = server.SystemMemory() / 100 * server.DefaultMaxMemoryShare
+	} else if m.max, err = server.ParseMemory(o.maxmemory); err != nil {
+		return m, fmt.Errorf("maxmemory: %w", err)
+	}
+	if m.query, err = server.ParseMemory(o.queryBufLimit); err != nil || m.query < 1<<20 {
+		return m, fmt.Errorf("client-query-buffer-limit: %q is not a size of at least 1mb", o.queryBufLimit)
+	}
+	if m.output, err = server.ParseMemory(o.outputBufLimit); err != nil || m.output < 1<<20 {
+		return m, fmt.Errorf("client-output-buffer-limit: %q is not a size of at least 1mb", o.outputBufLimit)
+	}
+	return m, nil
+}
+
+// fdReserve is the number of descriptors kept out of maxclients' reach:
+// the server's default, plus the HTTP listener's connections when it is on.
+func fdReserve(o serveOptions) int {
+	if o.httpAddr == "" {
+		return server.DefaultFDReserve
+	}
+	return server.DefaultFDReserve + httpMaxConns
+}
+
+// readPasswordFile reads --requirepass-file into o.requirepass: the file's
+// first line, without its line ending.
+func readPasswordFile(o *serveOptions) error {
+	if o.requirepassFile == "" {
+		return nil
+	}
+	if o.requirepass != "" {
+		return errors.New("requirepass and requirepass-file are exclusive: give the password once")
+	}
+	b, err := os.ReadFile(o.requirepassFile)
+	if err != nil {
+		return fmt.Errorf("requirepass-file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if o.requirepass = strings.TrimSuffix(line, "\r"); o.requirepass == "" {
+		return fmt.Errorf("requirepass-file: %s: the first line is empty", o.requirepassFile)
+	}
+	return nil
+}
+
+// httpNeedsAuth reports whether HTTP requires the password: with
+// --http-auth, and on a non-loopback --http-addr unless --http-insecure. It
+// refuses a non-loopback address without a password and without
+// --http-insecure.
+func httpNeedsAuth(o serveOptions) (bool, error) {
+	if o.httpAddr == "" {
+		return false, nil
+	}
+	need := o.httpAuth || !loopbackHost(o.httpAddr) && !o.httpInsecure
+	if need && o.requirepass == "" {
+		return false, fmt.Errorf("refusing to serve HTTP on %s without a password: set --requirepass "+
+			"(or --requirepass-file, EPOCH_REQUIREPASS), or pass --http-insecure to accept the risk", o.httpAddr)
+	}
+	return need, nil
+}
+
 // loopbackHost reports whether the host of a listen address is a loopback
 // address or name.
 func loopbackHost(addr string) bool {
@@ -276,8 +358,19 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	if err != nil {
 		return fmt.Errorf("proto-max-bulk-len: %w", err)
 	}
-	if o.timeout < 0 || o.maxclients < 1 {
-		return errors.New("timeout must be >= 0 and maxclients >= 1")
+	mem, err := parseMemoryLimits(o)
+	if err != nil {
+		return err
+	}
+	if o.timeout < 0 || o.maxclients < 1 || o.backupRetain < 0 {
+		return errors.New("timeout and backup-retain must be >= 0 and maxclients >= 1")
+	}
+	if err := readPasswordFile(&o); err != nil {
+		return err
+	}
+	httpAuth, err := httpNeedsAuth(o)
+	if err != nil {
+		return err
 	}
 	if o.protectedMode && o.requirepass == "" && !loopbackHost(o.addr) {
 		return fmt.Errorf("refusing to listen on %s without a password: set --requirepass "+
@@ -351,25 +444,45 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		RequirePass:          o.requirepass,
 		DisableProtectedMode: !o.protectedMode,
 		MaxClients:           o.maxclients,
+		FDReserve:            fdReserve(o),
 		IdleTimeout:          time.Duration(o.timeout) * time.Second,
 		ProtoMaxBulkLen:      maxBulk,
+		QueryBufferLimit:     mem.query,
+		OutputBufferLimit:    mem.output,
+		MaxMemory:            mem.max,
 		NotifyKeyspaceEvents: o.notify,
 		BackupDir:            backupDir,
+		BackupRetain:         o.backupRetain,
 		SlowlogThreshold:     slowlog,
 		SlowlogMaxLen:        o.slowlogMaxLen,
 		ConfigFile:           o.configFile,
 		Logger:               log,
 	}
+	if mem.max > 0 {
+		// Process-wide, so set here rather than by the server package; the
+		// previous limit is restored when runServe returns.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mem.max))
+	}
+	log.Info("server: memory limits", "maxmemory", mem.max, "client_query_buffer_limit", mem.query,
+		"client_output_buffer_limit", mem.output)
 	var stopping atomic.Bool
 	var httpSrv *http.Server
 	if httpLn != nil {
-		httpSrv = &http.Server{Handler: newHTTPHandler(db, &stopping), ReadHeaderTimeout: 10 * time.Second}
+		var check func(string) bool
+		if httpAuth {
+			check = srv.CheckPassword
+		} else if !loopbackHost(o.httpAddr) {
+			log.Warn("http: serving without a password on a non-loopback address (--http-insecure)", "addr", o.httpAddr)
+		}
+		httpSrv = newHTTPServer(newHTTPHandler(db, &stopping, check))
+		httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+		httpLn = newLimitListener(httpLn, httpMaxConns)
 		go func() {
 			if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http: serve failed", "err", err)
 			}
 		}()
-		log.Info("http: listening", "addr", httpLn.Addr().String())
+		log.Info("http: listening", "addr", httpLn.Addr().String(), "auth", httpAuth, "max_connections", httpMaxConns)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

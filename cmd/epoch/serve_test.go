@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,12 @@ import (
 // EPOCH_TEST_MAIN=1 it runs main with the arguments after "--".
 func TestMain(m *testing.M) {
 	if os.Getenv("EPOCH_TEST_MAIN") == "1" {
+		if n, err := strconv.ParseUint(os.Getenv("EPOCH_TEST_NOFILE"), 10, 64); err == nil {
+			// A lowered descriptor limit (see TestServe_LowDescriptorLimit).
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+				panic(err)
+			}
+		}
 		for i, a := range os.Args {
 			if a == "--" {
 				os.Args = append([]string{"epoch"}, os.Args[i+1:]...)
@@ -146,6 +153,8 @@ func testOptions(t *testing.T) serveOptions {
 		protectedMode: true, slowlogSlower: 10000, slowlogMaxLen: 128, logLevel: "error", logFormat: "text",
 		shutdownTimeout: 10 * time.Second, maxDisk: "0", maxmemoryPolicy: "noeviction", lfuHalfLife: time.Hour,
 		pruneInterval: time.Minute, eventLogMaxEntries: 1_000_000,
+		maxmemory: get("maxmemory"), queryBufLimit: get("client-query-buffer-limit"),
+		outputBufLimit: get("client-output-buffer-limit"),
 	}
 	return o
 }
