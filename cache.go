@@ -13,7 +13,9 @@ import (
 //
 // It is write-through and owned by the shard: every writeOp updates the
 // entries of the keys it wrote after its batch is applied, while it still
-// holds the shard locks, so the cache never holds a state older than the
+// holds the shard locks (a key the cache does not hold enters on a write
+// only while the shard has room, so that a stream of new keys causes no
+// evictions; a Get brings it in), so the cache never holds a state older than the
 // store's. A Get that misses reads the engine without the shard lock and
 // then fills the cache only if no write to the shard began or ended
 // meanwhile (the shard's generation is unchanged and no write is between
@@ -137,7 +139,14 @@ func (db *DB) cacheSet(sh *shard, key []byte, hdr keyspace.Header, value []byte,
 	defer c.mu.Unlock()
 	c.gen++
 	c.writing--
-	if old := c.m[string(key)]; old != nil {
+	old := c.m[string(key)]
+	if old == nil && c.bytes+e.size(string(key)) > db.cacheMax {
+		// A write of a key the cache does not hold is admitted only while
+		// there is room: a stream of new keys (a bulk load) then costs no
+		// evictions; a read of the key brings it in.
+		return
+	}
+	if old != nil {
 		if n := old.reads.Swap(0); n > 0 && keepReads {
 			e.reads.Store(n)
 			e.last.Store(old.last.Load())

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/epochdb/epochdb/internal/keyspace"
 	"github.com/epochdb/epochdb/internal/testutil"
@@ -80,24 +79,10 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// failingFS returns an in-memory filesystem whose writes to Pebble's log
-// (walOnly) or reads of its tables (reads) fail while the toggle is on.
-func failingFS(match func(op errorfs.Op) bool) (*errorfs.FS, *errorfs.Toggle) {
-	tg := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if match(op) {
-			return errorfs.ErrInjected
-		}
-		return nil
-	})}
-	return errorfs.Wrap(vfs.NewMem(), tg), tg
-}
-
 func TestFault_EngineWriteError_RefusesWritesKeepsReads(t *testing.T) {
 	for _, syncWrites := range []bool{true, false} {
 		t.Run(fmt.Sprintf("SyncWrites=%v", syncWrites), func(t *testing.T) {
-			fs, tg := failingFS(func(op errorfs.Op) bool {
-				return strings.HasSuffix(op.Path, ".log") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite
-			})
+			fs, tg := testutil.FaultFS(testutil.LogWrites)
 			db, err := Open("db", &Options{FS: fs, Clock: testutil.NewClock(), SyncWrites: syncWrites, SyncInterval: time.Hour})
 			testutil.Must(t, err)
 			for i := range 100 {
@@ -135,7 +120,7 @@ func TestFault_EngineWriteError_RefusesWritesKeepsReads(t *testing.T) {
 }
 
 func TestFault_ReadErrorInLifecyclePasses_LeavesDBUsable(t *testing.T) {
-	fs, tg := failingFS(func(op errorfs.Op) bool {
+	fs, tg := testutil.FaultFS(func(op errorfs.Op) bool {
 		return strings.HasSuffix(op.Path, ".sst") && op.Kind == errorfs.OpFileReadAt
 	})
 	clk := testutil.NewClock()

@@ -389,13 +389,7 @@ func (tx *Tx) Expire(key []byte, ttl time.Duration) error {
 func (tx *Tx) Persist(key []byte) error { return tx.setDeadline(key, 0) }
 
 func (tx *Tx) setDeadline(key []byte, exp int64) error {
-	if err := tx.check(true); err != nil {
-		return err
-	}
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	v, err := tx.view(key, false)
+	v, err := tx.writeView(key)
 	if err != nil {
 		return err
 	}
@@ -670,13 +664,7 @@ func (tx *Tx) TTL(key []byte) (time.Duration, error) {
 // transaction does, and its Change is buffered like Set or Delete. Unlike
 // DB.Modify, fn may call the transaction's methods.
 func (tx *Tx) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)) error {
-	if err := tx.check(true); err != nil {
-		return err
-	}
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	v, err := tx.view(key, false)
+	v, err := tx.writeView(key)
 	if err != nil {
 		return err
 	}
@@ -720,12 +708,6 @@ func (tx *Tx) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 // transaction's start makes the key invisible to it, and the change is
 // buffered.
 func (tx *Tx) SetDeadline(key []byte, t time.Time, cond DeadlineCond) (bool, error) {
-	if err := tx.check(true); err != nil {
-		return false, err
-	}
-	if err := checkKey(key); err != nil {
-		return false, err
-	}
 	exp := int64(0)
 	if !t.IsZero() {
 		if t.UnixMilli() <= 0 {
@@ -733,7 +715,7 @@ func (tx *Tx) SetDeadline(key []byte, t time.Time, cond DeadlineCond) (bool, err
 		}
 		exp = ceilMs(t)
 	}
-	v, err := tx.view(key, false)
+	v, err := tx.writeView(key)
 	if err != nil {
 		return false, err
 	}
@@ -744,4 +726,16 @@ func (tx *Tx) SetDeadline(key []byte, t time.Time, cond DeadlineCond) (bool, err
 		return false, nil
 	}
 	return true, tx.setDeadline(key, exp)
+}
+
+// writeView is view for a write method: it checks that the transaction is
+// open and writable and that key is valid first.
+func (tx *Tx) writeView(key []byte) (txView, error) {
+	if err := tx.check(true); err != nil {
+		return txView{}, err
+	}
+	if err := checkKey(key); err != nil {
+		return txView{}, err
+	}
+	return tx.view(key, false)
 }

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 )
 
 // TestServer_EngineFailure_RefusesWritesKeepsServing: once the store
@@ -17,14 +16,9 @@ import (
 // full disk gives), a write gets a MISCONF error reply at once, reads and
 // PING go on, INFO reports the failure, and the server shuts down.
 func TestServer_EngineFailure_RefusesWritesKeepsServing(t *testing.T) {
-	tg := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if strings.HasSuffix(op.Path, ".log") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return errorfs.ErrInjected
-		}
-		return nil
-	})}
+	fs, tg := testutil.FaultFS(testutil.LogWrites)
 	ts := startServerDB(t, func(o *epochdb.Options) {
-		o.FS = errorfs.Wrap(vfs.NewMem(), tg)
+		o.FS = fs
 		o.SyncWrites = true
 	})
 	rc := ts.dial(t)

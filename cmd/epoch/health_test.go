@@ -8,21 +8,15 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 )
 
 // TestHealthz_ReportsEngineFailure: /healthz answers 200 while the store
 // accepts writes and 503 with the reason once it cannot write its log.
 func TestHealthz_ReportsEngineFailure(t *testing.T) {
-	tg := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if strings.HasSuffix(op.Path, ".log") && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return errorfs.ErrInjected
-		}
-		return nil
-	})}
-	db, err := epochdb.Open("db", &epochdb.Options{FS: errorfs.Wrap(vfs.NewMem(), tg), SyncWrites: true})
+	fs, tg := testutil.FaultFS(testutil.LogWrites)
+	db, err := epochdb.Open("db", &epochdb.Options{FS: fs, SyncWrites: true})
 	must(t, err)
 	defer db.Close()
 	var stopping atomic.Bool

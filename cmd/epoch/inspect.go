@@ -486,12 +486,23 @@ With --event-log yes the removed keys are logged as a server would log them.`,
 	pf.Var(&ps.rule.eventLogValues, "event-log-values", "with --apply and --event-log yes: with their values")
 	pf.Int64Var(&ps.rule.eventLogMaxEntries, "event-log-max-entries", epochdb.DefaultOptions().EventLogMaxEntries, "with --apply: events the log keeps")
 
-	check, _ := newInspectCmd("check", "Verify a store's consistency",
+	var repair bool
+	check, _ := newInspectCmd("check", "Verify a store's consistency (and repair it)",
 		`Check compares the key counters with a scan of the records, the deadline
 index with the records' deadlines, looks for metadata without a record and
 checks the event log's sequence numbers. It reports, and exits with status 1
-when it found a problem; it repairs nothing (there is no --repair yet).`,
+when it found a problem.
+
+With --repair (offline only, on the store itself, which no server may hold)
+it first fixes what can be fixed without losing data: it adds the deadline
+index entries records lack, removes stale index entries and metadata without
+a record, and rewrites the counters from the records; then it checks.`,
 		cobra.NoArgs, func(cmd *cobra.Command, s *source, _ []string) error {
+			if repair {
+				if err := s.repair(cmd); err != nil {
+					return err
+				}
+			}
 			var r epochdb.CheckReport
 			if err := s.do(cmd, inspect.Request{Op: "check"}, &r); err != nil {
 				return err
@@ -504,7 +515,30 @@ when it found a problem; it repairs nothing (there is no --repair yet).`,
 			}
 			return nil
 		})
+	check.Flags().BoolVar(&repair, "repair", false, "offline: fix what can be fixed without losing data, then check")
 	return []*cobra.Command{stats, keys, get, meta, hot, cold, prune, check, newCompactCmd()}
+}
+
+// repair opens the store itself (no server may hold it), repairs it and
+// prints what it changed on stderr.
+func (s *source) repair(cmd *cobra.Command) error {
+	if s.addr != "" {
+		return errors.New("check --repair works offline (--dir): stop the server first")
+	}
+	db, err := openOffline(s.dir, &epochdb.Options{DisableReadTracking: true, NoWALPreallocation: true})
+	if err != nil {
+		return err
+	}
+	r, err := db.Repair()
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "repaired: %d deadline index entries added, %d stale ones removed, %d metadata records without data removed, counters rewritten (%d namespaces differed)\n",
+		r.TTLAdded, r.TTLRemoved, r.MetaRemoved, len(r.CountersFixed))
+	return nil
 }
 
 func hotColdCmd(op, what string) *cobra.Command {

@@ -303,3 +303,15 @@ func TestCLI_PruneApply(t *testing.T) {
 	wantFail(t, "no rule to apply", append([]string{"prune", "--apply"}, off...)...)
 	wantFail(t, "works offline", "prune", "--apply", "--addr", "127.0.0.1:1", "--prune-min-frequency", "1")
 }
+
+// TestCLI_CheckRepair: check --repair repairs the store itself offline and
+// then checks it; online it is refused (a server's store is in use).
+func TestCLI_CheckRepair(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	makeStore(t, dir, nil, "a", "b")
+	out, errOut, err := epoch(t, nil, "check", "--repair", "--dir", dir)
+	if err != nil || !strings.Contains(out, "OK: no problems found") || !strings.Contains(errOut, "repaired: 0 deadline index entries added") {
+		t.Fatalf("check --repair: %v\nstdout:\n%s\nstderr:\n%s", err, out, errOut)
+	}
+	wantFail(t, "works offline", "check", "--repair", "--addr", "127.0.0.1:1")
+}

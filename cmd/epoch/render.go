@@ -140,8 +140,8 @@ func printCheck(w io.Writer, r epochdb.CheckReport) {
 	fmt.Fprintf(t, "records\t%d (counter %d)\n", r.Records, r.Counters.Keys)
 	fmt.Fprintf(t, "with TTL\t%d (counter %d)\n", r.TTLRecords, r.Counters.KeysWithTTL)
 	fmt.Fprintf(t, "bytes\t%d (counter %d)\n", r.Bytes, r.Counters.LiveBytes)
-	fmt.Fprintf(t, "deadline index\t%d entries\n", r.TTLEntries)
-	fmt.Fprintf(t, "metadata\t%d records\n", r.MetaRecords)
+	fmt.Fprintf(t, "deadline index\t%d entries (%d stale, swept when due)\n", r.TTLEntries, r.StaleTTLEntries)
+	fmt.Fprintf(t, "metadata\t%d records (%d without data)\n", r.MetaRecords, r.OrphanMeta)
 	fmt.Fprintf(t, "event log\t%d events (%d-%d), last sequence %d\n", r.Events, r.FirstEvent, r.LastEvent, r.EventSeq)
 	_ = t.Flush()
 	if len(r.Problems) == 0 {
