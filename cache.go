@@ -55,12 +55,19 @@ func (e *cacheEntry) size(key string) int64 {
 
 // recordCache is one shard's cache.
 type recordCache struct {
-	mu      sync.RWMutex // guards m, bytes, gen, writing
+	mu      sync.RWMutex // guards m, bytes, gen, writing, misses
 	m       map[string]*cacheEntry
 	bytes   int64
 	gen     uint64 // counts the writes to the shard's keys, for fills
 	writing int    // writes between their apply and their cache update
+	misses  uint32 // Get misses while full, for fillAdmit
 }
+
+// fillAdmit is how many Get misses of a full shard it takes to admit one
+// fill: a key read often gets in after a few reads, while a uniform stream
+// of reads over more keys than the cache holds (where caching cannot pay)
+// evicts and allocates for one miss in fillAdmit only.
+const fillAdmit = 8
 
 // cacheOn reports whether the record cache is on.
 func (db *DB) cacheOn() bool { return db.cacheMax > 0 }
@@ -110,6 +117,17 @@ func newEntry(hdr keyspace.Header, value []byte, valueMax int) *cacheEntry {
 // since generation gen, and the key is not cached already.
 func (db *DB) cacheFill(sh *shard, key []byte, hdr keyspace.Header, value []byte, gen uint64) {
 	c := &sh.cache
+	c.mu.Lock()
+	full := c.bytes+int64(len(key)+len(value)+cacheEntryOverhead) > db.cacheMax
+	admit := c.gen == gen && c.writing == 0 && c.m[string(key)] == nil
+	if admit && full {
+		c.misses++
+		admit = c.misses%fillAdmit == 0
+	}
+	c.mu.Unlock()
+	if !admit {
+		return
+	}
 	e := newEntry(hdr, value, db.opts.RecordCacheValueMax)
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -42,6 +42,10 @@ type Stats struct {
 	EventsDropped uint64 // events not delivered to a subscriber whose buffer was full
 	ExpirySweeps  uint64 // sweeper rounds run
 
+	// EngineFailed is set once the storage engine failed (Health returns
+	// the cause): writes are refused until the DB is reopened.
+	EngineFailed bool
+
 	CacheHits    uint64 // Gets and writes the record cache answered without an engine read
 	CacheMisses  uint64 // Gets and writes that read the engine
 	CacheBytes   int64  // memory the record cache holds (approximate)
@@ -132,6 +136,7 @@ func (db *DB) Stats() Stats {
 		CacheMisses:        db.st.cacheMisses.Load(),
 		CacheBytes:         db.st.cacheBytes.Load(),
 		CacheEntries:       db.st.cacheEntries.Load(),
+		EngineFailed:       db.engineErr() != nil,
 	}
 	for i := range db.shards {
 		sh := &db.shards[i]

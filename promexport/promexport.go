@@ -92,6 +92,12 @@ var defs = []def{
 	{"prune_passes_total", "Completed pruning passes over the keyspace.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.PrunePasses) })},
 	{"events_dropped_total", "Lifecycle events not delivered to a subscriber whose buffer was full.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.EventsDropped) })},
 
+	{"engine_failed", "1 once the storage engine failed (a full disk, an I/O error): writes are refused until the store is reopened.", gauge, false, stat(func(s *epochdb.Stats) float64 {
+		if s.EngineFailed {
+			return 1
+		}
+		return 0
+	})},
 	{"record_cache_hits_total", "Gets and writes the record cache answered without an engine read.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheHits) })},
 	{"record_cache_misses_total", "Gets and writes that read the engine.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheMisses) })},
 	{"record_cache_bytes", "Memory the record cache holds (approximate).", gauge, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheBytes) })},
