@@ -253,6 +253,11 @@ func (db *DB) DropNamespace(ns byte) (int64, error) {
 			case <-ctx.Done():
 			}
 		}()
+		// The memtable's copy of the dropped keys (and the log holding
+		// it) goes with a flush; the tables' with a compaction.
+		if err := db.pdb.Flush(); err != nil {
+			db.log.Warn("epochdb: flushing after a dropped namespace", "ns", ns, "err", err)
+		}
 		for _, r := range ranges {
 			if err := db.pdb.Compact(ctx, r[0], r[1], true); err != nil && ctx.Err() == nil {
 				db.log.Warn("epochdb: compacting a dropped namespace", "ns", ns, "err", err)
