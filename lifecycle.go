@@ -12,6 +12,9 @@ import (
 	"github.com/epochdb/epochdb/internal/keyspace"
 )
 
+// ErrNoPruneRule is returned by Prune when no pruning rule is configured.
+var ErrNoPruneRule = errors.New("epochdb: no pruning rule (Options.PruneMinFrequency, Options.PruneIdle)")
+
 // ErrFull is returned by a write that would exceed MaxKeys or MaxDiskBytes
 // when the eviction policy cannot make room (NoEviction, or VolatileLFU with
 // no key with a deadline left).
@@ -104,7 +107,7 @@ func (db *DB) lifecycleLoop() {
 func (db *DB) prunePass(stop <-chan struct{}) (int, error) {
 	total := 0
 	for {
-		n, done, err := db.pruneStep()
+		n, _, done, err := db.pruneStep(db.opts.PruneBatchSize)
 		total += n
 		if err != nil || done {
 			if done {
@@ -120,17 +123,16 @@ func (db *DB) prunePass(stop <-chan struct{}) (int, error) {
 	}
 }
 
-// pruneStep examines up to PruneBatchSize keys from the cursor and removes
-// those the rule selects. done reports that the pass reached the end of the
-// keyspace (the cursor starts over).
-func (db *DB) pruneStep() (removed int, done bool, err error) {
+// pruneStep examines up to batch keys from the cursor and removes those the
+// rule selects. done reports that the pass reached the end of the keyspace
+// (the cursor starts over).
+func (db *DB) pruneStep(batch int) (removed, examined int, done bool, err error) {
 	db.life.pruneMu.Lock()
 	defer db.life.pruneMu.Unlock()
 	now := db.nowMs()
 	var victims [][]byte
 	var last []byte
-	examined := 0
-	err = db.walk(db.life.pruneCursor, db.opts.PruneBatchSize, func(key, _ []byte, hdr keyspace.Header, m keyspace.Meta) {
+	err = db.walk(db.life.pruneCursor, batch, func(key, _ []byte, hdr keyspace.Header, m keyspace.Meta) {
 		examined++
 		last = append(last[:0], key...)
 		if !hdr.Expired(now) && db.prunable(hdr, m, now) {
@@ -138,22 +140,70 @@ func (db *DB) pruneStep() (removed int, done bool, err error) {
 		}
 	})
 	if err != nil {
-		return 0, false, err
+		return 0, examined, false, err
 	}
 	db.st.pruneScanned.Add(uint64(examined))
-	if examined < db.opts.PruneBatchSize {
+	if examined < batch {
 		db.life.pruneCursor = nil
 		done = true
 	} else {
 		db.life.pruneCursor = append(last, 0)
 	}
 	if len(victims) == 0 {
-		return 0, done, nil
+		return 0, examined, done, nil
 	}
 	removed, err = db.retire(victims, EventPruned, func(hdr keyspace.Header, m keyspace.Meta) bool {
 		return !hdr.Expired(now) && db.prunable(hdr, m, now)
 	})
-	return removed, done, err
+	return removed, examined, done, err
+}
+
+// PruneResult is what a Prune call did.
+type PruneResult struct {
+	Examined int  // keys the rule was applied to
+	Removed  int  // keys it removed (each with an EventPruned)
+	Wrapped  bool // the pass reached the end of the keyspace: the next starts over
+}
+
+// Prune applies the pruning rule now, as the background pass does every
+// PruneInterval: to every key (limit 0: one whole pass), or to the next
+// limit keys from where the last pass (background or not) stopped. Removed
+// keys are retired with an EventPruned each. It returns ErrNoPruneRule if
+// no rule is configured (PruneMinFrequency and PruneIdle are both off).
+func (db *DB) Prune(limit int) (PruneResult, error) {
+	if !db.pruneRuleOn() {
+		return PruneResult{}, ErrNoPruneRule
+	}
+	if err := db.enter(); err != nil {
+		return PruneResult{}, err
+	}
+	defer db.leave()
+	if limit <= 0 { // a whole pass: from the first key
+		db.life.pruneMu.Lock()
+		db.life.pruneCursor = nil
+		db.life.pruneMu.Unlock()
+	}
+	var r PruneResult
+	for limit <= 0 || r.Examined < limit {
+		batch := db.opts.PruneBatchSize
+		if limit > 0 {
+			batch = min(batch, limit-r.Examined)
+		}
+		n, examined, done, err := db.pruneStep(batch)
+		r.Removed += n
+		r.Examined += examined
+		if err != nil {
+			return r, err
+		}
+		if done {
+			r.Wrapped = true
+			if limit <= 0 {
+				db.st.prunePasses.Add(1)
+			}
+			break
+		}
+	}
+	return r, nil
 }
 
 // walk calls fn for up to limit data records (-1: all) from start (nil =

@@ -422,7 +422,7 @@ func TestLifecycle_ConcurrentMix(t *testing.T) {
 			if _, err := db.expireDue(nil); err != nil {
 				t.Error(err)
 			}
-			if _, _, err := db.pruneStep(); err != nil {
+			if _, _, _, err := db.pruneStep(db.opts.PruneBatchSize); err != nil {
 				t.Error(err)
 			}
 		}
@@ -481,5 +481,41 @@ func TestDB_LastEventSeqAndSync(t *testing.T) {
 	testutil.Must(t, db.Close())
 	if err := db.Sync(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Sync after Close: %v", err)
+	}
+}
+
+func TestDB_Prune_Now(t *testing.T) {
+	db, clk := mustOpen(t, &Options{PruneMinFrequency: 1, PruneInterval: time.Hour, PruneBatchSize: 7})
+	if _, err := (func() (PruneResult, error) {
+		other, _ := mustOpen(t, nil)
+		return other.Prune(0)
+	})(); !errors.Is(err, ErrNoPruneRule) {
+		t.Fatalf("Prune without a rule: %v", err)
+	}
+	sub, err := db.Subscribe(100)
+	testutil.Must(t, err)
+	for i := range 30 {
+		mustSet(t, db, fmt.Sprint("k", i), "v", 0)
+	}
+	for i := range 10 { // frequency 1: kept
+		_, err := db.IncrementFrequency([]byte(fmt.Sprint("k", i)))
+		testutil.Must(t, err)
+	}
+	clk.Advance(time.Second)
+	r, err := db.Prune(5)
+	testutil.Must(t, err)
+	if r.Examined != 5 || r.Wrapped {
+		t.Fatalf("Prune(5) = %+v", r)
+	}
+	r2, err := db.Prune(0) // a whole pass, from the first key
+	testutil.Must(t, err)
+	if r2.Examined != 30-r.Removed || r.Removed+r2.Removed != 20 || !r2.Wrapped {
+		t.Fatalf("Prune(5) = %+v, then Prune(0) = %+v; want 20 removed in all, every key left examined by the pass", r, r2)
+	}
+	if db.Len() != 10 || len(sub.C()) != 20 {
+		t.Fatalf("after pruning: %d keys, %d events", db.Len(), len(sub.C()))
+	}
+	if ev := <-sub.C(); ev.Kind != EventPruned {
+		t.Fatalf("event %+v", ev)
 	}
 }

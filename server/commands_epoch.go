@@ -157,12 +157,45 @@ func cmdEpochPrune(c *Conn, cmd Command) {
 		writeCandidates(c, p.Prune)
 		c.WriteBulkString("evict")
 		writeCandidates(c, p.Evict)
+	case sub == "now":
+		limit := 0
+		if opts := args[2:]; len(opts) > 0 {
+			if len(opts) != 2 || !equalFold(opts[0], "count") {
+				c.WriteError(errSyntax)
+				return
+			}
+			n, ok := parseCount(c, opts[1], 1<<30)
+			if !ok {
+				return
+			}
+			limit = n
+		}
+		r, err := c.srv.DB.Prune(limit)
+		if errors.Is(err, epochdb.ErrNoPruneRule) {
+			c.WriteError("ERR no pruning rule is set (start epoch serve with --prune-min-frequency or --prune-idle)")
+			return
+		}
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		c.WriteMap(3)
+		c.WriteBulkString("examined")
+		c.WriteInt(int64(r.Examined))
+		c.WriteBulkString("removed")
+		c.WriteInt(int64(r.Removed))
+		c.WriteBulkString("wrapped")
+		c.WriteBool(r.Wrapped)
 	case sub == "help" && len(args) == 2:
 		writeHelp(c, "EPOCH.PRUNE", []string{
 			"PREVIEW [COUNT <count>]",
 			"    Return what the pruning rule and the budget would retire now, without retiring anything:",
 			"    prune_total, evict_total and the first <count> keys of each (default: 100), with their",
 			"    database, frequency, heat, creation, last access and deadline. Reads the whole keyspace.",
+			"NOW [COUNT <count>]",
+			"    Apply the pruning rule now: to every key, or to the next <count> keys from where the last",
+			"    pass stopped. Return examined, removed and wrapped (the pass reached the last key).",
+			"    Removed keys are retired as by the background pass (pruned notifications, event log).",
 		})
 	case sub == "help":
 		c.WriteError(wrongArgs("epoch.prune|" + sub))

@@ -518,6 +518,23 @@ func TestEpochPrunePreview(t *testing.T) {
 	if !strings.HasPrefix(out, "prune_total\n2\nevict_total\n0\nprune\ndb\n0\nkey\ncold\n") {
 		t.Errorf("redis-cli EPOCH.PRUNE PREVIEW:\n%s", out)
 	}
+	// NOW applies the rule: the two keys the preview listed go, with
+	// pruned notifications.
+	sub := ts.dial(t)
+	eq(t, "notify", rc.do("CONFIG", "SET", "notify-keyspace-events", "Ee"), "+OK")
+	sub.send(encodeCommand("SUBSCRIBE", "__keyevent@0__:pruned"))
+	eq(t, "subscribe", sub.read(), `["subscribe" "__keyevent@0__:pruned" :1]`)
+	runScript(t, ts, rc, `
+		EPOCH.PRUNE NOW COUNT 1 => ["examined" :1 "removed" :1 "wrapped" :0]
+		EPOCH.PRUNE NOW => ["examined" :3 "removed" :1 "wrapped" :1]
+		EPOCH.PRUNE NOW COUNT 0 => -ERR value is out of range, must be positive
+		EPOCH.PRUNE NOW LIMIT 1 => -ERR syntax error
+		DBSIZE => :1
+	`)
+	eq(t, "pruned", sub.read(), `["message" "__keyevent@0__:pruned" "cold"]`)
+	eq(t, "pruned", sub.read(), `["message" "__keyevent@0__:pruned" "warm"]`)
+	off := startServer(t).dial(t)
+	eq(t, "no rule", off.do("EPOCH.PRUNE", "NOW"), "-ERR no pruning rule is set (start epoch serve with --prune-min-frequency or --prune-idle)")
 }
 
 // TestEpochPrunePreview_Evict: over the budget (a restart with a smaller

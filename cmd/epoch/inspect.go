@@ -178,7 +178,7 @@ type pruneResult struct {
 // run one pruning pass and evict down to the budget, and closes it.
 func (s *source) applyPrune(cmd *cobra.Command) (pruneResult, error) {
 	if s.addr != "" {
-		return pruneResult{}, errors.New("prune --apply works offline (--dir); a server applies its own rule every --prune-interval")
+		return s.applyPruneOnline(cmd)
 	}
 	_, clk, err := s.clock()
 	if err != nil {
@@ -204,9 +204,20 @@ func (s *source) applyPrune(cmd *cobra.Command) (pruneResult, error) {
 	if ruleOn {
 		o := *opts
 		o.MaxKeys, o.MaxDiskBytes = 0, 0
-		if err := s.runLifecycle(cmd, &o, &r, func(st epochdb.Stats) bool { return st.PrunePasses > 0 }); err != nil {
+		o.PruneInterval = 365 * 24 * time.Hour // the pass below, not the background one
+		db, err := openOffline(s.dir, &o)
+		if err != nil {
 			return r, err
 		}
+		pr, err := db.Prune(0)
+		st := db.Stats()
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return r, err
+		}
+		r.Pruned, r.Keys = uint64(pr.Removed), st.Keys
 	}
 	if budgetOn {
 		o := *opts
@@ -221,6 +232,36 @@ func (s *source) applyPrune(cmd *cobra.Command) (pruneResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// applyPruneOnline asks the server to run a pass of its pruning rule now.
+func (s *source) applyPruneOnline(cmd *cobra.Command) (pruneResult, error) {
+	c, err := s.client()
+	if err != nil {
+		return pruneResult{}, err
+	}
+	defer c.Close()
+	m, err := c.Do(cmd.Context(), "EPOCH.PRUNE", "NOW").Slice()
+	if err != nil {
+		return pruneResult{}, err
+	}
+	var r pruneResult
+	for i := 0; i+1 < len(m); i += 2 {
+		if k, _ := m[i].(string); k == "removed" {
+			n, _ := m[i+1].(int64)
+			r.Pruned = uint64(n)
+		}
+	}
+	// Keys left in every database, as offline: INFO keyspace's dbN:keys=…
+	info, err := c.Info(cmd.Context(), "keyspace").Result()
+	for _, line := range strings.Split(info, "\n") {
+		var db int
+		var n int64
+		if _, perr := fmt.Sscanf(strings.TrimSpace(line), "db%d:keys=%d", &db, &n); perr == nil {
+			r.Keys += n
+		}
+	}
+	return r, err
 }
 
 // runLifecycle opens the store with opts, waits until done says the
@@ -445,10 +486,11 @@ budget would evict now, without removing anything. Online it applies the
 server's rule; offline the rule and budget given as flags (the names of
 epoch serve's) or read from --config.
 
-Prune --apply (offline only: a server applies its own rule every
---prune-interval) opens the store, which no server may hold, runs one pruning
-pass with the rule, evicts down to the budget, and reports what it removed.
-With --event-log yes the removed keys are logged as a server would log them.`,
+Prune --apply offline opens the store, which no server may hold, runs one
+pruning pass with the rule, evicts down to the budget, and reports what it
+removed. With --event-log yes the removed keys are logged as a server would
+log them. Online (--addr) the server runs one pass of its own rule now
+(EPOCH.PRUNE NOW); the rule flags apply offline only.`,
 		cobra.NoArgs, nil)
 	prune.RunE = func(cmd *cobra.Command, _ []string) error {
 		switch {

@@ -301,7 +301,18 @@ func TestCLI_PruneApply(t *testing.T) {
 		t.Errorf("event log after apply: %+v, %v", r, err)
 	}
 	wantFail(t, "no rule to apply", append([]string{"prune", "--apply"}, off...)...)
-	wantFail(t, "works offline", "prune", "--apply", "--addr", "127.0.0.1:1", "--prune-min-frequency", "1")
+}
+
+// TestCLI_PruneApplyOnline: online, prune --apply makes the server run a
+// pass of its own rule now.
+func TestCLI_PruneApplyOnline(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	makeStore(t, dir, nil, "a", "b", "c")
+	srv := startServe(t, dir, nil, "--prune-min-frequency", "1", "--prune-interval", "1h")
+	out := mustEpoch(t, "prune", "--apply", "--addr", srv.addr)
+	if out != "pruned 3 keys, evicted 0, expired 0; 0 keys left\n" {
+		t.Fatalf("online prune --apply: %q", out)
+	}
 }
 
 // TestCLI_CheckRepair: check --repair repairs the store itself offline and
