@@ -418,12 +418,9 @@ const (
 // key invisible at once (the sweeper removes it as expired). It returns
 // ErrNotFound if the key is absent or expired.
 func (db *DB) SetDeadline(key []byte, t time.Time, cond DeadlineCond) (bool, error) {
-	exp := int64(0)
-	if !t.IsZero() {
-		if t.UnixMilli() <= 0 {
-			return false, fmt.Errorf("%w: deadline %v is not after 1970", ErrInvalidTTL, t)
-		}
-		exp = ceilMs(t)
+	exp, err := deadlineMs(t)
+	if err != nil {
+		return false, err
 	}
 	if cond > IfEarlier {
 		return false, fmt.Errorf("epochdb: SetDeadline: unknown condition %d", cond)
@@ -433,6 +430,18 @@ func (db *DB) SetDeadline(key []byte, t time.Time, cond DeadlineCond) (bool, err
 	}
 	defer db.leave()
 	return db.changeDeadline(key, exp, cond)
+}
+
+// deadlineMs converts an absolute deadline into Unix milliseconds, rounded
+// up; the zero time is no deadline (0).
+func deadlineMs(t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	if t.UnixMilli() <= 0 {
+		return 0, fmt.Errorf("%w: deadline %v is not after 1970", ErrInvalidTTL, t)
+	}
+	return ceilMs(t), nil
 }
 
 // deadlineHolds reports whether cond allows replacing deadline cur by exp

@@ -685,12 +685,9 @@ func (tx *Tx) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		}
 		return tx.Delete(key)
 	case Put:
-		exp := int64(0)
-		if !ch.ExpiresAt.IsZero() {
-			if ch.ExpiresAt.UnixMilli() <= 0 {
-				return fmt.Errorf("%w: deadline %v is not after 1970", ErrInvalidTTL, ch.ExpiresAt)
-			}
-			exp = ceilMs(ch.ExpiresAt)
+		exp, err := deadlineMs(ch.ExpiresAt)
+		if err != nil {
+			return err
 		}
 		if err := tx.db.checkValue(ch.Value); err != nil {
 			return err
@@ -708,12 +705,9 @@ func (tx *Tx) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 // transaction's start makes the key invisible to it, and the change is
 // buffered.
 func (tx *Tx) SetDeadline(key []byte, t time.Time, cond DeadlineCond) (bool, error) {
-	exp := int64(0)
-	if !t.IsZero() {
-		if t.UnixMilli() <= 0 {
-			return false, fmt.Errorf("%w: deadline %v is not after 1970", ErrInvalidTTL, t)
-		}
-		exp = ceilMs(t)
+	exp, err := deadlineMs(t)
+	if err != nil {
+		return false, err
 	}
 	v, err := tx.writeView(key)
 	if err != nil {

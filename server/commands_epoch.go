@@ -129,19 +129,9 @@ func cmdEpochPrune(c *Conn, cmd Command) {
 	sub := bstr(lower(nil, args[1]))
 	switch {
 	case sub == "preview":
-		limit := 100
-		opts := args[2:]
-		for len(opts) > 0 {
-			if !equalFold(opts[0], "count") || len(opts) < 2 {
-				c.WriteError(errSyntax)
-				return
-			}
-			n, ok := parseCount(c, opts[1], 1<<30)
-			if !ok {
-				return
-			}
-			limit = n
-			opts = opts[2:]
+		limit, ok := countOption(c, args[2:], 100)
+		if !ok {
+			return
 		}
 		p, err := c.srv.DB.Preview(limit)
 		if err != nil {
@@ -158,17 +148,9 @@ func cmdEpochPrune(c *Conn, cmd Command) {
 		c.WriteBulkString("evict")
 		writeCandidates(c, p.Evict)
 	case sub == "now":
-		limit := 0
-		if opts := args[2:]; len(opts) > 0 {
-			if len(opts) != 2 || !equalFold(opts[0], "count") {
-				c.WriteError(errSyntax)
-				return
-			}
-			n, ok := parseCount(c, opts[1], 1<<30)
-			if !ok {
-				return
-			}
-			limit = n
+		limit, ok := countOption(c, args[2:], 0)
+		if !ok {
+			return
 		}
 		r, err := c.srv.DB.Prune(limit)
 		if errors.Is(err, epochdb.ErrNoPruneRule) {
@@ -230,4 +212,23 @@ func unixMsOrNone(t time.Time) int64 {
 		return -1
 	}
 	return t.UnixMilli()
+}
+
+// countOption parses the options of an EPOCH.PRUNE subcommand: [COUNT n]
+// (the last one counts), def without it. It writes the error reply itself.
+func countOption(c *Conn, opts [][]byte, def int) (int, bool) {
+	n := def
+	for len(opts) > 0 {
+		if !equalFold(opts[0], "count") || len(opts) < 2 {
+			c.WriteError(errSyntax)
+			return 0, false
+		}
+		v, ok := parseCount(c, opts[1], 1<<30)
+		if !ok {
+			return 0, false
+		}
+		n = v
+		opts = opts[2:]
+	}
+	return n, true
 }
