@@ -21,11 +21,12 @@ import (
 //     stages one);
 //   - the changes of the persistent counters;
 //   - the data keys whose records it changes, which it registers with the
-//     conflict detection (versions) once applied.
+//     conflict detection (versions) once applied;
+//   - the record cache changes of those keys.
 //
 // The protocol, written once in commit: admit against the budget, apply,
-// publish events, register versions and counters, unlock, wait for
-// durability, evict. release undoes whatever a writeOp still holds and is
+// publish events, stamp versions, update the record cache and the
+// counters, unlock, wait for durability, evict. release undoes whatever a writeOp still holds and is
 // deferred by every user right after start, so that an error or a panic at
 // any point (a Modify callback's, an engine's) leaves no lock held.
 //
