@@ -224,6 +224,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 		}
 		popts.FS = noPreallocFS{base}
 	}
+	if err := checkRoomToOpen(popts.FS, dir); err != nil {
+		return nil, err
+	}
 	pdb, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("epochdb: open %q: %w", dir, err)

@@ -49,6 +49,11 @@ func corruptErr(key []byte, err error) error {
 	return fmt.Errorf("epochdb: key %q: %w", key, err)
 }
 
+// ErrNoSpace is returned (wrapped, with the figures) by Open when the disk
+// has less free space than replaying the store's log needs: Pebble would
+// otherwise retry its flush for ever instead of opening.
+var ErrNoSpace = errors.New("epochdb: not enough free disk space to open")
+
 // ErrEngine is returned (wrapped, with the cause) by every write after the
 // storage engine failed in a way it does not recover from in place: it
 // could not write its log (a full disk, an I/O error). Reads keep working

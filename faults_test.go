@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/epochdb/epochdb/internal/keyspace"
 	"github.com/epochdb/epochdb/internal/testutil"
@@ -154,4 +155,37 @@ func TestFault_ReadErrorInLifecyclePasses_LeavesDBUsable(t *testing.T) {
 		}
 		_ = db.Stats()
 	})
+}
+
+// smallDisk is a filesystem that says it has only avail bytes free.
+type smallDisk struct {
+	vfs.FS
+	avail uint64
+}
+
+func (d smallDisk) GetDiskUsage(string) (vfs.DiskUsage, error) {
+	return vfs.DiskUsage{AvailBytes: d.avail, TotalBytes: 64 << 20}, nil
+}
+
+// TestFault_OpenOnFullDisk_FailsFast: a store whose log needs more room to
+// replay than the disk has is refused at once with ErrNoSpace, instead of
+// an open that retries its flush for ever; with room it opens.
+func TestFault_OpenOnFullDisk_FailsFast(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(dir, &Options{Clock: testutil.NewClock()})
+	testutil.Must(t, err)
+	for i := range 2000 {
+		mustSet(t, db, fmt.Sprint("k", i), string(make([]byte, 1000)), 0)
+	}
+	testutil.Must(t, db.Close())
+	_, err = Open(dir, &Options{FS: smallDisk{vfs.Default, 512 << 10}})
+	if !errors.Is(err, ErrNoSpace) || !strings.Contains(err.Error(), "bytes free") {
+		t.Fatalf("Open on a full disk: %v, want ErrNoSpace", err)
+	}
+	db, err = Open(dir, &Options{FS: smallDisk{vfs.Default, 1 << 30}})
+	testutil.Must(t, err)
+	if got := mustGet(t, db, "k1999"); len(got) != 1000 {
+		t.Fatalf("k1999 has %d bytes", len(got))
+	}
+	testutil.Must(t, db.Close())
 }

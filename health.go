@@ -3,8 +3,10 @@ package epochdb
 import (
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Health reports whether the DB accepts writes: nil while it does, an
@@ -40,6 +42,39 @@ func (db *DB) engineFailed(cause error, stack []byte) error {
 		db.log.Error("epochdb: the storage engine failed; writes are refused until the DB is reopened", args...)
 	}
 	return *db.failure.Load()
+}
+
+// checkRoomToOpen fails fast when the disk of dir has less free space than
+// replaying the store's write-ahead log will write (the log files' size,
+// plus a margin): on a full disk Pebble's open would retry the flush of the
+// replayed log for ever. A filesystem that cannot tell its free space, or
+// a directory that does not exist yet, passes.
+func checkRoomToOpen(fs vfs.FS, dir string) error {
+	if fs == nil {
+		fs = vfs.Default
+	}
+	names, err := fs.List(dir)
+	if err != nil {
+		return nil
+	}
+	var logs uint64
+	for _, n := range names {
+		if strings.HasSuffix(n, ".log") {
+			if fi, err := fs.Stat(fs.PathJoin(dir, n)); err == nil {
+				logs += uint64(fi.Size())
+			}
+		}
+	}
+	du, err := fs.GetDiskUsage(dir)
+	if err != nil {
+		return nil
+	}
+	const margin = 1 << 20
+	if need := logs + margin; du.AvailBytes < need {
+		return fmt.Errorf("%w: %s has %d bytes free, replaying its log needs about %d; free some space and start again",
+			ErrNoSpace, dir, du.AvailBytes, need)
+	}
+	return nil
 }
 
 // syncLog fsyncs Pebble's log, making every write applied so far durable.
