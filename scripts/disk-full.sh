@@ -12,6 +12,7 @@
 #
 # Needs root (mount) and redis-tools. Usage: scripts/disk-full.sh
 #        FSYNC=everysec SIZE=32m scripts/disk-full.sh
+#        KILL=9 FSYNC=everysec scripts/disk-full.sh   (kill -9 instead of SIGTERM)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ FSYNC=${FSYNC:-always}
 PORT=${PORT:-16393}
 HTTP=${HTTP:-19393}
 MAX=${MAX:-200000} # SETs at most
+KILL=${KILL:-TERM}  # the signal that stops the server once the disk is full
 
 [ "$(id -u)" -eq 0 ] || { echo "disk-full: needs root (it mounts a tmpfs)" >&2; exit 2; }
 command -v redis-cli >/dev/null || { echo "disk-full: needs redis-tools" >&2; exit 2; }
@@ -83,10 +85,10 @@ echo "PING while full: $(redis-cli -p "$PORT" PING)"
 echo "/healthz while full: $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP/healthz") $(curl -s "http://127.0.0.1:$HTTP/healthz")"
 echo "INFO: $(redis-cli -p "$PORT" INFO persistence | tr -d '\r' | grep aof_last_write_status)"
 s0=$(date +%s.%N)
-kill -TERM "$pid"
+kill -"$KILL" "$pid"
 wait "$pid" 2>/dev/null || true
 pid=""
-echo "SIGTERM to exit: $(awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2fs", b - a }')"
+echo "SIG$KILL to exit: $(awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2fs", b - a }')"
 
 if start; then
 	echo "restart on the full disk: started; SET: $(redis-cli -p "$PORT" SET probe v | cut -c1-60)"
