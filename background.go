@@ -303,43 +303,18 @@ func (db *DB) flushTracked() error {
 func (db *DB) flushShard(sh *shard) (int, error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.trackMu.Lock()
-	pending, tracked := sh.pending, sh.tracked
-	if len(pending) == 0 && len(tracked) == 0 {
-		sh.trackMu.Unlock()
-		return 0, nil
-	}
-	sh.pending = make(map[string]access, len(pending))
-	sh.tracked = nil
-	sh.trackMu.Unlock()
-	// The cache entries' counts join the pending map. (An entry replaced or
-	// evicted since it was listed has handed its counts on: it has none.)
-	for _, e := range tracked {
-		if n := e.reads.Swap(0); n > 0 {
-			a := pending[e.key]
-			a.count += n
-			a.last = max(a.last, e.last.Load())
-			pending[e.key] = a
-		}
-	}
+	pending := sh.takeTracked()
 	if len(pending) == 0 {
 		return 0, nil
-	}
-	restore := func() {
-		sh.trackMu.Lock()
-		for k, a := range pending {
-			a.count += sh.pending[k].count
-			a.last = max(a.last, sh.pending[k].last)
-			sh.pending[k] = a
-		}
-		sh.trackMu.Unlock()
 	}
 	b := db.pdb.NewBatch()
 	for k, a := range pending {
 		db.stageMetaDelta(b, sh, []byte(k), a.meta())
 	}
 	if err := db.apply(b, pebble.NoSync); err != nil {
-		restore()
+		for k, a := range pending { // they go back, for the next flush
+			sh.addPending(k, a)
+		}
 		return 0, err
 	}
 	_ = b.Close()

@@ -105,32 +105,13 @@ func (db *DB) backupSnapshot() (*pebble.Snapshot, map[string]access, int64, erro
 			return nil, nil, 0, err
 		}
 	}
-	for i := range db.shards {
-		db.shards[i].mu.Lock()
-	}
+	unlock := db.lockAllShards()
+	defer unlock()
 	snap := db.pdb.NewSnapshot()
 	now := db.nowMs()
 	pending := make(map[string]access)
 	for i := range db.shards {
-		sh := &db.shards[i]
-		sh.trackMu.Lock()
-		for k, a := range sh.pending {
-			pending[k] = a
-		}
-		seen := make(map[*cacheEntry]bool, len(sh.tracked))
-		for _, e := range sh.tracked {
-			if n := e.reads.Load(); n > 0 && !seen[e] { // an entry may be listed twice
-				seen[e] = true
-				a := pending[e.key]
-				a.count += n
-				a.last = max(a.last, e.last.Load())
-				pending[e.key] = a
-			}
-		}
-		sh.trackMu.Unlock()
-	}
-	for i := range db.shards {
-		db.shards[i].mu.Unlock()
+		db.shards[i].copyTracked(pending)
 	}
 	return snap, pending, now, nil
 }

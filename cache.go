@@ -74,24 +74,17 @@ func (db *DB) cacheOn() bool { return db.cacheMax > 0 }
 
 // get returns key's entry if the cache can answer a Get: the key is cached
 // with its value. The entry may be read after the call (entries are never
-// changed in place, but for their atomic counts).
-func (c *recordCache) get(key []byte) *cacheEntry {
-	c.mu.RLock()
-	e := c.m[string(key)]
-	if e == nil || !e.hasVal {
-		c.mu.RUnlock()
-		return nil
-	}
-	e.ref.Store(true)
-	c.mu.RUnlock()
-	return e
-}
-
-// generation returns the shard's write generation, to pass to fill.
-func (c *recordCache) generation() uint64 {
+// changed in place, but for their atomic counts). Otherwise it returns the
+// shard's write generation, for a fill after the engine read (cacheFill).
+func (c *recordCache) get(key []byte) (*cacheEntry, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.gen
+	e := c.m[string(key)]
+	if e == nil || !e.hasVal {
+		return nil, c.gen
+	}
+	e.ref.Store(true)
+	return e, 0
 }
 
 // peek returns key's entry for a writer (which holds the shard lock, so
@@ -117,15 +110,7 @@ func newEntry(hdr keyspace.Header, value []byte, valueMax int) *cacheEntry {
 // since generation gen, and the key is not cached already.
 func (db *DB) cacheFill(sh *shard, key []byte, hdr keyspace.Header, value []byte, gen uint64) {
 	c := &sh.cache
-	c.mu.Lock()
-	full := c.bytes+int64(len(key)+len(value)+cacheEntryOverhead) > db.cacheMax
-	admit := c.gen == gen && c.writing == 0 && c.m[string(key)] == nil
-	if admit && full {
-		c.misses++
-		admit = c.misses%fillAdmit == 0
-	}
-	c.mu.Unlock()
-	if !admit {
+	if !c.admitFill(key, int64(len(key)+len(value)+cacheEntryOverhead), db.cacheMax, gen) {
 		return
 	}
 	e := newEntry(hdr, value, db.opts.RecordCacheValueMax)
@@ -143,6 +128,22 @@ func (c *recordCache) cacheWriting() {
 	c.mu.Lock()
 	c.writing++
 	c.mu.Unlock()
+}
+
+// admitFill reports whether a fill of key (of about size bytes) read at
+// generation gen may go in: no write began or ended since, the key is not
+// cached, and a full shard admits one miss in fillAdmit.
+func (c *recordCache) admitFill(key []byte, size, limit int64, gen uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.writing > 0 || c.m[string(key)] != nil {
+		return false
+	}
+	if c.bytes+size > limit {
+		c.misses++
+		return c.misses%fillAdmit == 0
+	}
+	return true
 }
 
 // cacheSet records key's new record after a write began with cacheWriting
@@ -287,16 +288,60 @@ func (sh *shard) trackEntry(e *cacheEntry, now int64) {
 // markTracked puts e on the shard's tracked list.
 func (sh *shard) markTracked(e *cacheEntry) {
 	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
 	sh.tracked = append(sh.tracked, e)
-	sh.trackMu.Unlock()
 }
 
 // addPending adds reads of key to the shard's pending map.
 func (sh *shard) addPending(key string, a access) {
 	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
 	p := sh.pending[key]
-	p.count += a.count
-	p.last = max(p.last, a.last)
+	p.add(a.count, a.last)
 	sh.pending[key] = p
+}
+
+// takeTracked hands the shard's unflushed reads over to the caller (a
+// flush): the pending map, with the counts of the listed cache entries
+// moved into it, or nil if there are none.
+func (sh *shard) takeTracked() map[string]access {
+	sh.trackMu.Lock()
+	pending, tracked := sh.pending, sh.tracked
+	if len(pending) == 0 && len(tracked) == 0 {
+		sh.trackMu.Unlock()
+		return nil
+	}
+	sh.pending, sh.tracked = make(map[string]access, len(pending)), nil
 	sh.trackMu.Unlock()
+	// An entry replaced or evicted since it was listed has handed its
+	// counts on: it has none.
+	for _, e := range tracked {
+		if n := e.reads.Swap(0); n > 0 {
+			a := pending[e.key]
+			a.add(n, e.last.Load())
+			pending[e.key] = a
+		}
+	}
+	return pending
+}
+
+// copyTracked adds the shard's unflushed reads to into, leaving them in
+// place (an entry listed twice is counted once).
+func (sh *shard) copyTracked(into map[string]access) {
+	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
+	for k, a := range sh.pending {
+		p := into[k]
+		p.add(a.count, a.last)
+		into[k] = p
+	}
+	seen := make(map[*cacheEntry]bool, len(sh.tracked))
+	for _, e := range sh.tracked {
+		if n := e.reads.Load(); n > 0 && !seen[e] {
+			seen[e] = true
+			p := into[e.key]
+			p.add(n, e.last.Load())
+			into[e.key] = p
+		}
+	}
 }

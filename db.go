@@ -155,6 +155,12 @@ type access struct {
 	last  int64 // Unix ms of the latest read
 }
 
+// add counts n more reads, the latest at last.
+func (a *access) add(n uint64, last int64) {
+	a.count += n
+	a.last = max(a.last, last)
+}
+
 // meta returns the reads as a meta delta. Their heat is counted at the time
 // of the latest read: an error far below a half-life, since reads are
 // flushed every TrackFlushInterval.

@@ -182,9 +182,9 @@ func (db *DB) eventsDurable(seq uint64) {
 		}
 	}
 	db.ev.mu.Lock()
+	defer db.ev.mu.Unlock()
 	close(db.ev.notify)
 	db.ev.notify = make(chan struct{})
-	db.ev.mu.Unlock()
 }
 
 // assignedEventSeq returns the last sequence number handed out; every

@@ -133,21 +133,8 @@ func (db *DB) Get(key []byte) (_ []byte, err error) {
 	defer db.leave()
 	db.st.gets.Add(1)
 	now := db.nowMs()
-	if db.cacheOn() {
-		sh := db.shardFor(key)
-		if e := sh.cache.get(key); e != nil {
-			db.st.cacheHits.Add(1)
-			if e.hdr.Expired(now) {
-				db.st.misses.Add(1)
-				return nil, ErrNotFound
-			}
-			if !db.opts.DisableReadTracking {
-				sh.trackEntry(e, now)
-			}
-			return append(make([]byte, 0, len(e.value)), e.value...), nil
-		}
-	}
-	v, hdr, err := db.read(key)
+	sh := db.shardFor(key)
+	v, hdr, e, err := db.read(sh, key)
 	if err != nil {
 		return nil, err
 	}
@@ -156,37 +143,36 @@ func (db *DB) Get(key []byte) (_ []byte, err error) {
 		return nil, ErrNotFound
 	}
 	if !db.opts.DisableReadTracking {
-		db.track(key, now)
+		if e != nil {
+			sh.trackEntry(e, now)
+		} else {
+			db.track(key, now)
+		}
 	}
 	return v, nil
 }
 
 // read returns a copy of key's value (nil if absent; never nil if present)
-// and its header, expired or not: from the record cache, or from the
-// engine, filling the cache.
-func (db *DB) read(key []byte) ([]byte, keyspace.Header, error) {
-	if !db.cacheOn() {
-		rec, ok, err := db.getRecord(db.pdb, key)
-		if err != nil || !ok {
-			return nil, keyspace.Header{}, err
+// and its header, expired or not: from the record cache (e is then its
+// entry, which counts the read), or from the engine, filling the cache.
+func (db *DB) read(sh *shard, key []byte) (v []byte, hdr keyspace.Header, e *cacheEntry, err error) {
+	var gen uint64
+	if db.cacheOn() {
+		if e, gen = sh.cache.get(key); e != nil {
+			db.st.cacheHits.Add(1)
+			return append(make([]byte, 0, len(e.value)), e.value...), e.hdr, e, nil
 		}
-		defer rec.release()
-		return append(make([]byte, 0, len(rec.value)), rec.value...), rec.hdr, nil
+		db.st.cacheMisses.Add(1)
 	}
-	sh := db.shardFor(key)
-	if e := sh.cache.get(key); e != nil {
-		db.st.cacheHits.Add(1)
-		return append(make([]byte, 0, len(e.value)), e.value...), e.hdr, nil
-	}
-	db.st.cacheMisses.Add(1)
-	gen := sh.cache.generation()
 	rec, ok, err := db.getRecord(db.pdb, key)
 	if err != nil || !ok {
-		return nil, keyspace.Header{}, err
+		return nil, keyspace.Header{}, nil, err
 	}
 	defer rec.release()
-	db.cacheFill(sh, key, rec.hdr, rec.value, gen)
-	return append(make([]byte, 0, len(rec.value)), rec.value...), rec.hdr, nil
+	if db.cacheOn() {
+		db.cacheFill(sh, key, rec.hdr, rec.value, gen)
+	}
+	return append(make([]byte, 0, len(rec.value)), rec.value...), rec.hdr, nil, nil
 }
 
 // track records one read of key at now, to be written by the next flush.
@@ -209,10 +195,7 @@ func (sh *shard) pendingOf(key []byte) access {
 	a := sh.pending[string(key)]
 	sh.trackMu.Unlock()
 	if e := sh.cache.peek(key); e != nil {
-		if n := e.reads.Load(); n > 0 {
-			a.count += n
-			a.last = max(a.last, e.last.Load())
-		}
+		a.add(e.reads.Load(), e.last.Load())
 	}
 	return a
 }

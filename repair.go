@@ -34,9 +34,8 @@ func (db *DB) Repair() (RepairReport, error) {
 		return RepairReport{}, err
 	}
 	defer db.leave()
-	var w writeOp
-	db.startWriteAll(&w, db.nowMs()) // for the locks: the repair applies its own batches
-	defer w.release()
+	unlock := db.lockAllShards() // the repair applies its own batches
+	defer unlock()
 	var r RepairReport
 	b := db.pdb.NewBatch()
 	ops := 0

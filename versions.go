@@ -188,9 +188,11 @@ func (db *DB) Watch(keys ...[]byte) (*Watch, error) {
 func (w *Watch) each(fn func(sh *shard, k []byte)) {
 	for _, k := range w.keys {
 		sh := w.db.shardFor(k)
-		sh.mu.Lock()
-		fn(sh, k)
-		sh.mu.Unlock()
+		func() {
+			sh.mu.Lock()
+			defer sh.mu.Unlock()
+			fn(sh, k)
+		}()
 	}
 }
 

@@ -64,8 +64,8 @@ func (db *DB) startWrite(w *writeOp, now int64, keys ...[]byte) {
 	} else {
 		w.shards = db.shardSet(keys)
 	}
-	w.lock()
 	w.b = db.pdb.NewBatch()
+	w.lock() // the last step: the caller's deferred release follows at once
 }
 
 // startWriteAll is startWrite over every shard: for operations whose keys
@@ -74,8 +74,22 @@ func (db *DB) startWriteAll(w *writeOp, now int64) {
 	w.db, w.now, w.r.db = db, now, db
 	w.keys, w.cops = w.key1[:0], w.cop1[:0]
 	w.shards = allShards[:]
-	w.lock()
 	w.b = db.pdb.NewBatch()
+	w.lock() // the last step: the caller's deferred release follows at once
+}
+
+// lockAllShards locks every shard, as a writer, and returns the function
+// that unlocks them: for work that must see no write half done (a backup's
+// snapshot, a repair) without writing through a writeOp itself.
+func (db *DB) lockAllShards() (unlock func()) {
+	for i := range db.shards {
+		db.shards[i].mu.Lock()
+	}
+	return func() {
+		for i := range db.shards {
+			db.shards[i].mu.Unlock()
+		}
+	}
 }
 
 var allShards = func() (a [numShards]int) {
