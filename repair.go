@@ -86,7 +86,9 @@ func (db *DB) Repair() (RepairReport, error) {
 	if ierr := it.Err(); err == nil {
 		err = ierr
 	}
-	_ = it.Close()
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return r, fmt.Errorf("epochdb: repair: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -307,11 +308,20 @@ func TestCLI_PruneApply(t *testing.T) {
 // pass of its own rule now.
 func TestCLI_PruneApplyOnline(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	makeStore(t, dir, nil, "a", "b", "c")
+	makeStore(t, dir, nil)
 	srv := startServe(t, dir, nil, "--prune-min-frequency", "1", "--prune-interval", "1h")
+	c := newClient(t, srv.addr)
+	ctx := context.Background()
+	for _, k := range []string{"a", "b", "c"} {
+		must(t, c.Set(ctx, k, "v", 0).Err())
+	}
+	must(t, c.Do(ctx, "EPOCH.INCRFREQ", "b").Err()) // frequency 1: the rule keeps it
 	out := mustEpoch(t, "prune", "--apply", "--addr", srv.addr)
-	if out != "pruned 3 keys, evicted 0, expired 0; 0 keys left\n" {
+	if out != "pruned 2 keys, evicted 0, expired 0; 1 keys left\n" {
 		t.Fatalf("online prune --apply: %q", out)
+	}
+	if n, err := c.Exists(ctx, "a", "b", "c").Result(); err != nil || n != 1 {
+		t.Fatalf("keys left: %d, %v; want b alone", n, err)
 	}
 }
 
