@@ -17,18 +17,27 @@ import (
 // writes happened since the last sync: a write waits at most half an
 // interval for a sync to start, which leaves the other half for the fsync
 // itself, so that a write acknowledged one interval ago is durable unless an
-// fsync takes longer than half an interval.
+// fsync takes longer than half an interval. With SyncWrites, or no periodic
+// sync, it idles until Reconfigure changes that.
 func (db *DB) syncLoop() {
-	t := time.NewTicker(max(db.opts.SyncInterval/2, time.Millisecond))
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
+		s := db.cfg()
+		if s.SyncInterval > 0 {
+			t.Reset(max(s.SyncInterval/2, time.Millisecond))
+		} else {
+			t.Stop()
+		}
 		select {
 		case <-db.closeCh:
 			return
+		case <-db.syncKick:
+			// The mode changed: cover what the old one left unsynced.
 		case <-t.C:
-			if err := db.syncWAL(); err != nil {
-				db.log.Error("epochdb: periodic wal sync failed", "err", err)
-			}
+		}
+		if err := db.syncWAL(); err != nil {
+			db.log.Error("epochdb: periodic wal sync failed", "err", err)
 		}
 	}
 }
@@ -42,7 +51,7 @@ func (db *DB) Sync() error {
 		return err
 	}
 	defer db.leave()
-	if db.opts.SyncWrites {
+	if db.cfg().SyncWrites && db.writeSeq.Load() == db.syncedSeq.Load() {
 		return nil
 	}
 	last := db.assignedEventSeq()

@@ -140,7 +140,7 @@ func (db *DB) writeRecords(snap *pebble.Snapshot, pending map[string]access, now
 		rec = backupfmt.Record{
 			Key: it.key, Value: it.value,
 			CreatedAt: it.hdr.CreatedAt, UpdatedAt: it.hdr.UpdatedAt, ExpiresAt: it.hdr.ExpiresAt,
-			Frequency: m.Frequency, LastAccess: last, Heat: m.HeatAt(last, db.halfLifeMs),
+			Frequency: m.Frequency, LastAccess: last, Heat: m.HeatAt(last, db.halfLifeMs()),
 		}
 		if err := bw.Add(&rec); err != nil {
 			return n, err

@@ -48,11 +48,15 @@ type DB struct {
 	pdb   *pebble.DB
 	clock Clock
 	log   *slog.Logger
-	wo    *pebble.WriteOptions // pebble.Sync when SyncWrites, else NoSync
 	seed  maphash.Seed
 
-	halfLifeMs int64 // Options.HeatHalfLife in ms
-	cacheMax   int64 // the record cache's bound per shard; 0 = off
+	// settings are the options Reconfigure changes (settings.go).
+	settings   atomic.Pointer[Settings]
+	settingsMu sync.Mutex // serializes Reconfigure
+	syncKick   chan struct{}
+	lifeKick   chan struct{}
+
+	cacheMax int64 // the record cache's bound per shard; 0 = off
 
 	shards [numShards]shard
 	ev     eventHub
@@ -169,7 +173,7 @@ func (a access) meta() keyspace.Meta {
 }
 
 // mergeMeta merges meta values with the DB's heat half-life.
-func (db *DB) mergeMeta(m, o keyspace.Meta) keyspace.Meta { return m.Merge(o, db.halfLifeMs) }
+func (db *DB) mergeMeta(m, o keyspace.Meta) keyspace.Meta { return m.Merge(o, db.halfLifeMs()) }
 
 // Open opens (creating if needed) the database in dir. A nil opts means
 // DefaultOptions. Keys whose deadline passed while the database was closed are
@@ -190,11 +194,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		seed:    maphash.MakeSeed(),
 		closeCh: make(chan struct{}),
 	}
-	db.halfLifeMs = o.HeatHalfLife.Milliseconds()
-	db.wo = pebble.NoSync
-	if o.SyncWrites {
-		db.wo = pebble.Sync
-	}
+	set := settingsOf(&o)
+	db.settings.Store(&set)
+	db.syncKick = make(chan struct{}, 1)
+	db.lifeKick = make(chan struct{}, 1)
 	for i := range db.shards {
 		db.shards[i].pending = make(map[string]access)
 		db.shards[i].runs = make(map[string]uint8)
@@ -248,18 +251,14 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.log.Info("epochdb: opened", "dir", dir, "keys", db.keys.Load(), "keys_with_ttl", db.ttlKeys.Load(),
 		"sync_writes", o.SyncWrites, "in_memory", o.InMemory)
 
-	if !o.SyncWrites && o.SyncInterval > 0 {
-		db.goFunc(db.syncLoop)
-	}
+	db.goFunc(db.syncLoop)
 	if o.ExpiryInterval > 0 {
 		db.goFunc(db.expiryLoop)
 	}
 	if !o.DisableReadTracking {
 		db.goFunc(db.trackLoop)
 	}
-	if db.pruneRuleOn() || db.budgetOn() || o.EventLog {
-		db.goFunc(db.lifecycleLoop)
-	}
+	db.goFunc(db.lifecycleLoop)
 	return db, nil
 }
 

@@ -131,7 +131,7 @@ func TestDB_Set_Overwrite_KeepsCreatedAtAndFrequency(t *testing.T) {
 	}
 	// The heat did not grow with the write (a write is not a read) and
 	// decays from the last increment.
-	if want := 4 * math.Exp2(-float64(time.Minute.Milliseconds())/float64(db.halfLifeMs)); math.Abs(md.Heat-want) > 1e-9 {
+	if want := 4 * math.Exp2(-float64(time.Minute.Milliseconds())/float64(db.halfLifeMs())); math.Abs(md.Heat-want) > 1e-9 {
 		t.Errorf("Heat %v, want %v", md.Heat, want)
 	}
 	if !md.ExpiresAt.IsZero() {

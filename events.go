@@ -362,11 +362,11 @@ var ErrEventLogOff = errors.New("epochdb: the event log is off (Options.EventLog
 func (db *DB) trimEventLog(now int64) error {
 	last := db.ev.durable.Load()
 	var end uint64 // drop sequence numbers below end
-	if n := uint64(db.opts.EventLogMaxEntries); last > n {
+	if n := uint64(db.cfg().EventLogMaxEntries); last > n {
 		end = last - n + 1
 	}
-	if db.opts.EventLogMaxAge > 0 {
-		cutoff := now - db.opts.EventLogMaxAge.Milliseconds()
+	if maxAge := db.cfg().EventLogMaxAge; maxAge > 0 {
+		cutoff := now - maxAge.Milliseconds()
 		it, err := db.pdb.NewIter(&pebble.IterOptions{
 			LowerBound: keyspace.EventKey(end),
 			UpperBound: keyspace.EventKey(last + 1),

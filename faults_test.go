@@ -139,7 +139,7 @@ func TestFault_ReadErrorInLifecyclePasses_LeavesDBUsable(t *testing.T) {
 	if _, err := db.expireDue(nil); err == nil {
 		t.Error("the sweep succeeded while every table read failed")
 	}
-	if _, _, _, err := db.pruneStep(db.opts.PruneBatchSize); err == nil {
+	if _, _, _, err := db.pruneStep(db.cfg().PruneBatchSize); err == nil {
 		t.Error("the prune step succeeded while every table read failed")
 	}
 	if _, err := db.retire([][]byte{[]byte("k1")}, EventEvicted, func(h keyspace.Header, m keyspace.Meta) bool { return true }); err == nil {

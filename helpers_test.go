@@ -72,3 +72,12 @@ func scanCounts(t testing.TB, db *DB, visit func(k, v []byte, md Metadata)) (key
 	}
 	return keys, withTTL
 }
+
+// storeSettings changes db's settings without waking the background work
+// (as Reconfigure does), for tests that look at a state the background
+// work would change within a second.
+func storeSettings(db *DB, edit func(s *Settings)) {
+	s := db.Settings()
+	edit(&s)
+	db.settings.Store(&s)
+}

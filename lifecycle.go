@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/epochdb/epochdb/internal/keyspace"
@@ -40,8 +41,11 @@ const (
 
 // lifecycleState is the state of the pruning and eviction passes.
 type lifecycleState struct {
-	pruneMu     sync.Mutex // serializes prune steps; guards pruneCursor
-	pruneCursor []byte     // the next user key the prune pass examines; nil = start
+	pruneMu     sync.Mutex   // serializes prune steps; guards pruneCursor
+	pruneCursor []byte       // the next user key the prune pass examines; nil = start
+	passSeen    int64        // keys examined since the cursor last started over; guarded by pruneMu
+	lastPassEnd time.Time    // when the cursor last wrapped (db clock); guarded by pruneMu
+	nextPass    atomic.Int64 // when the background pass starts next, Unix ms of the wall clock
 
 	evictMu      sync.Mutex  // serializes evictions; guards pool and sampleCursor
 	pool         []candidate // sorted by score, lowest first
@@ -54,12 +58,12 @@ type candidate struct {
 }
 
 // pruneRuleOn reports whether pruning is configured.
-func (db *DB) pruneRuleOn() bool { return db.opts.PruneMinFrequency > 0 || db.opts.PruneIdle > 0 }
+func (db *DB) pruneRuleOn() bool { s := db.cfg(); return s.PruneMinFrequency > 0 || s.PruneIdle > 0 }
 
 // prunable applies the pruning rule to a key at now.
 func (db *DB) prunable(hdr keyspace.Header, m keyspace.Meta, now int64) bool {
-	o := &db.opts
-	if !db.pruneRuleOn() || now-hdr.CreatedAt < o.PruneGrace.Milliseconds() {
+	o := db.cfg()
+	if !(o.PruneMinFrequency > 0 || o.PruneIdle > 0) || now-hdr.CreatedAt < o.PruneGrace.Milliseconds() {
 		return false
 	}
 	if o.PruneSkipTTLKeys && hdr.ExpiresAt != 0 {
@@ -72,18 +76,21 @@ func (db *DB) prunable(hdr keyspace.Header, m keyspace.Meta, now int64) bool {
 }
 
 // lifecycleLoop runs the pruning pass every PruneInterval, keeps the budget
-// and trims the event log.
+// and trims the event log, once a second (or every PruneInterval if
+// shorter), and at once when Reconfigure changes the settings.
 func (db *DB) lifecycleLoop() {
-	t := time.NewTicker(min(db.opts.PruneInterval, time.Second))
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	lastPrune := time.Now()
 	for {
+		t.Reset(min(db.cfg().PruneInterval, time.Second))
 		select {
 		case <-db.closeCh:
 			return
+		case <-db.lifeKick:
 		case <-t.C:
 		}
-		if db.budgetOn() && db.opts.EvictionPolicy != NoEviction {
+		if db.budgetOn() && db.cfg().EvictionPolicy != NoEviction {
 			if _, err := db.evictOver(-1, nil); err != nil && !errors.Is(err, ErrFull) {
 				db.log.Error("epochdb: background eviction failed", "err", err)
 			}
@@ -93,13 +100,44 @@ func (db *DB) lifecycleLoop() {
 				db.log.Error("epochdb: trimming the event log failed", "err", err)
 			}
 		}
-		if db.pruneRuleOn() && time.Since(lastPrune) >= db.opts.PruneInterval {
+		if !db.pruneRuleOn() {
+			db.life.nextPass.Store(0)
+			continue
+		}
+		if time.Since(lastPrune) >= db.cfg().PruneInterval {
 			lastPrune = time.Now()
 			if _, err := db.prunePass(db.closeCh); err != nil {
 				db.log.Error("epochdb: prune pass failed", "err", err)
 			}
 		}
+		db.life.nextPass.Store(lastPrune.Add(db.cfg().PruneInterval).UnixMilli())
 	}
+}
+
+// PruneStatus is the progress of pruning: see DB.PruneStatus.
+type PruneStatus struct {
+	RuleOn      bool      // a pruning rule is set
+	Passes      uint64    // whole passes completed (Stats.PrunePasses)
+	Pruned      uint64    // keys pruned since Open (Stats.Pruned)
+	PassSeen    int64     // keys the pass under way has examined; 0 between passes
+	LastPassEnd time.Time // when a pass last reached the end of the keyspace; zero if none has since Open
+	NextPass    time.Time // when the background pass starts next; zero without a rule
+}
+
+// PruneStatus reports the pruning pass's progress. The background pass and
+// Prune share one cursor: a Prune with a limit continues the pass under
+// way.
+func (db *DB) PruneStatus() PruneStatus {
+	db.life.pruneMu.Lock()
+	st := PruneStatus{PassSeen: db.life.passSeen, LastPassEnd: db.life.lastPassEnd}
+	db.life.pruneMu.Unlock()
+	st.RuleOn = db.pruneRuleOn()
+	st.Passes = db.st.prunePasses.Load()
+	st.Pruned = db.st.pruned.Load()
+	if ms := db.life.nextPass.Load(); st.RuleOn && ms > 0 {
+		st.NextPass = time.UnixMilli(ms)
+	}
+	return st
 }
 
 // prunePass runs prune steps until the cursor wraps around, and returns how
@@ -107,7 +145,7 @@ func (db *DB) lifecycleLoop() {
 func (db *DB) prunePass(stop <-chan struct{}) (int, error) {
 	total := 0
 	for {
-		n, _, done, err := db.pruneStep(db.opts.PruneBatchSize)
+		n, _, done, err := db.pruneStep(db.cfg().PruneBatchSize)
 		total += n
 		if err != nil || done {
 			if done {
@@ -143,8 +181,11 @@ func (db *DB) pruneStep(batch int) (removed, examined int, done bool, err error)
 		return 0, examined, false, err
 	}
 	db.st.pruneScanned.Add(uint64(examined))
+	db.life.passSeen += int64(examined)
 	if examined < batch {
 		db.life.pruneCursor = nil
+		db.life.passSeen = 0
+		db.life.lastPassEnd = db.clock.Now()
 		done = true
 	} else {
 		db.life.pruneCursor = append(last, 0)
@@ -181,11 +222,12 @@ func (db *DB) Prune(limit int) (PruneResult, error) {
 	if limit <= 0 { // a whole pass: from the first key
 		db.life.pruneMu.Lock()
 		db.life.pruneCursor = nil
+		db.life.passSeen = 0
 		db.life.pruneMu.Unlock()
 	}
 	var r PruneResult
 	for limit <= 0 || r.Examined < limit {
-		batch := db.opts.PruneBatchSize
+		batch := db.cfg().PruneBatchSize
 		if limit > 0 {
 			batch = min(batch, limit-r.Examined)
 		}
@@ -261,11 +303,11 @@ func (db *DB) retire(keys [][]byte, kind EventKind, still func(keyspace.Header, 
 }
 
 // budgetOn reports whether a budget is configured.
-func (db *DB) budgetOn() bool { return db.opts.MaxKeys > 0 || db.opts.MaxDiskBytes > 0 }
+func (db *DB) budgetOn() bool { s := db.cfg(); return s.MaxKeys > 0 || s.MaxDiskBytes > 0 }
 
 // overBudget reports whether the store is over its budget after adding c.
 func (db *DB) overBudget(c counts) bool {
-	o := &db.opts
+	o := db.cfg()
 	return (o.MaxKeys > 0 && db.keys.Load()+c.keys > o.MaxKeys) ||
 		(o.MaxDiskBytes > 0 && db.bytes.Load()+c.bytes > o.MaxDiskBytes)
 }
@@ -274,12 +316,13 @@ func (db *DB) overBudget(c counts) bool {
 // under NoEviction: a write that grows an over-budget store fails. With an
 // eviction policy writes are always admitted and eviction follows.
 func (db *DB) admit(c counts) error {
-	if !db.budgetOn() || db.opts.EvictionPolicy != NoEviction || (c.keys <= 0 && c.bytes <= 0) {
+	s := db.cfg()
+	if !db.budgetOn() || s.EvictionPolicy != NoEviction || (c.keys <= 0 && c.bytes <= 0) {
 		return nil
 	}
 	if db.overBudget(c) {
 		return fmt.Errorf("%w: %d keys and %d bytes stored, the budget is %d keys and %d bytes (0 = none)",
-			ErrFull, db.keys.Load(), db.bytes.Load(), db.opts.MaxKeys, db.opts.MaxDiskBytes)
+			ErrFull, db.keys.Load(), db.bytes.Load(), s.MaxKeys, s.MaxDiskBytes)
 	}
 	return nil
 }
@@ -290,7 +333,7 @@ func (db *DB) admit(c counts) error {
 // evicts its own keys. A write whose keys alone exceed the budget therefore
 // stands over it. Called without locks held.
 func (db *DB) afterWrite(c counts, written func(key []byte) bool) error {
-	if !db.budgetOn() || db.opts.EvictionPolicy == NoEviction || (c.keys <= 0 && c.bytes <= 0) {
+	if !db.budgetOn() || db.cfg().EvictionPolicy == NoEviction || (c.keys <= 0 && c.bytes <= 0) {
 		return nil
 	}
 	_, err := db.evictOver(evictPerWrite, written)
@@ -326,7 +369,7 @@ func (db *DB) evictOver(limit int, spare func([]byte) bool) (int, error) {
 // score rates a key for eviction: lower goes first. ok is false for keys the
 // policy never evicts.
 func (db *DB) score(hdr keyspace.Header, m keyspace.Meta, now int64) (float64, bool) {
-	switch db.opts.EvictionPolicy {
+	switch db.cfg().EvictionPolicy {
 	case EvictAllKeysLRU:
 		return float64(lastAccess(hdr, m)), true
 	case EvictVolatileLFU:
@@ -334,7 +377,7 @@ func (db *DB) score(hdr keyspace.Header, m keyspace.Meta, now int64) (float64, b
 			return 0, false
 		}
 	}
-	return m.HeatAt(now, db.halfLifeMs), true
+	return m.HeatAt(now, db.halfLifeMs()), true
 }
 
 // evictOne evicts the best candidate from the pool that spare (nil = none)
@@ -462,6 +505,7 @@ func (db *DB) Preview(limit int) (Preview, error) {
 		limit = 100
 	}
 	now := db.nowMs()
+	set := db.cfg()
 	var p Preview
 	type scored struct {
 		c     Candidate
@@ -484,7 +528,7 @@ func (db *DB) Preview(limit int) (Preview, error) {
 			}
 			return
 		}
-		if s, ok := db.score(hdr, m, now); ok && db.budgetOn() && db.opts.EvictionPolicy != NoEviction {
+		if s, ok := db.score(hdr, m, now); ok && db.budgetOn() && db.cfg().EvictionPolicy != NoEviction {
 			evictable = append(evictable, scored{Candidate{Key: bytes.Clone(key), Metadata: md}, s, int64(len(key) + len(value))})
 		}
 	})
@@ -493,7 +537,7 @@ func (db *DB) Preview(limit int) (Preview, error) {
 	}
 	slices.SortFunc(evictable, func(a, b scored) int { return cmpFloat(a.score, b.score) })
 	for _, e := range evictable {
-		if !((db.opts.MaxKeys > 0 && keysLeft > db.opts.MaxKeys) || (db.opts.MaxDiskBytes > 0 && bytesLeft > db.opts.MaxDiskBytes)) {
+		if !((set.MaxKeys > 0 && keysLeft > set.MaxKeys) || (set.MaxDiskBytes > 0 && bytesLeft > set.MaxDiskBytes)) {
 			break
 		}
 		keysLeft--
@@ -520,7 +564,7 @@ func cmpFloat(a, b float64) int {
 func (db *DB) makeMetadata(h keyspace.Header, m keyspace.Meta, now int64) Metadata {
 	return Metadata{
 		Frequency:  m.Frequency,
-		Heat:       m.HeatAt(now, db.halfLifeMs),
+		Heat:       m.HeatAt(now, db.halfLifeMs()),
 		CreatedAt:  msToTime(h.CreatedAt),
 		UpdatedAt:  msToTime(h.UpdatedAt),
 		LastAccess: msToTime(lastAccess(h, m)),

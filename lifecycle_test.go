@@ -96,7 +96,7 @@ func TestPreview_ListsWithoutRetiring(t *testing.T) {
 		mustSet(t, db, fmt.Sprintf("k%d", i), "v", 0)
 		incr(t, db, fmt.Sprintf("k%d", i), i) // k0 has frequency 0
 	}
-	db.opts.MaxKeys = 3 // a budget the store is over: what would eviction take?
+	storeSettings(db, func(s *Settings) { s.MaxKeys = 3 }) // a budget the store is over: what would eviction take?
 	clk.Advance(time.Minute)
 	p, err := db.Preview(10)
 	testutil.Must(t, err)
@@ -357,7 +357,7 @@ func TestEventLog_DurableAndResumable(t *testing.T) {
 		t.Fatalf("after restart %+v", evs)
 	}
 	// Retention by count.
-	db.opts.EventLogMaxEntries = 2
+	testutil.Must(t, db.Reconfigure(func(s *Settings) { s.EventLogMaxEntries = 2 }))
 	testutil.Must(t, db.trimEventLog(db.nowMs()))
 	evs, _, _ = db.ReadEvents(0, 10)
 	if len(evs) != 2 || evs[0].Seq != 5 {
@@ -422,7 +422,7 @@ func TestLifecycle_ConcurrentMix(t *testing.T) {
 			if _, err := db.expireDue(nil); err != nil {
 				t.Error(err)
 			}
-			if _, _, _, err := db.pruneStep(db.opts.PruneBatchSize); err != nil {
+			if _, _, _, err := db.pruneStep(db.cfg().PruneBatchSize); err != nil {
 				t.Error(err)
 			}
 		}

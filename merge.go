@@ -26,7 +26,7 @@ func (db *DB) merge(key, value []byte) (pebble.ValueMerger, error) {
 		if err != nil {
 			return nil, corruptErr(keyspace.UserKey(key), err)
 		}
-		return &metaMerger{key: append([]byte(nil), key...), m: m, halfLifeMs: db.halfLifeMs}, nil
+		return &metaMerger{key: append([]byte(nil), key...), m: m, halfLifeMs: db.halfLifeMs()}, nil
 	case keyspace.PrefixSys:
 		n, err := keyspace.DecodeCounters(nil, value)
 		if err != nil {

@@ -187,7 +187,8 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 		}
 		w.cacheBusy = true
 	}
-	if err := db.applyBatch(w.b); err != nil {
+	sync := db.cfg().SyncWrites
+	if err := db.applyBatch(w.b, sync); err != nil {
 		w.b = nil // applyBatch closed it
 		return err
 	}
@@ -204,7 +205,7 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	b := w.b
 	w.b = nil
 	w.done = true
-	if err := db.awaitDurable(b, lastSeq); err != nil {
+	if err := db.awaitDurable(b, sync, lastSeq); err != nil {
 		return err
 	}
 	if spare == nil {
@@ -223,11 +224,12 @@ func (w *writeOp) spareWritten(key []byte) bool {
 	return false
 }
 
-// applyBatch applies b, making it visible. In the default mode it does not
-// sync; with SyncWrites it does not wait for the fsync: call awaitDurable
-// after releasing locks. On error it closes b.
-func (db *DB) applyBatch(b *pebble.Batch) error {
-	if db.opts.SyncWrites {
+// applyBatch applies b, making it visible. Without sync (the default mode)
+// it does not sync; with sync (SyncWrites) it does not wait for the fsync:
+// call awaitDurable with the same sync after releasing locks. On error it
+// closes b.
+func (db *DB) applyBatch(b *pebble.Batch, sync bool) error {
+	if sync {
 		return db.apply(b, pebble.Sync)
 	}
 	return db.apply(b, pebble.NoSync)
@@ -266,15 +268,15 @@ func (db *DB) apply(b *pebble.Batch, wo *pebble.WriteOptions) (err error) {
 	return nil
 }
 
-// awaitDurable completes a successful applyBatch: with SyncWrites it waits
-// for the WAL fsync; otherwise it counts the write for the periodic sync.
+// awaitDurable completes a successful applyBatch: with sync it waits for
+// the WAL fsync; otherwise it counts the write for the periodic sync.
 // lastEvent is the highest event-log sequence number the batch wrote (0:
 // none), readable once durable. It closes b.
-func (db *DB) awaitDurable(b *pebble.Batch, lastEvent uint64) error {
-	if !db.opts.SyncWrites {
+func (db *DB) awaitDurable(b *pebble.Batch, sync bool, lastEvent uint64) error {
+	if !sync {
 		_ = b.Close()
 		db.writeSeq.Add(1)
-		if db.opts.SyncInterval < 0 {
+		if db.cfg().SyncInterval < 0 {
 			// No periodic sync ("appendfsync no"): nothing ever makes
 			// the log durable on its own, so events are readable once
 			// applied.

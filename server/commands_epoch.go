@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/epochdb/epochdb"
@@ -154,7 +156,7 @@ func cmdEpochPrune(c *Conn, cmd Command) {
 		}
 		r, err := c.srv.DB.Prune(limit)
 		if errors.Is(err, epochdb.ErrNoPruneRule) {
-			c.WriteError("ERR no pruning rule is set (start epoch serve with --prune-min-frequency or --prune-idle)")
+			c.WriteError(errNoPruneRule)
 			return
 		}
 		if err != nil {
@@ -168,6 +170,8 @@ func cmdEpochPrune(c *Conn, cmd Command) {
 		c.WriteInt(int64(r.Removed))
 		c.WriteBulkString("wrapped")
 		c.WriteBool(r.Wrapped)
+	case sub == "status" && len(args) == 2:
+		writePruneStatus(c)
 	case sub == "help" && len(args) == 2:
 		writeHelp(c, "EPOCH.PRUNE", []string{
 			"PREVIEW [COUNT <count>]",
@@ -178,6 +182,10 @@ func cmdEpochPrune(c *Conn, cmd Command) {
 			"    Apply the pruning rule now: to every key, or to the next <count> keys from where the last",
 			"    pass stopped. Return examined, removed and wrapped (the pass reached the last key).",
 			"    Removed keys are retired as by the background pass (pruned notifications, event log).",
+			"STATUS",
+			"    Return the rule, the background pass's interval and progress: passes completed, keys",
+			"    pruned, keys the pass under way has examined, when the last pass ended and when the next",
+			"    one starts (Unix ms; 0: none).",
 		})
 	case sub == "help":
 		c.WriteError(wrongArgs("epoch.prune|" + sub))
@@ -231,4 +239,48 @@ func countOption(c *Conn, opts [][]byte, def int) (int, bool) {
 		opts = opts[2:]
 	}
 	return n, true
+}
+
+// errNoPruneRule answers EPOCH.PRUNE NOW without a rule.
+const errNoPruneRule = "ERR no pruning rule is set (CONFIG SET prune-min-frequency or prune-idle)"
+
+// writePruneStatus answers EPOCH.PRUNE STATUS.
+func writePruneStatus(c *Conn) {
+	st := c.srv.DB.PruneStatus()
+	set := c.srv.DB.Settings()
+	unixMs := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.UnixMilli()
+	}
+	rule := "off"
+	if st.RuleOn {
+		var parts []string
+		if set.PruneMinFrequency > 0 {
+			parts = append(parts, "frequency < "+strconv.FormatUint(set.PruneMinFrequency, 10))
+		}
+		if set.PruneIdle > 0 {
+			parts = append(parts, "idle >= "+set.PruneIdle.String())
+		}
+		rule = strings.Join(parts, " or ") + ", age >= " + set.PruneGrace.String()
+		if set.PruneSkipTTLKeys {
+			rule += ", no deadline"
+		}
+	}
+	c.WriteMap(7)
+	c.WriteBulkString("rule")
+	c.WriteBulkString(rule)
+	c.WriteBulkString("interval")
+	c.WriteBulkString(set.PruneInterval.String())
+	c.WriteBulkString("passes")
+	c.WriteInt(int64(st.Passes))
+	c.WriteBulkString("pruned")
+	c.WriteInt(int64(st.Pruned))
+	c.WriteBulkString("pass_examined")
+	c.WriteInt(st.PassSeen)
+	c.WriteBulkString("last_pass_end")
+	c.WriteInt(unixMs(st.LastPassEnd))
+	c.WriteBulkString("next_pass")
+	c.WriteInt(unixMs(st.NextPass))
 }

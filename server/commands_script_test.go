@@ -430,8 +430,10 @@ func TestCommands_Server(t *testing.T) {
 		CONFIG SET timeout 0 => +OK
 		CONFIG SET nosuch 1 => -ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'
 		CONFIG SET databases 16 => +OK
-		CONFIG SET databases 8 => -ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config
-		CONFIG SET appendfsync always => -ERR CONFIG SET failed (possibly related to argument 'appendfsync') - can't set immutable config
+		CONFIG SET databases 8 => -ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config: the number of databases is fixed
+		CONFIG SET appendfsync always => +OK
+		CONFIG GET appendfsync => ["appendfsync" "always"]
+		CONFIG SET appendfsync everysec => +OK
 		CONFIG SET notify-keyspace-events KEA => +OK
 		CONFIG GET notify-keyspace-events => ["notify-keyspace-events" "AKE"]
 		CONFIG SET notify-keyspace-events Q => -ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.

@@ -292,11 +292,11 @@ func (s *Server) info(section string) [][2]string {
 			{"used_memory_rss", utoa(m.Sys)},
 			{"used_memory_rss_human", humanBytes(m.Sys)},
 			{"used_memory_process", itoa(processMemory())},
-			{"maxmemory", itoa(max(s.MaxMemory, 0))},
-			{"maxmemory_human", humanBytes(uint64(max(s.MaxMemory, 0)))},
+			{"maxmemory", itoa(s.cfg.maxMemory.Load())},
+			{"maxmemory_human", humanBytes(uint64(s.cfg.maxMemory.Load()))},
 			{"maxmemory_oom_rejected", utoa(s.st.oomRejected.Load())},
 			{"client_output_buffer_limit_normal", itoa(s.outputLimit())},
-			{"maxmemory_policy", s.dbOpts().EvictionPolicy.String()},
+			{"maxmemory_policy", s.DB.Settings().EvictionPolicy.String()},
 			{"mem_allocator", "go"},
 		}
 	case "persistence":
@@ -311,7 +311,7 @@ func (s *Server) info(section string) [][2]string {
 			{"aof_enabled", "1"},
 			{"aof_rewrite_in_progress", "0"},
 			{"aof_last_write_status", writeStatus(s.DB)},
-			{"appendfsync", appendFsync(s)},
+			{"appendfsync", appendFsync(s.DB.Settings())},
 			{"epochdb_disk_bytes", utoa(st.DiskBytes)},
 			{"epochdb_wal_syncs", utoa(st.WALSyncs)},
 		}

@@ -131,7 +131,7 @@ func TestEpochBackup(t *testing.T) {
 		"-ERR no backup directory: start epoch serve with --backup-dir (Server.BackupDir)")
 	eq(t, "CONFIG GET backup-dir", rc.do("CONFIG", "GET", "backup-dir"), fmt.Sprintf(`["backup-dir" %q]`, backups))
 	eq(t, "CONFIG SET backup-dir", rc.do("CONFIG", "SET", "backup-dir", "/tmp"),
-		"-ERR CONFIG SET failed (possibly related to argument 'backup-dir') - can't set immutable config")
+		"-ERR CONFIG SET failed (possibly related to argument 'backup-dir') - can't set immutable config: a client must not choose where the server writes files; restart with --backup-dir")
 }
 
 // TestBgsave: BGSAVE answers at once and does SAVE's work in the
@@ -233,7 +233,7 @@ func TestEpochEvents_Read(t *testing.T) {
 		EPOCH.EVENTS FROM => -ERR syntax error
 		EPOCH.EVENTS NOSUCH 1 => -ERR syntax error
 		CONFIG GET event-log* => ["event-log" "yes" "event-log-values" "no" "event-log-max-entries" "1000000" "event-log-max-age" "0s"]
-		CONFIG SET event-log no => -ERR CONFIG SET failed (possibly related to argument 'event-log') - can't set immutable config
+		CONFIG SET event-log no => -ERR CONFIG SET failed (possibly related to argument 'event-log') - can't set immutable config: the event log is set up when the store opens; restart with --event-log
 		CONFIG SET event-log yes => +OK
 	`)
 	// Events of another logical database are not listed, but the cursor
@@ -534,7 +534,7 @@ func TestEpochPrunePreview(t *testing.T) {
 	eq(t, "pruned", sub.read(), `["message" "__keyevent@0__:pruned" "cold"]`)
 	eq(t, "pruned", sub.read(), `["message" "__keyevent@0__:pruned" "warm"]`)
 	off := startServer(t).dial(t)
-	eq(t, "no rule", off.do("EPOCH.PRUNE", "NOW"), "-ERR no pruning rule is set (start epoch serve with --prune-min-frequency or --prune-idle)")
+	eq(t, "no rule", off.do("EPOCH.PRUNE", "NOW"), "-"+errNoPruneRule)
 }
 
 // TestEpochPrunePreview_Evict: over the budget (a restart with a smaller

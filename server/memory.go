@@ -3,7 +3,9 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"math"
 	"os"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -61,7 +63,8 @@ func (c *Conn) replyBudget(n int64) bool {
 // while it writes it.
 func (c *Conn) memoryRefused(n int64) bool {
 	s := c.srv
-	if n < bigReply || s.MaxMemory <= 0 || processMemory()+n <= s.MaxMemory {
+	limit := s.cfg.maxMemory.Load()
+	if n < bigReply || limit <= 0 || processMemory()+n <= limit {
 		return false
 	}
 	s.st.oomRejected.Add(1)
@@ -155,4 +158,17 @@ func parseMemInfoTotal(b []byte) int64 {
 		return n
 	}
 	return 0
+}
+
+// setMaxMemory changes maxmemory at run time; with ManageMemoryLimit it is
+// also the Go runtime's soft memory limit, as at startup.
+func (s *Server) setMaxMemory(n int64) {
+	s.cfg.maxMemory.Store(n)
+	if !s.ManageMemoryLimit {
+		return
+	}
+	if n <= 0 {
+		n = math.MaxInt64
+	}
+	debug.SetMemoryLimit(n)
 }

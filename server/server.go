@@ -113,6 +113,17 @@ type Server struct {
 	// default) means no budget. The server does not set the Go runtime's
 	// limit itself (that is process-wide): epoch serve does.
 	MaxMemory int64
+
+	// ManageMemoryLimit says that MaxMemory is also the Go runtime's soft
+	// memory limit (debug.SetMemoryLimit), which the process's owner set at
+	// startup: CONFIG SET maxmemory then changes both.
+	ManageMemoryLimit bool
+
+	// ConfigRewrite, if set, is what CONFIG REWRITE calls with every
+	// parameter's current value, in CONFIG GET's order, to write them to the
+	// configuration file. Without it CONFIG REWRITE answers that the server
+	// runs without a configuration file.
+	ConfigRewrite func(params []ConfigParam) error
 	// PubSubBufferLimit bounds the messages queued for a subscribed client
 	// (client-output-buffer-limit pubsub hard limit); a client beyond it is
 	// disconnected. The default is 32 MiB.

@@ -225,8 +225,22 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maxmemory-policy: %w", err)
 	}
-	if o.maxKeys < 0 || o.lfuHalfLife == 0 || o.pruneIdle < 0 || o.pruneGrace < 0 || o.pruneInterval <= 0 {
-		return nil, errors.New("maxkeys, prune-idle and prune-grace must be >= 0, lfu-half-life non-zero, prune-interval positive")
+	for _, c := range []struct {
+		bad        bool
+		flag, want string
+		v          any
+	}{
+		{o.maxKeys < 0, "maxkeys", "0 (no limit) or positive", o.maxKeys},
+		{o.lfuHalfLife == 0, "lfu-half-life", "positive, or negative for no decay", o.lfuHalfLife},
+		{o.pruneIdle < 0, "prune-idle", "0 (off) or positive", o.pruneIdle},
+		{o.pruneGrace < 0, "prune-grace", "0 or positive", o.pruneGrace},
+		{o.pruneInterval <= 0, "prune-interval", "positive", o.pruneInterval},
+		{o.eventLogMaxEntries <= 0, "event-log-max-entries", "positive", o.eventLogMaxEntries},
+		{o.eventLogMaxAge < 0, "event-log-max-age", "0 (no age limit) or positive", o.eventLogMaxAge},
+	} {
+		if c.bad {
+			return nil, fmt.Errorf("%s %v: must be %s", c.flag, c.v, c.want)
+		}
 	}
 	opts.MaxKeys = o.maxKeys
 	opts.MaxDiskBytes = maxDisk
@@ -239,9 +253,6 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	opts.PruneSkipTTLKeys = o.pruneSkipTTLKeys
 	if o.eventLogValues && !o.eventLog {
 		return nil, errors.New("event-log-values yes needs event-log yes")
-	}
-	if o.eventLogMaxEntries <= 0 || o.eventLogMaxAge < 0 {
-		return nil, errors.New("event-log-max-entries must be positive and event-log-max-age >= 0")
 	}
 	switch strings.ToLower(o.walPreallocate) {
 	case "auto", "":
@@ -456,12 +467,17 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		SlowlogThreshold:     slowlog,
 		SlowlogMaxLen:        o.slowlogMaxLen,
 		ConfigFile:           o.configFile,
+		ManageMemoryLimit:    true,
 		Logger:               log,
 	}
+	// The Go runtime's memory limit is process-wide: the previous one is
+	// restored when runServe returns (CONFIG SET maxmemory changes it too).
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	if mem.max > 0 {
-		// Process-wide, so set here rather than by the server package; the
-		// previous limit is restored when runServe returns.
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mem.max))
+		debug.SetMemoryLimit(mem.max)
+	}
+	if o.configFile != "" {
+		srv.ConfigRewrite = configRewriter(o.configFile, newServeCmd().Flags(), srv.ConfigParams())
 	}
 	log.Info("server: memory limits", "maxmemory", mem.max, "client_query_buffer_limit", mem.query,
 		"client_output_buffer_limit", mem.output)
