@@ -10,8 +10,10 @@ import (
 	"github.com/epochdb/epochdb/internal/keyspace"
 )
 
-// The background goroutines. Each is started by Open through goFunc, exits
-// when closeCh closes, and Close waits for it before closing Pebble.
+// The background goroutines. startBackground starts each through goFunc;
+// each exits when the stop channel it was given closes, which Close (and a
+// reopen after an engine failure) does before closing Pebble, waiting for
+// them.
 
 // syncLoop flushes and fsyncs the WAL every half SyncInterval when NoSync
 // writes happened since the last sync: a write waits at most half an
@@ -19,7 +21,7 @@ import (
 // itself, so that a write acknowledged one interval ago is durable unless an
 // fsync takes longer than half an interval. With SyncWrites, or no periodic
 // sync, it idles until Reconfigure changes that.
-func (db *DB) syncLoop() {
+func (db *DB) syncLoop(stop <-chan struct{}) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
@@ -30,7 +32,7 @@ func (db *DB) syncLoop() {
 			t.Stop()
 		}
 		select {
-		case <-db.closeCh:
+		case <-stop:
 			return
 		case <-db.syncKick:
 			// The mode changed: cover what the old one left unsynced.
@@ -79,15 +81,15 @@ func (db *DB) syncWAL() error {
 }
 
 // expiryLoop deletes due keys every ExpiryInterval.
-func (db *DB) expiryLoop() {
+func (db *DB) expiryLoop(stop <-chan struct{}) {
 	t := time.NewTicker(db.opts.ExpiryInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-db.closeCh:
+		case <-stop:
 			return
 		case <-t.C:
-			if _, err := db.expireDue(db.closeCh); err != nil {
+			if _, err := db.expireDue(stop); err != nil {
 				db.log.Error("epochdb: expiry sweep failed", "err", err)
 			}
 		}
@@ -268,12 +270,12 @@ func (db *DB) expireEntry(w *writeOp, d dueEntry, want bool) error {
 
 // trackLoop writes tracked reads to the meta keyspace every
 // TrackFlushInterval.
-func (db *DB) trackLoop() {
+func (db *DB) trackLoop(stop <-chan struct{}) {
 	t := time.NewTicker(db.opts.TrackFlushInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-db.closeCh:
+		case <-stop:
 			return
 		case <-t.C:
 			if err := db.flushTracked(); err != nil {

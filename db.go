@@ -92,10 +92,19 @@ type DB struct {
 	// Pebble.
 	inflight atomic.Int64
 	closed   atomic.Bool
-	closeMu  sync.Mutex // serializes Close
-	closeErr error      // result of the first Close; guarded by closeMu
-	closeCh  chan struct{}
+	closeMu  sync.Mutex    // serializes Close
+	closeErr error         // result of the first Close; guarded by closeMu
+	closeCh  chan struct{} // closed by Close
+	bgStop   chan struct{} // stops the background goroutines; guarded by closeMu
 	wg       sync.WaitGroup
+
+	// Recovery from an engine failure (recover.go): reopening is set while
+	// the engine is reopened in place (calls are refused meanwhile), and
+	// recovering while the loop that retries it runs.
+	reopening  atomic.Bool
+	recovering atomic.Bool
+	recoverWG  sync.WaitGroup
+	dir        string
 }
 
 // shard is one stripe of the keyspace. Its mutex is held by every writeOp
@@ -206,7 +215,41 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if o.RecordCacheSize > 0 {
 		db.cacheMax = max(o.RecordCacheSize/numShards, 1)
 	}
+	switch {
+	case o.FS != nil:
+	case o.InMemory:
+		db.opts.FS = vfs.NewMem()
+		dir = ""
+	}
+	db.dir = dir
+	pdb, err := db.openEngine()
+	if err != nil {
+		return nil, err
+	}
+	db.pdb = pdb
+	if err := db.loadSystem(); err == nil {
+		err = db.loadEventSeq()
+	}
+	if err != nil {
+		_ = pdb.Close()
+		return nil, err
+	}
+	db.log.Info("epochdb: opened", "dir", dir, "keys", db.keys.Load(), "keys_with_ttl", db.ttlKeys.Load(),
+		"sync_writes", o.SyncWrites, "in_memory", o.InMemory)
+	db.startBackground()
+	return db, nil
+}
 
+// openEngine opens Pebble on db.dir with the options db was opened with.
+// A panic inside Pebble's open (its cleanup after a failed log write has
+// been seen to panic) is returned as an error.
+func (db *DB) openEngine() (_ *pebble.DB, err error) {
+	o, dir := &db.opts, db.dir
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: open %q: %v", ErrEngine, dir, p)
+		}
+	}()
 	popts := &pebble.Options{
 		Cache:              pebble.NewCache(o.CacheSize),
 		MemTableSize:       o.MemTableSize,
@@ -219,13 +262,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	switch {
-	case o.FS != nil:
-		popts.FS = o.FS
-	case o.InMemory:
-		popts.FS = vfs.NewMem()
-		dir = ""
-	}
+	popts.FS = o.FS
 	if o.NoWALPreallocation && !o.InMemory {
 		base := popts.FS
 		if base == nil {
@@ -240,26 +277,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epochdb: open %q: %w", dir, err)
 	}
-	db.pdb = pdb
-	if err := db.loadSystem(); err == nil {
-		err = db.loadEventSeq()
-	}
-	if err != nil {
-		_ = pdb.Close()
-		return nil, err
-	}
-	db.log.Info("epochdb: opened", "dir", dir, "keys", db.keys.Load(), "keys_with_ttl", db.ttlKeys.Load(),
-		"sync_writes", o.SyncWrites, "in_memory", o.InMemory)
-
-	db.goFunc(db.syncLoop)
-	if o.ExpiryInterval > 0 {
-		db.goFunc(db.expiryLoop)
-	}
-	if !o.DisableReadTracking {
-		db.goFunc(db.trackLoop)
-	}
-	db.goFunc(db.lifecycleLoop)
-	return db, nil
+	return pdb, nil
 }
 
 // loadSystem checks the format version (writing it on a new store) and loads
@@ -319,6 +337,30 @@ func (db *DB) getCounter(name string) (int64, error) {
 	return n, nil
 }
 
+// startBackground starts the background goroutines, which stop when
+// db.bgStop closes.
+func (db *DB) startBackground() {
+	stop := make(chan struct{})
+	db.bgStop = stop
+	db.goFunc(func() { db.syncLoop(stop) })
+	if db.opts.ExpiryInterval > 0 {
+		db.goFunc(func() { db.expiryLoop(stop) })
+	}
+	if !db.opts.DisableReadTracking {
+		db.goFunc(func() { db.trackLoop(stop) })
+	}
+	db.goFunc(func() { db.lifecycleLoop(stop) })
+}
+
+// stopBackground stops the background goroutines and waits for them.
+func (db *DB) stopBackground() {
+	if db.bgStop != nil {
+		close(db.bgStop)
+		db.bgStop = nil
+	}
+	db.wg.Wait()
+}
+
 // goFunc runs f in a goroutine that Close waits for.
 func (db *DB) goFunc(f func()) {
 	db.wg.Add(1)
@@ -328,13 +370,18 @@ func (db *DB) goFunc(f func()) {
 	}()
 }
 
-// enter marks a call in progress; it fails once Close has begun. Every
-// successful enter must be paired with leave.
+// enter marks a call in progress; it fails once Close has begun, and while
+// the engine is reopened after a failure. Every successful enter must be
+// paired with leave.
 func (db *DB) enter() error {
 	db.inflight.Add(1)
 	if db.closed.Load() {
 		db.inflight.Add(-1)
 		return ErrClosed
+	}
+	if db.reopening.Load() {
+		db.inflight.Add(-1)
+		return errReopening(db.engineErr())
 	}
 	return nil
 }
@@ -346,6 +393,7 @@ func (db *DB) leave() { db.inflight.Add(-1) }
 // returns any error from that; later calls return nil. Iterations running in
 // other goroutines (Scan) finish before Close returns.
 func (db *DB) Close() error {
+	defer db.recoverWG.Wait() // after closeMu is released: a reopen may wait for it
 	db.closeMu.Lock()
 	defer db.closeMu.Unlock()
 	if db.closed.Load() {
@@ -356,18 +404,22 @@ func (db *DB) Close() error {
 		time.Sleep(100 * time.Microsecond)
 	}
 	close(db.closeCh)
-	db.wg.Wait()
+	db.stopBackground()
 	db.closeSubscriptions()
 
 	var errs []error
-	if err := db.flushTracked(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := db.syncLog(); err != nil {
-		errs = append(errs, fmt.Errorf("epochdb: sync wal: %w", err))
-	}
-	if err := db.closeEngine(); err != nil {
-		errs = append(errs, fmt.Errorf("epochdb: close pebble: %w", err))
+	if db.pdb == nil { // a reopen after an engine failure did not succeed
+		errs = append(errs, db.engineErr())
+	} else {
+		if err := db.flushTracked(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := db.syncLog(); err != nil {
+			errs = append(errs, fmt.Errorf("epochdb: sync wal: %w", err))
+		}
+		if err := db.closeEngine(); err != nil {
+			errs = append(errs, fmt.Errorf("epochdb: close pebble: %w", err))
+		}
 	}
 	db.closeErr = errors.Join(errs...)
 	db.log.Info("epochdb: closed", "err", db.closeErr)

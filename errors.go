@@ -55,8 +55,8 @@ func corruptErr(key []byte, err error) error {
 var ErrNoSpace = errors.New("epochdb: not enough free disk space to open")
 
 // ErrEngine is returned (wrapped, with the cause) by every write after the
-// storage engine failed in a way it does not recover from in place: it
-// could not write its log (a full disk, an I/O error). Reads keep working
-// from what was applied; DB.Health reports the failure. Close the DB and
-// open it again once the cause is fixed.
+// storage engine failed: it could not write its log (a full disk, an I/O
+// error). Reads keep working from what was applied; DB.Health reports the
+// failure. The DB reopens the engine by itself once the disk takes writes
+// again (Options.RecoverInterval, DB.Recover).
 var ErrEngine = errors.New("epochdb: storage engine failed")

@@ -84,7 +84,7 @@ func TestFault_EngineWriteError_RefusesWritesKeepsReads(t *testing.T) {
 	for _, syncWrites := range []bool{true, false} {
 		t.Run(fmt.Sprintf("SyncWrites=%v", syncWrites), func(t *testing.T) {
 			fs, tg := testutil.FaultFS(testutil.LogWrites)
-			db, err := Open("db", &Options{FS: fs, Clock: testutil.NewClock(), SyncWrites: syncWrites, SyncInterval: time.Hour})
+			db, err := Open("db", &Options{FS: fs, Clock: testutil.NewClock(), SyncWrites: syncWrites, SyncInterval: time.Hour, RecoverInterval: -1})
 			testutil.Must(t, err)
 			for i := range 100 {
 				mustSet(t, db, fmt.Sprint("k", i), "v", 0)

@@ -39,7 +39,8 @@ func (db *DB) engineFailed(cause error, stack []byte) error {
 		if stack != nil {
 			args = append(args, "stack", string(stack))
 		}
-		db.log.Error("epochdb: the storage engine failed; writes are refused until the DB is reopened", args...)
+		db.log.Error("epochdb: the storage engine failed; writes are refused until it is reopened", args...)
+		db.startRecovery()
 	}
 	return *db.failure.Load()
 }

@@ -78,14 +78,14 @@ func (db *DB) prunable(hdr keyspace.Header, m keyspace.Meta, now int64) bool {
 // lifecycleLoop runs the pruning pass every PruneInterval, keeps the budget
 // and trims the event log, once a second (or every PruneInterval if
 // shorter), and at once when Reconfigure changes the settings.
-func (db *DB) lifecycleLoop() {
+func (db *DB) lifecycleLoop(stop <-chan struct{}) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	lastPrune := time.Now()
 	for {
 		t.Reset(min(db.cfg().PruneInterval, time.Second))
 		select {
-		case <-db.closeCh:
+		case <-stop:
 			return
 		case <-db.lifeKick:
 		case <-t.C:
@@ -106,7 +106,7 @@ func (db *DB) lifecycleLoop() {
 		}
 		if time.Since(lastPrune) >= db.cfg().PruneInterval {
 			lastPrune = time.Now()
-			if _, err := db.prunePass(db.closeCh); err != nil {
+			if _, err := db.prunePass(stop); err != nil {
 				db.log.Error("epochdb: prune pass failed", "err", err)
 			}
 		}

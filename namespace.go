@@ -243,23 +243,24 @@ func (db *DB) DropNamespace(ns byte) (int64, error) {
 	if err := w.commit(nil); err != nil {
 		return 0, err
 	}
+	stop, pdb := db.bgStop, db.pdb
 	db.goFunc(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go func() { // Close does not wait for the compaction to finish
 			select {
-			case <-db.closeCh:
+			case <-stop:
 				cancel()
 			case <-ctx.Done():
 			}
 		}()
 		// The memtable's copy of the dropped keys (and the log holding
 		// it) goes with a flush; the tables' with a compaction.
-		if err := db.pdb.Flush(); err != nil {
+		if err := pdb.Flush(); err != nil {
 			db.log.Warn("epochdb: flushing after a dropped namespace", "ns", ns, "err", err)
 		}
 		for _, r := range ranges {
-			if err := db.pdb.Compact(ctx, r[0], r[1], true); err != nil && ctx.Err() == nil {
+			if err := pdb.Compact(ctx, r[0], r[1], true); err != nil && ctx.Err() == nil {
 				db.log.Warn("epochdb: compacting a dropped namespace", "ns", ns, "err", err)
 			}
 		}

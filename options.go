@@ -173,6 +173,13 @@ type Options struct {
 	// It has no effect on an InMemory store.
 	NoWALPreallocation bool
 
+	// RecoverInterval is how often, after the storage engine failed (a
+	// full disk, an I/O error: see ErrEngine), the DB tries to reopen it in
+	// place (Recover): once the cause is gone, writes are accepted again
+	// without a restart. A negative value disables it: the DB stays failed
+	// until reopened. The default is 1s.
+	RecoverInterval time.Duration
+
 	// FS replaces the filesystem Pebble uses, for tests: Pebble's
 	// vfs.NewMem, its crashable in-memory filesystem (power-loss tests), or
 	// vfs/errorfs to inject I/O errors. The default is the operating
@@ -211,6 +218,9 @@ func (o *Options) ensureDefaults() {
 	}
 	if o.EventLogMaxEntries == 0 {
 		o.EventLogMaxEntries = 1_000_000
+	}
+	if o.RecoverInterval == 0 {
+		o.RecoverInterval = time.Second
 	}
 	if o.TxMaxRetries == 0 {
 		o.TxMaxRetries = 32

@@ -18,6 +18,7 @@ type counters struct {
 	prunePasses, pruneScanned               atomic.Uint64
 	cacheHits, cacheMisses                  atomic.Uint64
 	cacheBytes, cacheEntries                atomic.Int64
+	reopens                                 atomic.Uint64
 }
 
 // Stats is a point-in-time snapshot of a DB's counters. Totals count since
@@ -42,9 +43,12 @@ type Stats struct {
 	EventsDropped uint64 // events not delivered to a subscriber whose buffer was full
 	ExpirySweeps  uint64 // sweeper rounds run
 
-	// EngineFailed is set once the storage engine failed (Health returns
-	// the cause): writes are refused until the DB is reopened.
+	// EngineFailed is set while the storage engine is failed (Health
+	// returns the cause): writes are refused until it is reopened.
 	EngineFailed bool
+	// EngineReopens counts the times the engine was reopened after a
+	// failure (Recover).
+	EngineReopens uint64
 
 	CacheHits    uint64 // Gets and writes the record cache answered without an engine read
 	CacheMisses  uint64 // Gets and writes that read the engine
@@ -137,6 +141,7 @@ func (db *DB) Stats() Stats {
 		CacheBytes:         db.st.cacheBytes.Load(),
 		CacheEntries:       db.st.cacheEntries.Load(),
 		EngineFailed:       db.engineErr() != nil,
+		EngineReopens:      db.st.reopens.Load(),
 	}
 	for i := range db.shards {
 		sh := &db.shards[i]

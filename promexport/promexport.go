@@ -92,7 +92,8 @@ var defs = []def{
 	{"prune_passes_total", "Completed pruning passes over the keyspace.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.PrunePasses) })},
 	{"events_dropped_total", "Lifecycle events not delivered to a subscriber whose buffer was full.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.EventsDropped) })},
 
-	{"engine_failed", "1 once the storage engine failed (a full disk, an I/O error): writes are refused until the store is reopened.", gauge, false, stat(func(s *epochdb.Stats) float64 {
+	{"engine_reopens_total", "Times the storage engine was reopened in place after a failure.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.EngineReopens) })},
+	{"engine_failed", "1 while the storage engine is failed (a full disk, an I/O error): writes are refused until it is reopened, which the store retries every second.", gauge, false, stat(func(s *epochdb.Stats) float64 {
 		if s.EngineFailed {
 			return 1
 		}

@@ -9,10 +9,14 @@
 #   - whether a restart on the still-full disk starts;
 #   - after the tmpfs is grown (space freed), a restart, and whether every
 #     acknowledged SET is there.
+# With INPLACE=1 it frees the space while the server runs instead, and
+# prints how long the server takes to accept writes again by itself and
+# whether every acknowledged SET is there, without a restart.
 #
 # Needs root (mount) and redis-tools. Usage: scripts/disk-full.sh
 #        FSYNC=everysec SIZE=32m scripts/disk-full.sh
 #        KILL=9 FSYNC=everysec scripts/disk-full.sh   (kill -9 instead of SIGTERM)
+#        INPLACE=1 scripts/disk-full.sh                 (free space, no restart)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +26,7 @@ PORT=${PORT:-16393}
 HTTP=${HTTP:-19393}
 MAX=${MAX:-200000} # SETs at most
 KILL=${KILL:-TERM}  # the signal that stops the server once the disk is full
+INPLACE=${INPLACE:-0}
 
 [ "$(id -u)" -eq 0 ] || { echo "disk-full: needs root (it mounts a tmpfs)" >&2; exit 2; }
 command -v redis-cli >/dev/null || { echo "disk-full: needs redis-tools" >&2; exit 2; }
@@ -84,6 +89,33 @@ echo "SET while full: $(redis-cli -p "$PORT" SET probe v)"
 echo "PING while full: $(redis-cli -p "$PORT" PING)"
 echo "/healthz while full: $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP/healthz") $(curl -s "http://127.0.0.1:$HTTP/healthz")"
 echo "INFO: $(redis-cli -p "$PORT" INFO persistence | tr -d '\r' | grep aof_last_write_status)"
+
+count_missing() {
+	while IFS= read -r k; do
+		printf 'EXISTS %s\n' "$k"
+	done <"$work/acked" | redis-cli -p "$PORT" | grep -c '^0$' || true
+}
+
+if [ "$INPLACE" = 1 ]; then
+	mount -o remount,size=512m "$mnt"
+	r0=$(date +%s.%N)
+	ok=""
+	for _ in $(seq 300); do
+		if [ "$(redis-cli -p "$PORT" SET after v 2>&1)" = OK ]; then
+			ok=1
+			break
+		fi
+		sleep 0.1
+	done
+	took=$(awk -v a="$r0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2fs", b - a }')
+	if [ -z "$ok" ]; then
+		echo "after freeing space, no restart: writes still refused after $took: $(redis-cli -p "$PORT" SET after v | cut -c1-100)"
+		exit 1
+	fi
+	echo "after freeing space, no restart: writes accepted again after $took; $(count_missing) of $acked acknowledged SETs missing"
+	echo "/healthz: $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP/healthz"); INFO: $(redis-cli -p "$PORT" INFO persistence | tr -d '\r' | grep aof_last_write_status), $(redis-cli -p "$PORT" INFO epochdb | tr -d '\r' | grep engine_reopens)"
+	exit 0
+fi
 s0=$(date +%s.%N)
 kill -"$KILL" "$pid"
 wait "$pid" 2>/dev/null || true
@@ -103,9 +135,5 @@ pid=""
 
 mount -o remount,size=512m "$mnt"
 start || { echo "disk-full: no restart after freeing space: $(tail -1 "$work/log")" >&2; exit 1; }
-missing=0
-while IFS= read -r k; do
-	printf 'EXISTS %s\n' "$k"
-done <"$work/acked" | redis-cli -p "$PORT" | grep -c '^0$' >"$work/missing" || true
-missing=$(cat "$work/missing")
+missing=$(count_missing)
 echo "after freeing space and restarting: $missing of $acked acknowledged SETs missing; SET now: $(redis-cli -p "$PORT" SET after v)"

@@ -370,6 +370,8 @@ func (s *Server) info(section string) [][2]string {
 			{"expiry_sweeps", utoa(st.ExpirySweeps)},
 			{"pending_tracked_keys", strconv.Itoa(st.PendingTrackedKeys)},
 			{"disk_bytes", utoa(st.DiskBytes)},
+			{"engine_failed", strconv.Itoa(b2i(st.EngineFailed))},
+			{"engine_reopens", utoa(st.EngineReopens)},
 		}
 	}
 	return nil

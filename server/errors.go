@@ -52,8 +52,8 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError("ERR invalid expire time")
 	case errors.Is(err, epochdb.ErrEngine):
 		// Redis's answer when it cannot persist; the store keeps serving
-		// reads.
-		c.WriteError("MISCONF the store cannot write to disk and refuses writes until the server is restarted: " + err.Error())
+		// reads, and reopens its engine once the disk takes writes again.
+		c.WriteError("MISCONF the store cannot write to disk and refuses writes until it can again (retried every second): " + err.Error())
 	case errors.Is(err, epochdb.ErrFull):
 		c.WriteError(errOOM)
 	case errors.Is(err, epochdb.ErrConflict):
