@@ -31,7 +31,8 @@
 // IncrementFrequency is exact under any concurrency. A Get also counts as an
 // access unless Options.DisableReadTracking is set: reads are counted in
 // memory and written in batches, never as a synchronous write on the read
-// path; Metadata already includes counts not yet written.
+// path; Metadata already includes counts not yet written. Peek (and a
+// transaction after Tx.SetNoTouch) reads without counting an access.
 //
 // # Transactions
 //

@@ -3,7 +3,6 @@ package epochdb
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -321,8 +320,7 @@ func (db *DB) admit(c counts) error {
 		return nil
 	}
 	if db.overBudget(c) {
-		return fmt.Errorf("%w: %d keys and %d bytes stored, the budget is %d keys and %d bytes (0 = none)",
-			ErrFull, db.keys.Load(), db.bytes.Load(), s.MaxKeys, s.MaxDiskBytes)
+		return newBudgetError(db.keys.Load(), db.bytes.Load(), c, s.MaxKeys, s.MaxDiskBytes)
 	}
 	return nil
 }

@@ -122,7 +122,10 @@ func stageDelete(b *pebble.Batch, key []byte, hdr keyspace.Header, vlen int) cou
 // Get returns a copy of the value stored under key, or ErrNotFound if there
 // is none or it has expired. Unless read tracking is disabled, a hit counts
 // as an access of the key (see Metadata.Frequency).
-func (db *DB) Get(key []byte) (_ []byte, err error) {
+func (db *DB) Get(key []byte) ([]byte, error) { return db.get(key, true) }
+
+// get is Get; touch false is Peek.
+func (db *DB) get(key []byte, touch bool) (_ []byte, err error) {
 	defer db.met.get.observe(time.Now(), &err)
 	if err := checkKey(key); err != nil {
 		return nil, err
@@ -142,7 +145,7 @@ func (db *DB) Get(key []byte) (_ []byte, err error) {
 		db.st.misses.Add(1)
 		return nil, ErrNotFound
 	}
-	if !db.opts.DisableReadTracking {
+	if touch && !db.opts.DisableReadTracking {
 		if e != nil {
 			sh.trackEntry(e, now)
 		} else {

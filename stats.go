@@ -28,8 +28,8 @@ type Stats struct {
 	KeysWithTTL int64 // of which have a deadline
 	LiveBytes   int64 // the length of their keys and values (what MaxDiskBytes bounds)
 
-	Gets       uint64 // Get calls
-	Misses     uint64 // Gets that found nothing (absent or expired)
+	Gets       uint64 // Get and Peek calls, and Gets in transactions
+	Misses     uint64 // those that found nothing (absent or expired)
 	Sets       uint64 // Set calls
 	Deletes    uint64 // Delete calls
 	Increments uint64 // IncrementFrequency calls

@@ -61,6 +61,7 @@ type Tx struct {
 	ranges  []keyRange
 	writes  map[string]*txWrite
 	watches []*Watch
+	noTouch bool // Gets do not count as accesses (SetNoTouch)
 }
 
 type writeKind uint8
@@ -279,10 +280,12 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	tx.db.st.gets.Add(1)
 	if !v.live {
+		tx.db.st.misses.Add(1)
 		return nil, ErrNotFound
 	}
-	if !tx.db.opts.DisableReadTracking {
+	if !tx.noTouch && !tx.db.opts.DisableReadTracking {
 		tx.db.track(key, tx.db.nowMs())
 	}
 	return slices.Clip(v.value), nil

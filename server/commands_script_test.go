@@ -450,7 +450,7 @@ func TestCommands_Server(t *testing.T) {
 		SLOWLOG FOO => -ERR unknown subcommand 'FOO'. Try SLOWLOG HELP.
 		SHUTDOWN ABORT => -ERR No shutdown in progress.
 		SHUTDOWN FOO => -ERR syntax error
-		COMMAND INFO get nosuch => [["get" :2 [+readonly] :1 :1 :1 [+@string] [] [] []] nil]
+		COMMAND INFO get nosuch => [["get" :2 [+readonly] :1 :1 :1 [+@read +@string] [] [] []] nil]
 		COMMAND DOCS get => ["get" ["summary" "Returns the string value of a key." "since" "1.0.0" "group" "string"]]
 		COMMAND FOO => -ERR unknown subcommand 'FOO'. Try COMMAND HELP.
 	`)

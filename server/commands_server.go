@@ -37,6 +37,7 @@ func (s *Server) resetStats() {
 	s.st.commands.Store(0)
 	s.st.netIn.Store(0)
 	s.st.netOut.Store(0)
+	s.intro.resetCommandStats()
 }
 
 func cmdTime(c *Conn, cmd Command) {
@@ -212,15 +213,24 @@ func cmdShutdown(c *Conn, cmd Command) {
 
 // INFO.
 
-var infoSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "keyspace", "epochdb"}
+var infoSections = []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+	"commandstats", "errorstats", "latencystats", "keyspace", "epochdb"}
+
+// infoDefault reports whether INFO without a section (or "default") shows
+// sec: every section but commandstats and latencystats, as in Redis.
+func infoDefault(sec string) bool { return sec != "commandstats" && sec != "latencystats" }
 
 func cmdInfo(c *Conn, cmd Command) {
 	want := map[string]bool{}
 	for _, a := range cmd.Args[1:] {
 		switch s := string(lower(nil, a)); s {
-		case "all", "everything", "default":
+		case "all", "everything":
 			for _, sec := range infoSections {
 				want[sec] = true
+			}
+		case "default":
+			for _, sec := range infoSections {
+				want[sec] = want[sec] || infoDefault(sec)
 			}
 		default:
 			want[s] = true
@@ -228,7 +238,7 @@ func cmdInfo(c *Conn, cmd Command) {
 	}
 	if len(want) == 0 {
 		for _, sec := range infoSections {
-			want[sec] = true
+			want[sec] = infoDefault(sec)
 		}
 	}
 	var b strings.Builder
@@ -333,6 +343,7 @@ func (s *Server) info(section string) [][2]string {
 			{"keyspace_misses", utoa(st.Misses)},
 			{"pubsub_channels", strconv.Itoa(channels)},
 			{"pubsub_patterns", strconv.Itoa(patterns)},
+			{"total_error_replies", utoa(s.intro.errors.total.Load())},
 		}
 	case "replication":
 		return [][2]string{{"role", "master"}, {"connected_slaves", "0"}}
@@ -374,7 +385,7 @@ func (s *Server) info(section string) [][2]string {
 			{"engine_reopens", utoa(st.EngineReopens)},
 		}
 	}
-	return nil
+	return s.introInfo(section)
 }
 
 // port is the TCP port of one of the server's listeners (0 if none).
@@ -399,123 +410,6 @@ func humanBytes(n uint64) string {
 		return fmt.Sprintf("%.2fK", float64(n)/(1<<10))
 	}
 	return strconv.FormatUint(n, 10) + "B"
-}
-
-// COMMAND.
-
-func cmdCommand(c *Conn, cmd Command) {
-	args := cmd.Args
-	mux := c.srv.mux
-	if len(args) == 1 {
-		specs := mux.Specs()
-		c.WriteArray(len(specs))
-		for i := range specs {
-			writeCommandInfo(c, &specs[i])
-		}
-		return
-	}
-	sub := bstr(lower(nil, args[1]))
-	switch {
-	case sub == "count" && len(args) == 2:
-		c.WriteInt(int64(len(mux.m)))
-	case sub == "list" && len(args) == 2:
-		specs := mux.Specs()
-		c.WriteArray(len(specs))
-		for _, s := range specs {
-			c.WriteBulkString(s.Name)
-		}
-	case sub == "info":
-		specs := specsNamed(mux, args[2:])
-		c.WriteArray(len(specs))
-		for _, s := range specs {
-			if s == nil {
-				c.WriteNull()
-			} else {
-				writeCommandInfo(c, s)
-			}
-		}
-	case sub == "docs":
-		var specs []*CommandSpec
-		for _, s := range specsNamed(mux, args[2:]) {
-			if s != nil {
-				specs = append(specs, s)
-			}
-		}
-		c.WriteMap(len(specs))
-		for _, s := range specs {
-			c.WriteBulkString(s.Name)
-			c.WriteMap(3)
-			c.WriteBulkString("summary")
-			c.WriteBulkString(s.Summary)
-			c.WriteBulkString("since")
-			c.WriteBulkString("1.0.0")
-			c.WriteBulkString("group")
-			c.WriteBulkString(s.Group)
-		}
-	case sub == "help" && len(args) == 2:
-		writeHelp(c, "COMMAND", []string{
-			"(no subcommand)", "    Return details about all commands.",
-			"COUNT", "    Return the total number of commands in this server.",
-			"LIST", "    Return a list of all commands in this server.",
-			"INFO [<command-name> ...]", "    Return details about multiple commands.",
-			"DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
-		})
-	case sub == "count" || sub == "list" || sub == "help":
-		c.WriteError(wrongArgs("command|" + sub))
-	default:
-		c.WriteError(unknownSubcommand(args[1], "COMMAND"))
-	}
-}
-
-// specsNamed returns the specs of the named commands (nil for unknown
-// names), or all specs when names is empty.
-func specsNamed(mux *ServeMux, names [][]byte) []*CommandSpec {
-	var out []*CommandSpec
-	if len(names) == 0 {
-		for _, s := range mux.Specs() {
-			out = append(out, &s)
-		}
-		return out
-	}
-	for _, n := range names {
-		if e := mux.lookup(lower(nil, n)); e != nil {
-			out = append(out, &e.spec)
-		} else {
-			out = append(out, nil)
-		}
-	}
-	return out
-}
-
-// writeCommandInfo writes one entry of COMMAND / COMMAND INFO in Redis 7's
-// layout: name, arity, flags, first key, last key, step, ACL categories,
-// tips, key specs, subcommands.
-func writeCommandInfo(c *Conn, s *CommandSpec) {
-	var flags []string
-	for _, f := range []struct {
-		bit  Flags
-		name string
-	}{{FlagWrite, "write"}, {FlagReadOnly, "readonly"}, {FlagAdmin, "admin"}, {FlagNoAuth, "no_auth"},
-		{FlagPubSub, "pubsub"}, {FlagNoMulti, "no_multi"}, {FlagBlocking, "blocking"}} {
-		if s.Flags&f.bit != 0 {
-			flags = append(flags, f.name)
-		}
-	}
-	c.WriteArray(10)
-	c.WriteBulkString(s.Name)
-	c.WriteInt(int64(s.Arity))
-	c.WriteSet(len(flags))
-	for _, f := range flags {
-		c.WriteString(f)
-	}
-	c.WriteInt(int64(s.FirstKey))
-	c.WriteInt(int64(s.LastKey))
-	c.WriteInt(int64(s.Step))
-	c.WriteSet(1)
-	c.WriteString("@" + s.Group)
-	c.WriteArray(0)
-	c.WriteArray(0)
-	c.WriteArray(0)
 }
 
 // SLOWLOG.

@@ -21,7 +21,7 @@ func TestConfig_LifecycleAtRunTime(t *testing.T) {
 		CONFIG GET maxkeys => ["maxkeys" "0"]
 		CONFIG SET maxkeys 30 => +OK
 		CONFIG GET maxkeys => ["maxkeys" "30"]
-		SET new v => -OOM command not allowed when used memory > 'maxmemory'.
+		SET new v => -OOM command not allowed when keys > 'maxkeys'.
 		DEL k00 => :1
 		CONFIG SET maxmemory-policy allkeys-lfu maxkeys 20 => +OK
 		CONFIG GET maxmemory-policy => ["maxmemory-policy" "allkeys-lfu"]

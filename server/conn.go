@@ -72,6 +72,7 @@ type Conn struct {
 	blocking    bool          // a blocking command's watcher reads ahead (see block.go)
 	blockedFor  time.Duration // how long the current command waited blocked
 	shared      connShared
+	in          connIntro // statistics and CLIENT modes (intro.go)
 	push        pushQueue
 	closeOnce   sync.Once
 }
@@ -382,7 +383,10 @@ func (c *Conn) WriteString(s string) { c.out = redcon.AppendString(c.out, s) }
 
 // WriteError writes an error reply. msg starts with the error code, as in
 // "ERR syntax error"; line breaks are replaced.
-func (c *Conn) WriteError(msg string) { c.out = redcon.AppendError(c.out, msg) }
+func (c *Conn) WriteError(msg string) {
+	c.out = redcon.AppendError(c.out, msg)
+	c.noteError(msg)
+}
 
 // WriteInt writes an integer.
 func (c *Conn) WriteInt(n int64) { c.out = redcon.AppendInt(c.out, n) }

@@ -308,7 +308,7 @@ func TestEpochEvents_Block(t *testing.T) {
 			got <- r
 		}()
 		eventually(t, "the client blocks", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:1\r\n`) })
-		if list := w.do("CLIENT", "LIST"); !strings.Contains(list, "flags=Nb ") || !strings.Contains(list, "cmd=epoch.events") {
+		if list := w.do("CLIENT", "LIST"); !strings.Contains(list, "flags=b ") || !strings.Contains(list, "cmd=epoch.events") {
 			t.Errorf("CLIENT LIST of a blocked client: %s", list)
 		}
 		// The keyspace lock is free: commands that take it exclusively
@@ -617,8 +617,8 @@ func TestCommand_ListsNewCommands(t *testing.T) {
 	ts := startServer(t)
 	rc := ts.dial(t)
 	runScript(t, ts, rc, `
-		COMMAND INFO epoch.events => [["epoch.events" :-1 [+readonly +blocking] :0 :0 :0 [+@epochdb] [] [] []]]
-		COMMAND INFO EPOCH.BACKUP bgsave epoch.prune => [["epoch.backup" :-1 [+admin +no_multi] :0 :0 :0 [+@epochdb] [] [] []] ["bgsave" :-1 [+admin] :0 :0 :0 [+@server] [] [] []] ["epoch.prune" :-2 [+readonly] :0 :0 :0 [+@epochdb] [] [] []]]
+		COMMAND INFO epoch.events => [["epoch.events" :-1 [+readonly +blocking] :0 :0 :0 [+@read +@epochdb +@blocking] [] [] []]]
+		COMMAND INFO EPOCH.BACKUP bgsave epoch.prune => [["epoch.backup" :-1 [+admin +no_multi] :0 :0 :0 [+@epochdb +@admin +@dangerous] [] [] []] ["bgsave" :-1 [+admin] :0 :0 :0 [+@admin +@dangerous] [] [] []] ["epoch.prune" :-2 [+readonly] :0 :0 :0 [+@read +@epochdb] [] [] []]]
 	`)
 	ctx := context.Background()
 	c := ts.client(t)

@@ -55,7 +55,7 @@ func (c *Conn) writeErr(err error) {
 		// reads, and reopens its engine once the disk takes writes again.
 		c.WriteError("MISCONF the store cannot write to disk and refuses writes until it can again (retried every second): " + err.Error())
 	case errors.Is(err, epochdb.ErrFull):
-		c.WriteError(errOOM)
+		c.WriteError(budgetOOM(err))
 	case errors.Is(err, epochdb.ErrConflict):
 		c.WriteError("ERR transaction conflict persisted after retries; try again")
 	case errors.Is(err, epochdb.ErrClosed):
@@ -66,4 +66,21 @@ func (c *Conn) writeErr(err error) {
 		c.srv.log.Error("server: command failed", "client", c.raddr, "err", err)
 		c.WriteError("ERR " + err.Error())
 	}
+}
+
+// budgetOOM is the OOM error of a write refused for the store's budget: it
+// names the limit that is full (maxkeys, maxdisk), in the words of Redis's
+// maxmemory error.
+func budgetOOM(err error) string {
+	var be *epochdb.BudgetError
+	if !errors.As(err, &be) {
+		return "OOM command not allowed when the store is at its budget (maxkeys/maxdisk)."
+	}
+	switch {
+	case be.KeysFull && be.DiskFull:
+		return "OOM command not allowed when keys > 'maxkeys' and used disk > 'maxdisk'."
+	case be.DiskFull:
+		return "OOM command not allowed when used disk > 'maxdisk'."
+	}
+	return "OOM command not allowed when keys > 'maxkeys'."
 }

@@ -12,6 +12,7 @@ func (c *Conn) execute(args [][]byte) {
 	if c.group != nil && !isGroupableSet(args) {
 		c.flushGroup() // its replies come first, and what follows sees its writes
 	}
+	defer c.countRejected(c.in.errReplies)
 	c.lastActive.Store(time.Now().UnixNano())
 	c.nameBuf = lower(c.nameBuf[:0], args[0])
 	var e *entry
@@ -24,6 +25,7 @@ func (c *Conn) execute(args [][]byte) {
 	if e != nil {
 		c.lastCmd.Store(e)
 	}
+	c.in.cur = e
 	cmd := Command{Args: args}
 
 	if !c.authed && s.cfg.hasPassword() && (e == nil || e.spec.Flags&FlagNoAuth == 0) {
@@ -44,6 +46,7 @@ func (c *Conn) execute(args [][]byte) {
 		c.abortTx()
 		return
 	}
+	c.waitUnpaused(e)
 	if c.tx != nil && e.spec.Flags&FlagTx == 0 {
 		if e.spec.Flags&FlagNoMulti != 0 {
 			if e.spec.Name == "watch" {
@@ -64,6 +67,7 @@ func (c *Conn) execute(args [][]byte) {
 		return
 	}
 	if c.tryGroup(e, args) {
+		c.grouped1(e, args)
 		return
 	}
 	c.flushGroup()
@@ -77,6 +81,7 @@ func (c *Conn) execute(args [][]byte) {
 func (c *Conn) call(e *entry, cmd Command) {
 	s := c.srv
 	c.keyArena = c.keyArena[:0]
+	errs := c.in.errReplies
 	start := time.Now()
 	c.blockedFor = 0
 	e.h.ServeRESP(c, cmd)
@@ -89,6 +94,7 @@ func (c *Conn) call(e *entry, cmd Command) {
 	if e.spec.Flags&FlagNoAuth == 0 { // AUTH and HELLO carry passwords
 		s.slow.record(s, c, cmd.Args, start, took)
 	}
+	c.observe(e, cmd.Args, took, c.in.errReplies != errs)
 }
 
 // key returns the library key of the client key k in the selected

@@ -32,6 +32,8 @@ func FuzzServer_Commands(f *testing.F) {
 		"*1\r\n$5\r\nhello\r\n*",
 		"\x00\xff*\r\n$\r\n",
 		"OBJECT\r\nPUBSUB\r\nSLOWLOG\r\nMULTI\r\nOBJECT\r\nEXEC\r\n",
+		encodeCommand("MONITOR") + encodeCommand("AUTH", "x") + encodeCommand("SET", "m", "\x00\n"),
+		"MEMORY USAGE k SAMPLES 0\r\nLATENCY HISTOGRAM\r\nCOMMAND GETKEYS mset a 1\r\nWAIT 0 0\r\nINFO all\r\n",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -91,7 +91,9 @@ func (c *Conn) flushGroup() {
 	}
 	b := c.group
 	c.group = nil
+	start := time.Now()
 	err := b.Commit()
+	c.observeGroup(len(c.grouped), time.Since(start), err != nil)
 	for _, g := range c.grouped {
 		if err != nil {
 			c.writeErr(err)

@@ -69,7 +69,7 @@ func TestGroup_FailedCommitAnswersEverySet(t *testing.T) {
 	}
 	rc.send(p.String())
 	for i := range 20 {
-		eq(t, fmt.Sprint("reply ", i), rc.read(), "-OOM command not allowed when used memory > 'maxmemory'.")
+		eq(t, fmt.Sprint("reply ", i), rc.read(), "-OOM command not allowed when keys > 'maxkeys'.")
 	}
 	eq(t, "DBSIZE", rc.do("DBSIZE"), ":0")
 	eq(t, "a single SET", rc.do("SET", "one", "v"), "+OK")

@@ -15,7 +15,7 @@ func TestLifecycle_NoEvictionIsOOM(t *testing.T) {
 	runScript(t, ts, ts.dial(t), `
 		SET a 1 => +OK
 		SET b 2 => +OK
-		SET c 3 => -OOM command not allowed when used memory > 'maxmemory'.
+		SET c 3 => -OOM command not allowed when keys > 'maxkeys'.
 		SET a 10 => +OK
 		CONFIG GET maxkeys => ["maxkeys" "2"]
 	`)

@@ -106,6 +106,7 @@ func (s *CommandSpec) keyRange(n int) (first, last, step int) {
 type entry struct {
 	spec CommandSpec
 	h    Handler
+	idx  int // registration order: the index of its statistics (cmdstats.go)
 }
 
 // ServeMux is a command table: it finds a command's handler by name, checks
@@ -135,7 +136,7 @@ func (m *ServeMux) Handle(spec CommandSpec, h Handler) {
 		panic("server: Handle: command registered twice: " + name)
 	}
 	spec.Name = name
-	m.m[name] = &entry{spec: spec, h: h}
+	m.m[name] = &entry{spec: spec, h: h, idx: len(m.m)}
 }
 
 // HandleFunc registers f for spec.Name.

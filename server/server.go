@@ -190,6 +190,7 @@ type Server struct {
 	cursors cursorTable
 	slow    slowlog
 	st      serverStats
+	intro   introState // command statistics, latency, MONITOR, CLIENT PAUSE (intro.go)
 	started time.Time
 }
 
@@ -225,6 +226,7 @@ func (s *Server) init() {
 			s.log = slog.New(slog.DiscardHandler)
 		}
 		s.cfg.init(s)
+		s.intro.init(s)
 		s.adjustMaxClients()
 		if s.authWait == nil {
 			s.authWait = sleepCtx

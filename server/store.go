@@ -47,7 +47,13 @@ func (t txKV) remove(key []byte) (bool, error) {
 // kv returns the store the connection's commands use now.
 func (c *Conn) kv() kv {
 	if c.execTx != nil {
+		if c.in.noTouch {
+			c.execTx.SetNoTouch(true)
+		}
 		return txKV{c.execTx}
+	}
+	if c.in.noTouch {
+		return noTouchKV{dbKV{c.srv.DB}}
 	}
 	return dbKV{c.srv.DB}
 }
