@@ -11,10 +11,13 @@ import (
 
 // Health reports whether the DB accepts writes: nil while it does, an
 // error wrapping ErrClosed after Close, or one wrapping ErrEngine (with
-// the cause) after the storage engine failed.
+// the cause) after the storage engine failed, until it is reopened.
 func (db *DB) Health() error {
 	if db.closed.Load() {
 		return ErrClosed
+	}
+	if db.reopening.Load() { // Recover clears the failure first, then this
+		return errReopening(db.engineErr())
 	}
 	return db.engineErr()
 }

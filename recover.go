@@ -29,7 +29,7 @@ var ErrReopening = errors.New("epochdb: the storage engine is being reopened aft
 
 func errReopening(cause error) error {
 	if cause == nil {
-		return ErrReopening
+		return fmt.Errorf("%w (%w)", ErrReopening, ErrEngine)
 	}
 	return fmt.Errorf("%w (%w)", ErrReopening, cause)
 }
