@@ -60,16 +60,24 @@ func cmdMonitor(c *Conn, cmd Command) {
 		c.WriteOK()
 		return
 	}
-	// The OK (and any reply before it) is written first: the feed, which
-	// other connections queue from now on, must come after it.
-	c.WriteOK()
+	// Replies owed before MONITOR go first; then the OK, queued ahead of
+	// the feed but not sent until the monitor is registered, so that a
+	// client that sees the OK sees every command executed after it.
 	c.flushGroup()
 	if c.flush() != nil {
 		return
 	}
 	c.startPushing()
+	q := &c.push
+	q.mu.Lock()
+	q.buf = append(q.buf, "+OK\r\n"...)
+	q.mu.Unlock()
 	c.in.setFlag(connMonitor, true)
 	c.srv.intro.monitors.add(c)
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
 }
 
 // stopMonitor leaves monitor mode (RESET).
