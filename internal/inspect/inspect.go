@@ -62,22 +62,22 @@ const (
 // KeyInfo is one key with its metadata. Times are UTC; TTLMs is -1 for a
 // key without deadline.
 type KeyInfo struct {
-	DB         int        `json:"db"`
-	Key        string     `json:"key"`
-	ValueBytes int        `json:"value_bytes"`
-	Value      *string    `json:"value,omitempty"` // get only
+	DB         int     `json:"db"`
+	Key        string  `json:"key"`
+	ValueBytes int     `json:"value_bytes"`
+	Value      *string `json:"value,omitempty"` // get only
 	// ValueBase64 is the value's first ValueMax bytes (get with value_max);
 	// ValueTruncated says the value is longer.
-	ValueBase64    *string `json:"value_base64,omitempty"`
-	ValueTruncated bool    `json:"value_truncated,omitempty"`
-	Frequency  uint64     `json:"frequency"`
-	Heat       float64    `json:"heat"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	LastAccess time.Time  `json:"last_access"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	TTLMs      int64      `json:"ttl_ms"`
-	AgeMs      int64      `json:"age_ms"`
+	ValueBase64    *string    `json:"value_base64,omitempty"`
+	ValueTruncated bool       `json:"value_truncated,omitempty"`
+	Frequency      uint64     `json:"frequency"`
+	Heat           float64    `json:"heat"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	LastAccess     time.Time  `json:"last_access"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	TTLMs          int64      `json:"ttl_ms"`
+	AgeMs          int64      `json:"age_ms"`
 }
 
 // Bucket is one bar of a histogram: the keys whose figure falls in it.
