@@ -92,6 +92,9 @@ func (h *Handler) sample() {
 // tail follows the store's lifecycle events into the retirement tail.
 func (h *Handler) tail() {
 	defer h.wg.Done()
+	if h.cfg.DB == nil {
+		return
+	}
 	sub, err := h.cfg.DB.Subscribe(4096)
 	if err != nil {
 		h.log.Warn("dashboard: cannot follow the store's events", "err", err)

@@ -319,8 +319,17 @@ func stats(db *epochdb.DB, req Request, now time.Time, progress Progress) (*Stat
 		if rest.Keys > 0 {
 			perDB[-1] = &rest
 		}
-		if err := sample(db, nil, req.SampleAbove, now, visit); err != nil {
-			return nil, err
+		// Each database in proportion to its keys (their key ranges are
+		// apart: one random start over all of them would miss most).
+		for d, c := range perDB {
+			n := max(req.SampleAbove*c.Keys/st.Keys, 1)
+			var prefix []byte
+			if d >= 0 {
+				prefix = []byte{byte(d)}
+			}
+			if err := sample(db, prefix, n, now, visit); err != nil {
+				return nil, err
+			}
 		}
 	} else if err := db.Scan(epochdb.ScanOptions{}, visit); err != nil {
 		return nil, err
@@ -488,18 +497,36 @@ func sample(db *epochdb.DB, prefix []byte, n int64, now time.Time, visit func(k,
 	rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 0))
 	seen := map[string]bool{}
 	var read int64
+	var last []byte // the greatest key read
 	once := func(k, v []byte, md epochdb.Metadata) error {
 		if seen[string(k)] {
 			return epochdb.ErrStopScan // ran into a run read before
 		}
 		seen[string(k)] = true
+		if bytes.Compare(k, last) > 0 {
+			last = bytes.Clone(k)
+		}
 		read++
 		return visit(k, v, md)
 	}
 	for tries := int64(0); read < n && tries < n; tries++ {
 		start := append(bytes.Clone(prefix), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)))
+		before := read
 		if err := db.Scan(epochdb.ScanOptions{Prefix: prefix, After: start, Limit: sampleRun}, once); err != nil {
 			return err
+		}
+		if got := read - before; got < sampleRun {
+			// The start was past the last key, or in a run read before
+			// (keys bunched in a narrow range): the run goes on after the
+			// greatest key read, or from the first.
+			if err := db.Scan(epochdb.ScanOptions{Prefix: prefix, After: last, Limit: int(sampleRun - got)}, once); err != nil {
+				return err
+			}
+			if read == before {
+				if err := db.Scan(epochdb.ScanOptions{Prefix: prefix, Limit: sampleRun}, once); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
