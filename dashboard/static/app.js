@@ -209,6 +209,10 @@ function drawHistogram(h, sampledNote) {
     r.append(title);
     svg.append(r);
     const t1 = svgEl("text", { x: i * w + w / 2, y: 108, "text-anchor": "middle" });
+    if (b.label.length * 5 > w - 2) { // squeeze a long label into its bar's width
+      t1.setAttribute("textLength", String(w - 3));
+      t1.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
     t1.textContent = b.label;
     const t2 = svgEl("text", { x: i * w + w / 2, y: 118, "text-anchor": "middle" });
     t2.textContent = fmtNum(b.count, 0);
