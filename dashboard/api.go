@@ -171,13 +171,18 @@ func (h *Handler) getKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	page := KeyPage{DB: db, Cursor: fmt.Sprint(res[0]), Keys: []inspect.KeyInfo{}}
 	names, _ := res[1].([]any)
-	pipe := cl.Pipeline()
+	// Pipelines of metaBatch commands: their replies stay well below what
+	// the server buffers before it writes (an in-memory connection has no
+	// buffer of its own).
+	const metaBatch = 50
 	cmds := make([]*redis.Cmd, 0, len(names))
-	for _, n := range names {
-		b, _ := json.Marshal(inspect.Request{Op: "meta", DB: db, Key: fmt.Sprint(n)})
-		cmds = append(cmds, pipe.Do(ctx, "EPOCH.INSPECT", string(b)))
-	}
-	if len(cmds) > 0 {
+	for len(names) > 0 {
+		pipe := cl.Pipeline()
+		for _, n := range names[:min(len(names), metaBatch)] {
+			b, _ := json.Marshal(inspect.Request{Op: "meta", DB: db, Key: fmt.Sprint(n)})
+			cmds = append(cmds, pipe.Do(ctx, "EPOCH.INSPECT", string(b)))
+		}
+		names = names[min(len(names), metaBatch):]
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			h.fail(w, fmt.Errorf("EPOCH.INSPECT meta: %w", err))
 			return

@@ -150,7 +150,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Close ends the SSE streams and the collector.
 func (h *Handler) Close() {
+	h.mu.Lock() // seen starts the goroutines under it, only before the cancel
 	h.cancel()
+	h.mu.Unlock()
 	h.wg.Wait()
 }
 

@@ -54,6 +54,12 @@ func TestDashboardAPI_Read(t *testing.T) {
 	for i := range 30 {
 		must(t, rc.Set(ctx, fmt.Sprintf("item:%02d", i), "v", 0).Err())
 	}
+	pipe := rc.Pipeline()
+	for i := range 600 {
+		pipe.Set(ctx, fmt.Sprintf("many:%04d", i), strings.Repeat("m", 100), 0)
+	}
+	_, err := pipe.Exec(ctx)
+	must(t, err)
 	bin := "\x00\xff" + strings.Repeat("z", 5000)
 	must(t, rc.Set(ctx, "bin", bin, time.Hour).Err())
 	base := "http://" + httpAddr
@@ -68,7 +74,7 @@ func TestDashboardAPI_Read(t *testing.T) {
 	if code, body := apiCall(t, c, "GET", base+"/api/stats", nil, nil, &st); code != 200 {
 		t.Fatalf("/api/stats: %d %s", code, body)
 	}
-	if st.Keys != 31 || st.KeysWithTTL != 1 || st.Version == "" {
+	if st.Keys != 631 || st.KeysWithTTL != 1 || st.Version == "" {
 		t.Errorf("/api/stats: %+v", st)
 	}
 
@@ -99,6 +105,17 @@ func TestDashboardAPI_Read(t *testing.T) {
 		if n != 1 || !strings.HasPrefix(k, "item:") {
 			t.Errorf("key %q listed %d times", k, n)
 		}
+	}
+
+	// A full page of 500 keys in one request.
+	var big struct {
+		Keys []struct {
+			Key        string `json:"key"`
+			ValueBytes int    `json:"value_bytes"`
+		} `json:"keys"`
+	}
+	if code, body := apiCall(t, c, "GET", base+"/api/keys?pattern=many:*&count=500", nil, nil, &big); code != 200 || len(big.Keys) < 400 || big.Keys[0].ValueBytes != 100 {
+		t.Fatalf("/api/keys count=500: %d, %d keys %.200s", code, len(big.Keys), body)
 	}
 
 	var ki struct {
@@ -153,7 +170,7 @@ func TestDashboardAPI_Read(t *testing.T) {
 	if code, body := apiCall(t, c, "GET", base+"/api/lifecycle", nil, nil, &lc); code != 200 {
 		t.Fatalf("/api/lifecycle: %d %s", code, body)
 	}
-	if lc.Stats.Keys != 31 || lc.Stats.Sampled || len(lc.Expiring.Keys) != 1 || lc.Expiring.Keys[0].Key != "bin" {
+	if lc.Stats.Keys != 631 || lc.Stats.Sampled || len(lc.Expiring.Keys) != 1 || lc.Expiring.Keys[0].Key != "bin" {
 		t.Errorf("/api/lifecycle: %+v", lc)
 	}
 	// Read-only: no action, whoever asks.
