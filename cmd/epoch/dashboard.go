@@ -52,7 +52,7 @@ func (d *dashboardServer) client(db int) *redis.Client {
 	}
 	o := &redis.Options{
 		Addr: "dashboard", DB: db, Protocol: 2, DisableIdentity: true, ClientName: "epoch-dashboard",
-		Dialer:   func(ctx context.Context, _, _ string) (net.Conn, error) { return d.ln.dial(ctx) },
+		Dialer:   d.dial,
 		PoolSize: 4, MaxIdleConns: 2, ConnMaxIdleTime: time.Minute, MaxRetries: -1,
 		CredentialsProvider: func() (string, string) {
 			if p := *d.password.Load(); p != "" {
@@ -62,14 +62,25 @@ func (d *dashboardServer) client(db int) *redis.Client {
 		},
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
-	if d.tls {
-		// The server speaks TLS on every listener, this in-memory one
-		// too; nothing is on a network to verify.
-		o.TLSConfig = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
-	}
 	c := redis.NewClient(o)
 	d.clients[db] = c
 	return c
+}
+
+// dial opens an in-memory connection to the server, over TLS when the
+// server speaks TLS on every listener (this one too; nothing is on a
+// network to verify, so its certificate is not checked).
+func (d *dashboardServer) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	c, err := d.ln.dial(ctx)
+	if err != nil || !d.tls {
+		return c, err
+	}
+	tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // Close ends the dashboard's streams and closes its clients.

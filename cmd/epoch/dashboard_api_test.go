@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epochdb/epochdb/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -350,5 +351,19 @@ func TestDashboardAPI_Auth(t *testing.T) {
 	}
 	if code, _ := apiCall(t, c, "GET", base+"/api/stats", nil, nil, nil); code != 401 {
 		t.Errorf("GET /api/stats signed out again: %d", code)
+	}
+}
+
+// TestDashboardAPI_TLS: with RESP over TLS only, the dashboard still
+// reads its server (its in-memory connection speaks TLS too).
+func TestDashboardAPI_TLS(t *testing.T) {
+	o := testOptions(t)
+	o.tlsCert, o.tlsKey, _ = testutil.SelfSigned(t, t.TempDir())
+	_, httpAddr := runServeInProcess(t, o)
+	var st struct {
+		Keys *int64 `json:"keys"`
+	}
+	if code, body := apiCall(t, http.DefaultClient, "GET", "http://"+httpAddr+"/api/stats", nil, nil, &st); code != 200 || st.Keys == nil {
+		t.Fatalf("/api/stats: %d %s", code, body)
 	}
 }
