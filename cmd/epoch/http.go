@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/dashboard"
 )
 
 // httpRoutes are handlers mounted on the HTTP listener (--http-addr) beside
@@ -41,8 +42,9 @@ const (
 // "ok" while the server serves and accepts writes, and 503 with the reason
 // once it shuts down or the store refuses writes (an engine failure: a
 // full disk, an I/O error). With check not nil every path requires the
-// password it accepts (see requireAuth).
-func newHTTPHandler(db *epochdb.DB, stopping *atomic.Bool, check func(password string) bool) http.Handler {
+// password it accepts (see requireAuth), but the dashboard's (dash, if not
+// nil), which requires sign-in itself whenever the server has a password.
+func newHTTPHandler(db *epochdb.DB, stopping *atomic.Bool, check func(password string) bool, dash *dashboard.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -61,8 +63,23 @@ func newHTTPHandler(db *epochdb.DB, stopping *atomic.Bool, check func(password s
 	for _, route := range httpRoutes {
 		route(mux, db)
 	}
+	if dash != nil {
+		for _, p := range []string{"GET /{$}", "/api/", "GET /assets/"} {
+			mux.Handle(p, dash)
+		}
+	}
 	if check != nil {
-		return requireAuth(mux, check)
+		auth := requireAuth(mux, check)
+		if dash == nil {
+			return auth
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if dash.Owns(r.URL.Path) {
+				mux.ServeHTTP(w, r) // signs in on its page
+				return
+			}
+			auth.ServeHTTP(w, r)
+		})
 	}
 	return mux
 }

@@ -14,6 +14,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newBackupCommands()...)
 	root.AddCommand(newInspectCommands()...)
+	root.AddCommand(newTopCmd())
 	root.AddCommand(newVersionCmd())
 	return root
 }

@@ -142,7 +142,7 @@ closed, the exit status is 0.`,
 	f := cmd.Flags()
 	f.StringVar(&o.dir, "dir", "./epoch-data", "data directory")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:6380", "RESP listen address (TLS when --tls-cert is set)")
-	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9380", `HTTP listen address for /healthz (and /metrics); "" disables`)
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:9380", `HTTP listen address for the web dashboard (/), its JSON API (/api/), /metrics and /healthz; "" disables`)
 	f.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with; required to listen on a non-loopback address (prefer --requirepass-file or EPOCH_REQUIREPASS: argv is visible to other users)")
 	f.StringVar(&o.requirepassFile, "requirepass-file", "", "file holding the password (its first line), instead of --requirepass")
 	f.BoolVar(&o.httpAuth, "http-auth", false, "require the password on HTTP (basic auth or a bearer token); always on for a non-loopback --http-addr")
@@ -483,6 +483,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		"client_output_buffer_limit", mem.output)
 	var stopping atomic.Bool
 	var httpSrv *http.Server
+	var dash *dashboardServer
 	if httpLn != nil {
 		var check func(string) bool
 		if httpAuth {
@@ -490,7 +491,8 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		} else if !loopbackHost(o.httpAddr) {
 			log.Warn("http: serving without a password on a non-loopback address (--http-insecure)", "addr", o.httpAddr)
 		}
-		httpSrv = newHTTPServer(newHTTPHandler(db, &stopping, check))
+		dash = newDashboard(srv, db, o.requirepass, log)
+		httpSrv = newHTTPServer(newHTTPHandler(db, &stopping, check, dash.Handler))
 		httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		httpLn = newLimitListener(httpLn, httpMaxConns)
 		go func() {
@@ -520,6 +522,9 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		}
 	}
 	stopping.Store(true)
+	if dash != nil {
+		dash.Close() // ends its live streams, which the HTTP shutdown would wait for
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

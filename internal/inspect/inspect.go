@@ -9,6 +9,7 @@ package inspect
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -23,7 +24,8 @@ import (
 // Request is one inspection. Offline the CLI passes it to Do; online it
 // sends it as JSON to EPOCH.INSPECT, whose server passes it to Do.
 type Request struct {
-	// Op is stats, keys, hot, cold, get, meta, prune-preview or check.
+	// Op is stats, keys, hot, cold, expiring, get, meta, prune-preview,
+	// check or live.
 	Op string `json:"op"`
 	// DB selects the server's logical database (0-15, the one-byte prefix
 	// the server stores keys under); -1 means the library's keys as they
@@ -35,12 +37,19 @@ type Request struct {
 	Key string `json:"key,omitempty"`
 	// Sort orders keys: key (default), heat, freq, ttl or age.
 	Sort string `json:"sort,omitempty"`
-	// Limit bounds the keys listed (keys, hot, cold, prune-preview); 0 is
-	// DefaultLimit.
+	// Limit bounds the keys listed (keys, hot, cold, expiring,
+	// prune-preview); 0 is DefaultLimit.
 	Limit int `json:"limit,omitempty"`
-	// SampleAbove is the number of keys above which hot and cold sample
-	// the store instead of reading all of it; 0 is DefaultSampleAbove.
+	// SampleAbove is the number of keys above which hot, cold and expiring
+	// sample the store instead of reading all of it; 0 is
+	// DefaultSampleAbove. Stats samples only when it is set: above it, the
+	// key counts come from the library's counters and the histograms from
+	// a sample.
 	SampleAbove int64 `json:"sample_above,omitempty"`
+	// ValueMax, for get, truncates the value to this many bytes and
+	// returns it base64-encoded (value_base64) instead of as a JSON string,
+	// which cannot carry bytes that are not UTF-8.
+	ValueMax int `json:"value_max,omitempty"`
 }
 
 // Defaults of Request's fields.
@@ -53,18 +62,22 @@ const (
 // KeyInfo is one key with its metadata. Times are UTC; TTLMs is -1 for a
 // key without deadline.
 type KeyInfo struct {
-	DB         int        `json:"db"`
-	Key        string     `json:"key"`
-	ValueBytes int        `json:"value_bytes"`
-	Value      *string    `json:"value,omitempty"` // get only
-	Frequency  uint64     `json:"frequency"`
-	Heat       float64    `json:"heat"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	LastAccess time.Time  `json:"last_access"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	TTLMs      int64      `json:"ttl_ms"`
-	AgeMs      int64      `json:"age_ms"`
+	DB         int     `json:"db"`
+	Key        string  `json:"key"`
+	ValueBytes int     `json:"value_bytes"`
+	Value      *string `json:"value,omitempty"` // get only
+	// ValueBase64 is the value's first ValueMax bytes (get with value_max);
+	// ValueTruncated says the value is longer.
+	ValueBase64    *string    `json:"value_base64,omitempty"`
+	ValueTruncated bool       `json:"value_truncated,omitempty"`
+	Frequency      uint64     `json:"frequency"`
+	Heat           float64    `json:"heat"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	LastAccess     time.Time  `json:"last_access"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	TTLMs          int64      `json:"ttl_ms"`
+	AgeMs          int64      `json:"age_ms"`
 }
 
 // Bucket is one bar of a histogram: the keys whose figure falls in it.
@@ -100,6 +113,10 @@ type Stats struct {
 	Pruned      uint64      `json:"pruned"`
 	Evicted     uint64      `json:"evicted"`
 	Histograms  []Histogram `json:"histograms"` // ttl, age, frequency, heat
+	// Sampled says the histograms count a random sample of Scanned keys
+	// (a request's sample_above, on a bigger store), not every key.
+	Sampled bool  `json:"sampled,omitempty"`
+	Scanned int64 `json:"scanned"`
 }
 
 // Keys is the result of ops keys, hot and cold.
@@ -127,7 +144,7 @@ var ErrNotFound = epochdb.ErrNotFound
 type Progress func(done, total int64)
 
 // Do runs req on db at time now and returns its result: *Stats, *Keys,
-// *KeyInfo, *Preview or *epochdb.CheckReport.
+// *KeyInfo, *Preview, *epochdb.CheckReport or *Live.
 func Do(db *epochdb.DB, req Request, now time.Time, progress Progress) (any, error) {
 	if req.DB < -1 || req.DB > 255 {
 		return nil, fmt.Errorf("db %d is out of range", req.DB)
@@ -140,11 +157,13 @@ func Do(db *epochdb.DB, req Request, now time.Time, progress Progress) (any, err
 	}
 	switch req.Op {
 	case "stats":
-		return stats(db, now, progress)
+		return stats(db, req, now, progress)
 	case "keys":
 		return listKeys(db, req, now, progress)
-	case "hot", "cold":
+	case "hot", "cold", "expiring":
 		return hotCold(db, req, now, progress)
+	case "live":
+		return live(db, now)
 	case "get", "meta":
 		return getKey(db, req, now)
 	case "prune-preview":
@@ -170,7 +189,7 @@ func Do(db *epochdb.DB, req Request, now time.Time, progress Progress) (any, err
 		}
 		return &r, nil
 	}
-	return nil, fmt.Errorf("unknown inspection %q (want stats, keys, hot, cold, get, meta, prune-preview or check)", req.Op)
+	return nil, fmt.Errorf("unknown inspection %q (want stats, keys, hot, cold, expiring, get, meta, prune-preview, check or live)", req.Op)
 }
 
 // splitDB returns a stored key's logical database and its key within it:
@@ -233,9 +252,10 @@ func bucketOf[T int64 | float64 | time.Duration](bounds []T, v T) int {
 	return len(bounds)
 }
 
-func stats(db *epochdb.DB, now time.Time, progress Progress) (*Stats, error) {
+func stats(db *epochdb.DB, req Request, now time.Time, progress Progress) (*Stats, error) {
 	st := db.Stats()
 	s := &Stats{Now: now.UTC(), DiskBytes: st.DiskBytes, Expired: st.Expired, Pruned: st.Pruned, Evicted: st.Evicted}
+	sampled := req.SampleAbove > 0 && st.Keys > req.SampleAbove
 	if em, err := db.EngineMetrics(); err == nil {
 		s.CacheBytes = em.BlockCacheBytes
 	}
@@ -244,7 +264,20 @@ func stats(db *epochdb.DB, now time.Time, progress Progress) (*Stats, error) {
 	freq := newHistogram("frequency", freqLabels)
 	heat := newHistogram("heat", heatLabels)
 	perDB := map[int]*DBCount{}
-	err := db.Scan(epochdb.ScanOptions{}, func(key, value []byte, md epochdb.Metadata) error {
+	visit := func(key, value []byte, md epochdb.Metadata) error {
+		s.Scanned++
+		if sampled {
+			ttlB, ageB, freqB, heatB := ttl.Buckets, age.Buckets, freq.Buckets, heat.Buckets
+			if md.ExpiresAt.IsZero() {
+				ttlB[0].Count++
+			} else {
+				ttlB[1+bucketOf(durationBounds, md.ExpiresAt.Sub(now))].Count++
+			}
+			ageB[bucketOf(durationBounds, now.Sub(md.CreatedAt))].Count++
+			freqB[bucketOf(freqBounds, float64(md.Frequency))].Count++
+			heatB[bucketOf(heatBounds, md.Heat)].Count++
+			return nil
+		}
 		s.Keys++
 		s.LiveBytes += int64(len(key) + len(value))
 		d, _ := splitDB(key)
@@ -268,11 +301,41 @@ func stats(db *epochdb.DB, now time.Time, progress Progress) (*Stats, error) {
 			progress(s.Keys, st.Keys)
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	progress(s.Keys, st.Keys)
+	if sampled {
+		// The counts from the library's counters (O(1)), the histograms
+		// from runs of keys read at random starting points.
+		s.Sampled = true
+		s.Keys, s.KeysWithTTL, s.LiveBytes = st.Keys, st.KeysWithTTL, st.LiveBytes
+		rest := DBCount{DB: -1, Keys: st.Keys, KeysWithTTL: st.KeysWithTTL}
+		for i := range 16 {
+			ns := db.Namespace(byte(i))
+			rest.Keys -= ns.Keys
+			rest.KeysWithTTL -= ns.KeysWithTTL
+			if ns.Keys > 0 {
+				perDB[i] = &DBCount{DB: i, Keys: ns.Keys, KeysWithTTL: ns.KeysWithTTL}
+			}
+		}
+		if rest.Keys > 0 {
+			perDB[-1] = &rest
+		}
+		// Each database in proportion to its keys (their key ranges are
+		// apart: one random start over all of them would miss most).
+		for d, c := range perDB {
+			n := max(req.SampleAbove*c.Keys/st.Keys, 1)
+			var prefix []byte
+			if d >= 0 {
+				prefix = []byte{byte(d)}
+			}
+			if err := sample(db, prefix, n, now, visit); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := db.Scan(epochdb.ScanOptions{}, visit); err != nil {
+		return nil, err
+	} else {
+		progress(s.Keys, st.Keys)
+	}
 	s.Databases = []DBCount{}
 	for _, c := range perDB {
 		s.Databases = append(s.Databases, *c)
@@ -382,36 +445,35 @@ func listKeys(db *epochdb.DB, req Request, now time.Time, progress Progress) (*K
 	return out, nil
 }
 
-// hotCold lists the hottest (hot) or coldest (cold) keys by heat. Up to
-// SampleAbove keys it reads every key; above, it reads runs of keys from
-// random starting points until it has read SampleAbove of them, as
-// eviction samples, and says so.
+// hotCold lists the hottest (hot) or coldest (cold) keys by heat, or the
+// keys whose deadline comes first (expiring). Up to SampleAbove keys it
+// reads every key; above, it reads a sample of SampleAbove keys (see
+// sample) and says so.
 func hotCold(db *epochdb.DB, req Request, now time.Time, progress Progress) (*Keys, error) {
 	if req.SampleAbove <= 0 {
 		req.SampleAbove = DefaultSampleAbove
 	}
 	hottest, _ := lessFunc("heat")
 	cmp := hottest
-	if req.Op == "cold" {
+	switch req.Op {
+	case "cold":
 		cmp = func(a, b *KeyInfo) int { return hottest(b, a) }
+	case "expiring":
+		cmp, _ = lessFunc("ttl")
 	}
 	total := db.Stats().Keys
 	out := &Keys{Total: total, Sampled: total > req.SampleAbove}
 	top := &topN{n: req.Limit, cmp: cmp}
 	prefix := storedKey(req.DB, nil)
-	seen := map[string]bool{}
 	visit := func(stored, value []byte, md epochdb.Metadata) error {
-		if out.Sampled {
-			if seen[string(stored)] {
-				return epochdb.ErrStopScan // ran into a run read before
-			}
-			seen[string(stored)] = true
-		}
 		out.Scanned++
-		out.Matched++
 		if out.Scanned%4096 == 0 {
 			progress(out.Scanned, min(total, req.SampleAbove))
 		}
+		if req.Op == "expiring" && md.ExpiresAt.IsZero() {
+			return nil
+		}
+		out.Matched++
 		top.add(keyInfo(stored, len(value), md, now))
 		return nil
 	}
@@ -419,19 +481,55 @@ func hotCold(db *epochdb.DB, req Request, now time.Time, progress Progress) (*Ke
 		if err := db.Scan(epochdb.ScanOptions{Prefix: prefix}, visit); err != nil {
 			return nil, err
 		}
-	} else {
-		rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 0))
-		for tries := 0; out.Scanned < req.SampleAbove && tries < int(req.SampleAbove); tries++ {
-			start := append(bytes.Clone(prefix), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)))
-			if err := db.Scan(epochdb.ScanOptions{Prefix: prefix, After: start, Limit: sampleRun}, visit); err != nil {
-				return nil, err
-			}
-		}
+	} else if err := sample(db, prefix, req.SampleAbove, now, visit); err != nil {
+		return nil, err
 	}
 	progress(out.Scanned, min(total, req.SampleAbove))
 	top.trim()
 	out.Keys = append([]KeyInfo{}, top.keys...)
 	return out, nil
+}
+
+// sample calls visit for about n keys under prefix, read in runs of
+// sampleRun keys from random starting points, as eviction samples; a key
+// is visited at most once.
+func sample(db *epochdb.DB, prefix []byte, n int64, now time.Time, visit func(k, v []byte, md epochdb.Metadata) error) error {
+	rng := rand.New(rand.NewPCG(uint64(now.UnixNano()), 0))
+	seen := map[string]bool{}
+	var read int64
+	var last []byte // the greatest key read
+	once := func(k, v []byte, md epochdb.Metadata) error {
+		if seen[string(k)] {
+			return epochdb.ErrStopScan // ran into a run read before
+		}
+		seen[string(k)] = true
+		if bytes.Compare(k, last) > 0 {
+			last = bytes.Clone(k)
+		}
+		read++
+		return visit(k, v, md)
+	}
+	for tries := int64(0); read < n && tries < n; tries++ {
+		start := append(bytes.Clone(prefix), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)))
+		before := read
+		if err := db.Scan(epochdb.ScanOptions{Prefix: prefix, After: start, Limit: sampleRun}, once); err != nil {
+			return err
+		}
+		if got := read - before; got < sampleRun {
+			// The start was past the last key, or in a run read before
+			// (keys bunched in a narrow range): the run goes on after the
+			// greatest key read, or from the first.
+			if err := db.Scan(epochdb.ScanOptions{Prefix: prefix, After: last, Limit: int(sampleRun - got)}, once); err != nil {
+				return err
+			}
+			if read == before {
+				if err := db.Scan(epochdb.ScanOptions{Prefix: prefix, Limit: sampleRun}, once); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func getKey(db *epochdb.DB, req Request, now time.Time) (*KeyInfo, error) {
@@ -451,7 +549,11 @@ func getKey(db *epochdb.DB, req Request, now time.Time) (*KeyInfo, error) {
 		if req.DB < 0 {
 			info.DB, info.Key = -1, string(k)
 		}
-		if req.Op == "get" {
+		switch {
+		case req.Op == "get" && req.ValueMax > 0:
+			b := base64.StdEncoding.EncodeToString(v[:min(len(v), req.ValueMax)])
+			info.ValueBase64, info.ValueTruncated = &b, len(v) > req.ValueMax
+		case req.Op == "get":
 			s := string(v)
 			info.Value = &s
 		}
