@@ -238,6 +238,13 @@ func TestDashboard_Browser(t *testing.T) {
 	b.do(t, chromedp.SetValue(chromedp.CSS(`#settings input[data-name="maxkeys"]`), "not-a-number"),
 		chromedp.Click(chromedp.CSS(`#settings tr:has(input[data-name="maxkeys"]) button`)))
 	waitJS(t, b, "the setting's error", `document.querySelector("#settings-msg").textContent.includes("CONFIG SET maxkeys")`, 20*time.Second)
+	// A valid one takes effect at once.
+	b.do(t, chromedp.SetValue(chromedp.CSS(`#settings input[data-name="prune-grace"]`), "2h"),
+		chromedp.Click(chromedp.CSS(`#settings tr:has(input[data-name="prune-grace"]) button`)))
+	waitJS(t, b, "the setting's confirmation", `document.querySelector("#settings-msg").textContent.includes("prune-grace set to")`, 20*time.Second)
+	if v := rc.ConfigGet(ctx, "prune-grace").Val()["prune-grace"]; v != "2h0m0s" {
+		t.Errorf("CONFIG GET prune-grace after setting it from the page: %q, want 2h0m0s", v)
+	}
 
 	// Phone size.
 	b.do(t, chromedp.EmulateViewport(390, 844))
