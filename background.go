@@ -38,7 +38,7 @@ func (db *DB) syncLoop(stop <-chan struct{}) {
 			// The mode changed: cover what the old one left unsynced.
 		case <-t.C:
 		}
-		if err := db.syncWAL(); err != nil {
+		if err := db.syncWAL(false); err != nil {
 			db.log.Error("epochdb: periodic wal sync failed", "err", err)
 		}
 	}
@@ -56,27 +56,34 @@ func (db *DB) Sync() error {
 	if db.cfg().SyncWrites && db.writeSeq.Load() == db.syncedSeq.Load() {
 		return nil
 	}
-	last := db.assignedEventSeq()
-	if err := db.syncLog(); err != nil {
+	if err := db.syncWAL(true); err != nil {
 		return fmt.Errorf("epochdb: sync: %w", err)
 	}
-	db.eventsDurable(last)
 	return nil
 }
 
-// syncWAL makes every NoSync write committed so far durable.
-func (db *DB) syncWAL() error {
+// syncWAL makes every NoSync write committed so far durable; unless
+// always, only if there is one since the last sync.
+func (db *DB) syncWAL(always bool) error {
 	seq := db.writeSeq.Load()
-	if seq == db.syncedSeq.Load() {
+	if seq == db.syncedSeq.Load() && !always {
 		return nil
 	}
 	last := db.assignedEventSeq()
+	at := db.unsyncedAt.Load()
 	if err := db.syncLog(); err != nil {
 		return err
 	}
 	db.eventsDurable(last)
 	db.syncedSeq.Store(seq)
 	db.st.walSyncs.Add(1)
+	if db.writeSeq.Load() == seq {
+		db.unsyncedAt.CompareAndSwap(at, 0)
+	} else {
+		// Writes came during the fsync: the oldest is from about now (or
+		// set its own time, if at was 0).
+		db.unsyncedAt.CompareAndSwap(at, monoNanos())
+	}
 	return nil
 }
 

@@ -70,6 +70,9 @@ type DB struct {
 	// Durability in the default mode: writeSeq counts NoSync commits,
 	// syncedSeq is the writeSeq that the last WAL sync covered.
 	writeSeq, syncedSeq atomic.Uint64
+	// unsyncedAt is when (monoNanos) the oldest write the WAL has not
+	// synced yet was acknowledged; 0 when none is waiting.
+	unsyncedAt atomic.Int64
 
 	// commitSeq numbers the commits that change data records, for conflict
 	// detection (versions.go); rlog holds their keys while read-write

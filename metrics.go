@@ -215,6 +215,9 @@ func (db *DB) fillStats(s *Stats) {
 			s.TrackFlushLag = time.Duration(monoNanos() - at)
 		}
 	}
+	if at := db.unsyncedAt.Load(); at != 0 {
+		s.WALSyncLag = time.Duration(monoNanos() - at)
+	}
 	m.backupMu.Lock()
 	s.Backups = m.backups
 	s.BackupFailures = m.backupFails

@@ -219,3 +219,22 @@ func TestReconfigure_EventLogRetention(t *testing.T) {
 		t.Fatalf("kept events end at %d, want the newest, %d", evs[2].Seq, last)
 	}
 }
+
+// Stats.WALSyncLag is the age of the oldest write not yet fsynced.
+func TestStats_WALSyncLag(t *testing.T) {
+	db, _ := mustOpen(t, &Options{SyncInterval: time.Hour})
+	if lag := db.Stats().WALSyncLag; lag != 0 {
+		t.Fatalf("lag %v before any write", lag)
+	}
+	mustSet(t, db, "k", "v", 0)
+	waitUntil(t, "the lag shows", func() bool { return db.Stats().WALSyncLag > 0 })
+	testutil.Must(t, db.Sync())
+	if lag := db.Stats().WALSyncLag; lag != 0 {
+		t.Fatalf("lag %v after Sync", lag)
+	}
+	testutil.Must(t, db.Reconfigure(func(s *Settings) { s.SyncWrites = true }))
+	mustSet(t, db, "k2", "v", 0)
+	if lag := db.Stats().WALSyncLag; lag != 0 {
+		t.Fatalf("lag %v with SyncWrites", lag)
+	}
+}

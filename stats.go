@@ -74,6 +74,11 @@ type Stats struct {
 	// the meta keyspace (0 before the first flush, or with read tracking
 	// disabled); it stays below TrackFlushInterval when flushing keeps up.
 	TrackFlushLag time.Duration
+	// WALSyncLag is how long the oldest write not yet fsynced has waited
+	// (0 when every write is durable): below SyncInterval while the
+	// periodic sync keeps up; 0 with SyncWrites; it grows without bound
+	// with no periodic sync (SyncInterval < 0), where the OS decides.
+	WALSyncLag time.Duration
 
 	Backups        uint64      // backups completed
 	BackupFailures uint64      // backups that failed

@@ -276,6 +276,7 @@ func (db *DB) awaitDurable(b *pebble.Batch, sync bool, lastEvent uint64) error {
 	if !sync {
 		_ = b.Close()
 		db.writeSeq.Add(1)
+		db.unsyncedAt.CompareAndSwap(0, monoNanos())
 		if db.cfg().SyncInterval < 0 {
 			// No periodic sync ("appendfsync no"): nothing ever makes
 			// the log durable on its own, so events are readable once

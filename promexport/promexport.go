@@ -104,6 +104,7 @@ var defs = []def{
 	{"record_cache_bytes", "Memory the record cache holds (approximate).", gauge, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheBytes) })},
 	{"record_cache_entries", "Keys the record cache holds.", gauge, false, stat(func(s *epochdb.Stats) float64 { return float64(s.CacheEntries) })},
 	{"tracked_reads_pending_keys", "Keys with tracked reads not yet written to the meta keyspace.", gauge, false, stat(func(s *epochdb.Stats) float64 { return float64(s.PendingTrackedKeys) })},
+	{"wal_sync_lag_seconds", "How long the oldest write not yet fsynced has waited (0: every write is durable).", gauge, false, stat(func(s *epochdb.Stats) float64 { return s.WALSyncLag.Seconds() })},
 	{"tracked_reads_flush_lag_seconds", "Time since tracked reads were last flushed.", gauge, false, stat(func(s *epochdb.Stats) float64 { return s.TrackFlushLag.Seconds() })},
 	{"tracked_reads_flushes_total", "Flushes that wrote tracked reads.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.TrackFlushes) })},
 	{"tracked_reads_flushed_keys_total", "Per-key read aggregates written by flushes.", counter, false, stat(func(s *epochdb.Stats) float64 { return float64(s.TrackedKeysFlushed) })},

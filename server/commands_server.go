@@ -383,6 +383,7 @@ func (s *Server) info(section string) [][2]string {
 			{"disk_bytes", utoa(st.DiskBytes)},
 			{"engine_failed", strconv.Itoa(b2i(st.EngineFailed))},
 			{"engine_reopens", utoa(st.EngineReopens)},
+			{"wal_sync_lag_ms", strconv.FormatInt(st.WALSyncLag.Milliseconds(), 10)},
 		}
 	}
 	return s.introInfo(section)

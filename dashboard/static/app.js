@@ -94,6 +94,8 @@ const CHARTS = [
     ["expired", (f) => f.expired_per_sec], ["evicted", (f) => f.evicted_per_sec], ["pruned", (f) => f.pruned_per_sec]] },
   { id: "wal", title: "WAL syncs / s", fmt: fmtNum, lines: [
     ["syncs", (f) => f.wal_syncs_per_sec]] },
+  { id: "walLag", title: "WAL sync lag (ms)", fmt: fmtNum, lines: [
+    ["oldest unsynced write", (f) => f.wal_sync_lag_ms]] },
   { id: "clients", title: "Clients", fmt: fmtNum, lines: [["connected", (f) => f.clients]] },
   { id: "memory", title: "Memory", fmt: fmtBytes, budget: (f) => f.maxmemory, budgetHidden: true, lines: [
     ["resident", (f) => f.memory_bytes], ["Go heap", (f) => f.heap_bytes]] },

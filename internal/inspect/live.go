@@ -37,6 +37,7 @@ type Live struct {
 	CacheHits       uint64 `json:"cache_hits"`
 	CacheMisses     uint64 `json:"cache_misses"`
 	TrackFlushLagMs int64  `json:"track_flush_lag_ms"`
+	WALSyncLagMs    int64  `json:"wal_sync_lag_ms"`
 	EngineFailed    bool   `json:"engine_failed"`
 
 	// Latency holds the latency histograms of the library's operations
@@ -52,8 +53,9 @@ func live(db *epochdb.DB, now time.Time) (*Live, error) {
 		Gets: st.Gets, Misses: st.Misses, Sets: st.Sets, Deletes: st.Deletes, Increments: st.Increments,
 		TxCommits: st.TxCommits, Batches: st.Batches, Expired: st.Expired, Pruned: st.Pruned, Evicted: st.Evicted,
 		WALSyncs: st.WALSyncs, CacheHits: st.CacheHits, CacheMisses: st.CacheMisses,
-		TrackFlushLagMs: st.TrackFlushLag.Milliseconds(), EngineFailed: st.EngineFailed,
-		Databases: []DBCount{},
+		TrackFlushLagMs: st.TrackFlushLag.Milliseconds(), WALSyncLagMs: st.WALSyncLag.Milliseconds(),
+		EngineFailed: st.EngineFailed,
+		Databases:    []DBCount{},
 	}
 	rest := DBCount{DB: -1, Keys: st.Keys, KeysWithTTL: st.KeysWithTTL}
 	for i := range 16 {

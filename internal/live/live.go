@@ -137,6 +137,7 @@ type Figures struct {
 
 	Appendfsync     string  `json:"appendfsync"`
 	WALSyncsPerSec  float64 `json:"wal_syncs_per_sec"`
+	WALSyncLagMs    int64   `json:"wal_sync_lag_ms"`
 	TrackFlushLagMs int64   `json:"track_flush_lag_ms"`
 
 	Clients       int64  `json:"clients"`
@@ -159,7 +160,7 @@ func Compute(prev, cur Reading) Figures {
 		Time: cur.At.UnixMilli(), Keys: l.Keys, KeysWithTTL: l.KeysWithTTL, Databases: l.Databases,
 		LiveBytes: l.LiveBytes, DiskBytes: l.DiskBytes, MaxKeys: cur.MaxKeys, MaxDisk: cur.MaxDisk,
 		Policy: cur.Policy, Appendfsync: cur.Appendfsync, Expired: l.Expired, Evicted: l.Evicted, Pruned: l.Pruned,
-		TrackFlushLagMs: l.TrackFlushLagMs, EngineFailed: l.EngineFailed,
+		TrackFlushLagMs: l.TrackFlushLagMs, WALSyncLagMs: l.WALSyncLagMs, EngineFailed: l.EngineFailed,
 		Clients: infoInt(cur.Info, "connected_clients"), MemoryBytes: infoInt(cur.Info, "used_memory_process"),
 		HeapBytes: infoInt(cur.Info, "used_memory"), MaxMemory: infoInt(cur.Info, "maxmemory"),
 		UptimeSeconds: infoInt(cur.Info, "uptime_in_seconds"), Version: cur.Info["epochdb_version"],
