@@ -151,19 +151,16 @@ const (
 	copyTargetExists
 )
 
-// copyKey copies the value and deadline of library key src to library key
-// dst, which starts with fresh metadata, in one transaction; move deletes
-// src too. Unless replace, an existing dst is left alone.
+// copyKey copies library key src to library key dst in one transaction,
+// with its value, deadline and lifecycle history (frequency, heat,
+// created, updated, last access: Tx.Copy); move deletes src too. Unless
+// replace, an existing dst is left alone.
 func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 	outcome := copyDone
 	err := c.kv().Update(func(tx *epochdb.Tx) error {
 		outcome = copyDone
-		md, err := tx.Metadata(src)
-		if errors.Is(err, epochdb.ErrNotFound) {
+		if ok, err := txExists(tx, src); err != nil || !ok {
 			outcome = copyNoSource
-			return nil
-		}
-		if err != nil {
 			return err
 		}
 		if !replace {
@@ -176,20 +173,7 @@ func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 				return nil
 			}
 		}
-		v, err := tx.Get(src)
-		if err != nil {
-			return err
-		}
-		// Tx.Set takes a TTL from the transaction's start; the deadline
-		// is recomputed from the server clock (the same clock).
-		var ttl time.Duration
-		if !md.ExpiresAt.IsZero() {
-			ttl = max(md.ExpiresAt.Sub(c.srv.now()), time.Millisecond)
-		}
-		if err := tx.Delete(dst); err != nil { // dst starts afresh
-			return err
-		}
-		if err := tx.Set(dst, v, ttl); err != nil {
+		if err := tx.Copy(src, dst); err != nil {
 			return err
 		}
 		if move {

@@ -64,37 +64,46 @@ type setOptions struct {
 	ttl time.Duration
 }
 
-// parseSetOptions parses the options of SET (getex false) or GETEX as
-// Redis does: each at most once, NX/XX and the expiry options mutually
-// exclusive.
+// parseSetOptions parses the options of SET (getex false) or GETEX exactly
+// as Redis 7 does: NX and XX exclude each other, the expiry options (EX PX
+// EXAT PXAT, KEEPTTL for SET, PERSIST for GETEX) exclude each other, and an
+// option may repeat (the last expiry given wins; only its value is
+// checked, once every option parsed).
 func (c *Conn) parseSetOptions(name string, opts [][]byte, getex bool) (setOptions, error) {
 	var o setOptions
+	unit := "" // of the last expiry option
+	var expiry []byte
 	for i := 0; i < len(opts); i++ {
 		a := opts[i]
 		hasNext := i+1 < len(opts)
-		expiryTaken := o.expires || o.keepTTL || o.persist
+		isUnit := func(u string) bool {
+			return equalFold(a, u) && hasNext && (unit == "" || unit == u) && !o.keepTTL && !o.persist
+		}
 		switch {
-		case !getex && equalFold(a, "nx") && !o.xx && !o.nx:
+		case !getex && equalFold(a, "nx") && !o.xx:
 			o.nx = true
-		case !getex && equalFold(a, "xx") && !o.nx && !o.xx:
+		case !getex && equalFold(a, "xx") && !o.nx:
 			o.xx = true
-		case !getex && equalFold(a, "get") && !o.get:
+		case !getex && equalFold(a, "get"):
 			o.get = true
-		case !getex && equalFold(a, "keepttl") && !expiryTaken:
+		case !getex && equalFold(a, "keepttl") && unit == "" && !o.persist:
 			o.keepTTL = true
-		case getex && equalFold(a, "persist") && !expiryTaken:
+		case getex && equalFold(a, "persist") && unit == "" && !o.keepTTL:
 			o.persist = true
-		case !expiryTaken && hasNext && (equalFold(a, "ex") || equalFold(a, "px") || equalFold(a, "exat") || equalFold(a, "pxat")):
-			at, err := c.deadline(name, bstr(lower(nil, a)), opts[i+1])
-			if err != nil {
-				return o, err
-			}
-			o.expires, o.at = true, at
-			o.ttl = relativeTTL(bstr(lower(nil, a)), opts[i+1])
+		case isUnit("ex") || isUnit("px") || isUnit("exat") || isUnit("pxat"):
+			unit, expiry = bstr(lower(nil, a)), opts[i+1]
 			i++
 		default:
 			return o, replyError(errSyntax)
 		}
+	}
+	if unit != "" {
+		at, err := c.deadline(name, unit, expiry)
+		if err != nil {
+			return o, err
+		}
+		o.expires, o.at = true, at
+		o.ttl = relativeTTL(unit, expiry)
 	}
 	return o, nil
 }

@@ -1,0 +1,3 @@
+package server
+
+func bitCommands() []command { return nil }
