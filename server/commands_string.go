@@ -685,25 +685,24 @@ func cmdIncr(c *Conn, cmd Command) {
 }
 
 func cmdIncrByFloat(c *Conn, cmd Command) {
-	delta, ok := parseFloat(cmd.Args[2])
+	delta, ok := parseLongDouble(cmd.Args[2])
 	if !ok {
 		c.WriteError(errNotFloat)
 		return
 	}
 	var result []byte
 	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
-		var v float64
+		v, isFloat := parseLongDouble([]byte("0"))
 		if ok {
-			var isFloat bool
-			if v, isFloat = parseFloat(cur.Value); !isFloat {
+			if v, isFloat = parseLongDouble(cur.Value); !isFloat {
 				return epochdb.Change{}, replyError(errNotFloat)
 			}
 		}
-		sum := v + delta
-		if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		sum, finite := addLongDouble(v, delta)
+		if !finite {
 			return epochdb.Change{}, replyError(errNaNInf)
 		}
-		result = []byte(formatFloat(sum))
+		result = []byte(formatLongDouble(sum))
 		return epochdb.Change{Action: epochdb.Put, Value: result, ExpiresAt: cur.ExpiresAt}, nil
 	})
 	if err != nil {
