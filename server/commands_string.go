@@ -62,6 +62,10 @@ type setOptions struct {
 	// ttl is the expiry as a duration from now when it was given as one
 	// (EX, PX, epoch-db 0.3's ttl_ms) and fits a time.Duration, else 0.
 	ttl time.Duration
+	// unit ("ex", "px", "exat", "pxat") and expiry are the expiry option
+	// as given, before resolveExpiry checks it.
+	unit   string
+	expiry []byte
 }
 
 // parseSetOptions parses the options of SET (getex false) or GETEX exactly
@@ -97,15 +101,26 @@ func (c *Conn) parseSetOptions(name string, opts [][]byte, getex bool) (setOptio
 			return o, replyError(errSyntax)
 		}
 	}
-	if unit != "" {
-		at, err := c.deadline(name, unit, expiry)
-		if err != nil {
-			return o, err
-		}
-		o.expires, o.at = true, at
-		o.ttl = relativeTTL(unit, expiry)
+	o.unit, o.expiry = unit, expiry
+	if getex {
+		return o, nil // GETEX checks the value once it found the key
 	}
-	return o, nil
+	return o, c.resolveExpiry(name, &o)
+}
+
+// resolveExpiry checks the expiry value parsed by parseSetOptions and
+// converts it to a deadline.
+func (c *Conn) resolveExpiry(name string, o *setOptions) error {
+	if o.unit == "" {
+		return nil
+	}
+	at, err := c.deadline(name, o.unit, o.expiry)
+	if err != nil {
+		return err
+	}
+	o.expires, o.at = true, at
+	o.ttl = relativeTTL(o.unit, o.expiry)
+	return nil
 }
 
 // deadline converts an expiry argument of the named command to an absolute
@@ -301,6 +316,10 @@ func cmdGetEX(c *Conn, cmd Command) {
 		event = ""
 		var err error
 		if v, err = tx.Get(key); err != nil {
+			return err
+		}
+		// As Redis: the expiry value is checked once the key is found.
+		if err := c.resolveExpiry("getex", &o); err != nil {
 			return err
 		}
 		switch {

@@ -492,6 +492,25 @@ var diffCases = []string{
 	EXPIRE a 100 NX
 	EXPIRE a 100 XX
 	EXPIRE a 100 NX XX
+	EXPIRE a -1 GT XX
+	EXPIRE a 50 LT XX
+	TTL a
+	EXPIRE a 500 XX GT
+	TTL a
+	EXPIRE a 1 XX GT
+	PERSIST a
+	EXPIRE a 50 LT XX
+	EXPIRE a 50 XX LT
+	EXPIRE a 500 GT
+	TTL a
+	EXPIRE a 500 LT
+	TTL a
+	PERSIST a
+	EXPIRE a -1 LT XX
+	EXISTS a
+	EXPIRE a -1 LT
+	EXISTS a
+	SET a 1
 	EXPIRE a 100 GT LT
 	EXPIRE a 100 FOO
 	EXPIRE a abc
@@ -534,7 +553,6 @@ var diffCases = []string{
 	OBJECT FOO a
 	OBJECT ENCODING
 	DBSIZE
-	RANDOMKEY
 	DEL b c
 	RANDOMKEY
 	DEL a
@@ -563,6 +581,10 @@ var diffCases = []string{
 	KEYS ""
 	KEYS ?
 	KEYS **
+	KEYS a**
+	KEYS *a*
+	SCAN 0 MATCH ** COUNT 100
+	SCAN 0 MATCH * COUNT 100
 	KEYS *[
 	KEYS [^]
 	SCAN 0 COUNT 100
@@ -578,7 +600,6 @@ var diffCases = []string{
 	SCAN 0 MATCH
 	SCAN 0 FOO bar
 	SCAN x
-	SCAN -1
 	SCAN 0 NOVALUES`,
 	// Transactions.
 	`MULTI
@@ -635,11 +656,6 @@ var diffCases = []string{
 	MULTI
 	GET a
 	EXEC`,
-	`MULTI
-	SUBSCRIBE ch
-	SET a 1
-	EXEC
-	GET a`,
 	`MULTI
 	SET a 1
 	SELECT 1
@@ -862,7 +878,6 @@ func genCommands() []genCmd {
 			return []string{"KEYS", pick(r, []string{"*", "a*", "[ab]", "?", "[", "\\"})}
 		},
 		func(r *rand.Rand) []string { return []string{"SCAN", "0", "COUNT", "100"} },
-		func(r *rand.Rand) []string { return []string{"DBSIZE"} },
 		func(r *rand.Rand) []string { return []string{"MULTI"} },
 		func(r *rand.Rand) []string { return []string{"EXEC"} },
 		func(r *rand.Rand) []string { return []string{"DISCARD"} },
