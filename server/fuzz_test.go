@@ -39,7 +39,7 @@ func FuzzServer_Commands(f *testing.F) {
 	// where it shows.
 	var logs syncBuffer
 	ts := startServer(f, logTo(&logs), func(s *Server) {
-		s.Handler = newCommandMux("shutdown", "flushall", "flushdb", "config", "client", "save", "flush")
+		s.Handler = newCommandMux("shutdown", "flushall", "flushdb", "swapdb", "config", "client", "save", "flush")
 		s.WriteTimeout = 5 * time.Second
 	})
 	ctl := ts.dial(f)
