@@ -179,4 +179,3 @@ func FuzzLongDouble(f *testing.F) {
 		}
 	})
 }
-

@@ -72,9 +72,9 @@ func TestKeys_SwapDBDirtiesWatchesOfBothDatabases(t *testing.T) {
 	for _, c := range []struct {
 		db, key, want string
 	}{
-		{"0", "only0", "nil"},    // leaves db 0
-		{"0", "only1", "nil"},    // arrives in db 0
-		{"1", "only0", "nil"},    // arrives in db 1
+		{"0", "only0", "nil"},     // leaves db 0
+		{"0", "only1", "nil"},     // arrives in db 0
+		{"1", "only0", "nil"},     // arrives in db 1
 		{"0", "neither", "[+OK]"}, // untouched
 	} {
 		rc := ts.dial(t)
