@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages EpochDB's tests use, when they are missing:
 # redis-tools (redis-cli and redis-benchmark, real clients for the server
-# tests). Safe to run repeatedly; does nothing when all are present.
+# tests) and redis-server (the real Redis the differential test compares
+# the server with). Safe to run repeatedly; does nothing when all are
+# present.
 set -euo pipefail
 
 need=()
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0
