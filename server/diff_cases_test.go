@@ -722,6 +722,34 @@ var diffCases = []string{
 	BITOP NOT b a
 	GET b
 	EXEC`,
+	// Connection and database commands.
+	`PING
+	PING hello
+	PING a b
+	ECHO hi
+	ECHO
+	SELECT 16
+	SELECT -1
+	SELECT x
+	SELECT 15
+	SET a 1
+	SELECT 0
+	EXISTS a
+	PUBLISH ch msg
+	SET b 2
+	FLUSHDB FOO
+	FLUSHDB ASYNC
+	DBSIZE
+	SELECT 15
+	DBSIZE
+	FLUSHALL SYNC
+	DBSIZE
+	FLUSHALL ASYNC SYNC
+	SET c 3
+	MULTI
+	RESET
+	EXEC
+	GET c`,
 	// Arity and unknown commands.
 	`GET
 	SET k
