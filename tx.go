@@ -79,6 +79,26 @@ type txWrite struct {
 	exp   int64
 	fresh bool   // the transaction deleted the key before putting it: start afresh
 	incs  uint64 // frequency increments
+	carry *carried
+}
+
+// carried is the history a put takes over from another key (Copy): the
+// put replaces the key's record and metadata with these instead of
+// starting afresh or keeping the key's own.
+type carried struct {
+	createdAt, updatedAt int64
+	meta                 keyspace.Meta
+}
+
+// inherit returns the history a new put of a key keeps from its previous
+// write w in the transaction: a copied history stays, updated now.
+func (tx *Tx) inherit(w *txWrite) *carried {
+	if w == nil || w.kind != wPut || w.carry == nil {
+		return nil
+	}
+	c := *w.carry
+	c.updatedAt = tx.now
+	return &c
 }
 
 // Begin starts a transaction; writable selects a read-write one. Prefer
@@ -234,11 +254,17 @@ func (tx *Tx) view(key []byte, withMeta bool) (txView, error) {
 			return txView{}, err
 		}
 		v = txView{live: true, value: w.value, hdr: keyspace.Header{CreatedAt: tx.now, UpdatedAt: tx.now, ExpiresAt: w.exp}}
-		if prev.live {
+		switch {
+		case w.carry != nil:
+			v.hdr.CreatedAt, v.hdr.UpdatedAt = w.carry.createdAt, w.carry.updatedAt
+			v.meta = w.carry.meta
+		case prev.live:
 			v.hdr.CreatedAt = prev.hdr.CreatedAt
 			v.meta = prev.meta
+			v.meta = tx.db.mergeMeta(v.meta, keyspace.Meta{LastAccess: tx.now})
+		default:
+			v.meta = tx.db.mergeMeta(v.meta, keyspace.Meta{LastAccess: tx.now})
 		}
-		v.meta = tx.db.mergeMeta(v.meta, keyspace.Meta{LastAccess: tx.now})
 	case wDeadline:
 		if !v.live {
 			return txView{}, nil
@@ -248,7 +274,7 @@ func (tx *Tx) view(key []byte, withMeta bool) (txView, error) {
 			return txView{}, nil
 		}
 	}
-	if v.live {
+	if v.live && (w.incs > 0 || w.carry == nil) { // a carried history keeps its last access
 		v.meta = tx.db.mergeMeta(v.meta, keyspace.Meta{Frequency: w.incs, LastAccess: tx.now, Heat: float64(w.incs)})
 	}
 	return v, nil
@@ -328,11 +354,96 @@ func (tx *Tx) Set(key, value []byte, ttl time.Duration) error {
 	}
 	w := tx.writes[string(key)]
 	fresh := w != nil && (w.kind == wDelete || w.fresh)
-	tx.writes[string(key)] = &txWrite{kind: wPut, value: bytes.Clone(value), exp: exp, fresh: fresh}
+	tx.writes[string(key)] = &txWrite{kind: wPut, value: bytes.Clone(value), exp: exp, fresh: fresh, carry: tx.inherit(w)}
 	if tx.writes[string(key)].value == nil {
 		tx.writes[string(key)].value = []byte{}
 	}
 	return nil
+}
+
+// Copy buffers a write of dst with src's value, deadline and lifecycle
+// metadata as the transaction sees them: frequency, heat, CreatedAt,
+// UpdatedAt and last access, so that dst continues src's history instead of
+// starting a new one (the server's RENAME, COPY, MOVE and SWAPDB keep a
+// key's history this way). Whatever dst held is replaced, its history
+// included; src is unchanged (Delete it to move the key). Copy returns
+// ErrNotFound if src is not live in the transaction's view, and does
+// nothing if src and dst are the same key.
+//
+// The history is src's as of the transaction's snapshot plus the reads
+// tracked so far: accesses of src by others between then and the commit
+// are counted on src, not on dst.
+func (tx *Tx) Copy(src, dst []byte) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if err := checkKey(src); err != nil {
+		return err
+	}
+	if err := checkKey(dst); err != nil {
+		return err
+	}
+	v, err := tx.view(src, true)
+	if err != nil {
+		return err
+	}
+	if !v.live {
+		return ErrNotFound
+	}
+	if bytes.Equal(src, dst) {
+		return nil
+	}
+	tx.writes[string(dst)] = carriedWrite(v)
+	return nil
+}
+
+// Swap buffers the exchange of keys a and b: each takes over the other's
+// value, deadline and lifecycle metadata as the transaction sees them (as
+// Copy does), and a key whose counterpart is not live is deleted. It does
+// nothing if a and b are the same key. The server's SWAPDB is built on it.
+func (tx *Tx) Swap(a, b []byte) error {
+	if err := tx.check(true); err != nil {
+		return err
+	}
+	if err := checkKey(a); err != nil {
+		return err
+	}
+	if err := checkKey(b); err != nil {
+		return err
+	}
+	if bytes.Equal(a, b) {
+		return nil
+	}
+	va, err := tx.view(a, true)
+	if err != nil {
+		return err
+	}
+	vb, err := tx.view(b, true)
+	if err != nil {
+		return err
+	}
+	for _, kv := range []struct {
+		key []byte
+		v   txView
+	}{{a, vb}, {b, va}} {
+		if kv.v.live {
+			tx.writes[string(kv.key)] = carriedWrite(kv.v)
+		} else {
+			tx.writes[string(kv.key)] = &txWrite{kind: wDelete}
+		}
+	}
+	return nil
+}
+
+// carriedWrite is the write of a key that takes over the live view v of
+// another key, history included.
+func carriedWrite(v txView) *txWrite {
+	value := bytes.Clone(v.value)
+	if value == nil {
+		value = []byte{}
+	}
+	return &txWrite{kind: wPut, value: value, exp: v.hdr.ExpiresAt, fresh: true,
+		carry: &carried{createdAt: v.hdr.CreatedAt, updatedAt: v.hdr.UpdatedAt, meta: v.meta}}
 }
 
 // Delete buffers the removal of key. Deleting an absent key is not an error.
@@ -620,7 +731,12 @@ func (tx *Tx) stage(w *writeOp, key []byte) error {
 	}
 	switch tw.kind {
 	case wPut:
-		w.put(key, old.hdr, len(old.value), existed, !tw.fresh, tw.exp, tw.value)
+		if c := tw.carry; c != nil {
+			hdr := keyspace.Header{CreatedAt: c.createdAt, UpdatedAt: c.updatedAt, ExpiresAt: tw.exp}
+			w.putCarried(key, old.hdr, len(old.value), existed, hdr, tw.value, c.meta)
+		} else {
+			w.put(key, old.hdr, len(old.value), existed, !tw.fresh, tw.exp, tw.value)
+		}
 		db.st.sets.Add(1)
 	case wDelete:
 		if existed {
@@ -697,7 +813,7 @@ func (tx *Tx) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		}
 		w := tx.writes[string(key)]
 		fresh := w != nil && (w.kind == wDelete || w.fresh)
-		tx.writes[string(key)] = &txWrite{kind: wPut, value: append([]byte{}, ch.Value...), exp: exp, fresh: fresh}
+		tx.writes[string(key)] = &txWrite{kind: wPut, value: append([]byte{}, ch.Value...), exp: exp, fresh: fresh, carry: tx.inherit(w)}
 		return nil
 	}
 	return fmt.Errorf("epochdb: Modify: unknown action %d", ch.Action)

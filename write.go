@@ -356,6 +356,23 @@ func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep
 	}
 }
 
+// putCarried stages the write of the record (hdr, value) and the meta m
+// under key, replacing whatever key held, its history included: the put of
+// a key that takes over another key's history (Tx.Copy).
+func (w *writeOp) putCarried(key []byte, old keyspace.Header, oldLen int, existed bool, hdr keyspace.Header, value []byte, m keyspace.Meta) {
+	var oldHdr *keyspace.Header
+	if existed {
+		oldHdr = &old
+	}
+	w.t.add(key, stageRecord(w.b, key, oldHdr, oldLen, hdr, value))
+	w.wrote(key)
+	w.cacheOp(cacheOp{key: key, hdr: hdr, value: value})
+	_ = w.b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, m), nil)
+	sh := w.db.shardFor(key)
+	sh.dropPending(key)
+	delete(sh.runs, string(key))
+}
+
 // setDeadline stages a new deadline exp for key's live record rec.
 func (w *writeOp) setDeadline(key []byte, rec record, exp int64) {
 	hdr := rec.hdr

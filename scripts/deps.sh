@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages EpochDB's tests use, when they are missing:
 # redis-tools (redis-cli and redis-benchmark, real clients for the server
-# tests) and chromium (the headless browser the dashboard tests drive).
-# Safe to run repeatedly; does nothing when all are present.
+# tests), redis-server (the real Redis the differential test compares the
+# server with) and chromium (the headless browser the dashboard tests
+# drive). Safe to run repeatedly; does nothing when all are present.
 set -euo pipefail
 
 need=()
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -2,8 +2,6 @@ package server
 
 import (
 	"math"
-	"strconv"
-	"strings"
 	"unsafe"
 )
 
@@ -56,8 +54,6 @@ func parseInt(b []byte) (int64, bool) {
 	return int64(v), true
 }
 
-// parseFloat parses b as Redis's string2ld does for INCRBYFLOAT: no blanks,
-// no trailing garbage, not NaN; "inf" is accepted.
 // parseCount parses a COUNT argument: a positive integer, capped at limit.
 // On bad input it answers the error itself and returns false.
 func parseCount(c *Conn, b []byte, limit int) (int, bool) {
@@ -71,32 +67,6 @@ func parseCount(c *Conn, b []byte, limit int) (int, bool) {
 		return 0, false
 	}
 	return int(min(n, int64(limit))), true
-}
-
-func parseFloat(b []byte) (float64, bool) {
-	if len(b) == 0 || len(b) > 5000 || isSpace(b[0]) || isSpace(b[len(b)-1]) {
-		return 0, false
-	}
-	s := unsafe.String(unsafe.SliceData(b), len(b))
-	if strings.ContainsRune(s, '_') {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		if ne, ok := err.(*strconv.NumError); !ok || ne.Err != strconv.ErrRange {
-			return 0, false
-		}
-	}
-	if math.IsNaN(f) {
-		return 0, false
-	}
-	return f, true
-}
-
-// formatFloat formats f as Redis's INCRBYFLOAT reply: plain decimal
-// notation without exponent or trailing zeros.
-func formatFloat(f float64) string {
-	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // equalFold reports whether b equals the lower-case ASCII string s, ignoring

@@ -151,19 +151,16 @@ const (
 	copyTargetExists
 )
 
-// copyKey copies the value and deadline of library key src to library key
-// dst, which starts with fresh metadata, in one transaction; move deletes
-// src too. Unless replace, an existing dst is left alone.
+// copyKey copies library key src to library key dst in one transaction,
+// with its value, deadline and lifecycle history (frequency, heat,
+// created, updated, last access: Tx.Copy); move deletes src too. Unless
+// replace, an existing dst is left alone.
 func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 	outcome := copyDone
 	err := c.kv().Update(func(tx *epochdb.Tx) error {
 		outcome = copyDone
-		md, err := tx.Metadata(src)
-		if errors.Is(err, epochdb.ErrNotFound) {
+		if ok, err := txExists(tx, src); err != nil || !ok {
 			outcome = copyNoSource
-			return nil
-		}
-		if err != nil {
 			return err
 		}
 		if !replace {
@@ -176,20 +173,7 @@ func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 				return nil
 			}
 		}
-		v, err := tx.Get(src)
-		if err != nil {
-			return err
-		}
-		// Tx.Set takes a TTL from the transaction's start; the deadline
-		// is recomputed from the server clock (the same clock).
-		var ttl time.Duration
-		if !md.ExpiresAt.IsZero() {
-			ttl = max(md.ExpiresAt.Sub(c.srv.now()), time.Millisecond)
-		}
-		if err := tx.Delete(dst); err != nil { // dst starts afresh
-			return err
-		}
-		if err := tx.Set(dst, v, ttl); err != nil {
+		if err := tx.Copy(src, dst); err != nil {
 			return err
 		}
 		if move {
@@ -330,24 +314,38 @@ func cmdExpire(c *Conn, cmd Command) {
 	switch {
 	case nx:
 		cond = epochdb.IfNone
-	case xx:
-		cond = epochdb.IfSet
-	case gt:
+	case gt: // never holds without a deadline, so it covers XX too
 		cond = epochdb.IfLater
 	case lt:
 		cond = epochdb.IfEarlier
+	case xx:
+		cond = epochdb.IfSet
 	}
+	// LT counts no deadline as an infinite one; with XX the key must have
+	// a deadline too: both conditions checked in one transaction.
+	needDeadline := xx && lt
 	key := c.key(cmd.Args[1])
-	if when <= now {
+	if when <= now || needDeadline {
 		// A deadline in the past deletes the key (if the condition holds),
 		// as Redis does: one transaction for the check and the delete.
-		deleted := false
+		changed, deleted := false, false
 		err := c.kv().Update(func(tx *epochdb.Tx) error {
-			ok, err := tx.SetDeadline(key, msTime(max(when, 1)), cond)
-			if deleted = ok && err == nil; deleted {
-				err = tx.Delete(key)
+			changed, deleted = false, false
+			if needDeadline {
+				if d, err := tx.TTL(key); err != nil || d == epochdb.NoTTL {
+					return err
+				}
 			}
-			return err
+			ok, err := tx.SetDeadline(key, msTime(max(when, 1)), cond)
+			if !ok || err != nil {
+				return err
+			}
+			changed = true
+			if when <= now {
+				deleted = true
+				return tx.Delete(key)
+			}
+			return nil
 		})
 		switch {
 		case errors.Is(err, epochdb.ErrNotFound):
@@ -357,8 +355,10 @@ func cmdExpire(c *Conn, cmd Command) {
 		default:
 			if deleted {
 				c.notify(notifyGeneric, "del", cmd.Args[1])
+			} else if changed {
+				c.notify(notifyGeneric, "expire", cmd.Args[1])
 			}
-			c.WriteBool(deleted)
+			c.WriteBool(changed)
 		}
 		return
 	}
@@ -458,13 +458,15 @@ func cmdObject(c *Conn, cmd Command) {
 		return
 	}
 	key := c.key(args[2])
-	if sub == "encoding" {
+	if sub == "encoding" || sub == "refcount" {
 		v, _, ok, err := c.peek(key)
 		switch {
 		case err != nil:
 			c.writeErr(err)
 		case !ok:
 			c.WriteNull()
+		case sub == "refcount":
+			c.WriteInt(refcount(v))
 		default:
 			c.WriteBulkString(encoding(v))
 		}
@@ -487,6 +489,15 @@ func cmdObject(c *Conn, cmd Command) {
 	default:
 		c.WriteInt(1)
 	}
+}
+
+// refcount is the reference count Redis would report for a string value:
+// its shared integers 0..9999 answer INT_MAX, any other value 1.
+func refcount(v []byte) int64 {
+	if n, ok := parseInt(v); ok && n >= 0 && n < 10000 {
+		return math.MaxInt32
+	}
+	return 1
 }
 
 // encoding is the encoding Redis would report for a string value.
@@ -516,7 +527,11 @@ func (c *Conn) scanDB(db int, prefix, after []byte, limit int, fn func(key []byt
 			return nil // already past every key with the prefix
 		}
 	}
-	return c.srv.DB.Scan(opts, func(k, _ []byte, md epochdb.Metadata) error {
+	scan := c.srv.DB.Scan
+	if c.execTx != nil {
+		scan = c.execTx.Scan // inside EXEC: what its earlier commands wrote
+	}
+	return scan(opts, func(k, _ []byte, md epochdb.Metadata) error {
 		return fn(k[1:], md)
 	})
 }
@@ -651,6 +666,18 @@ func cmdRandomKey(c *Conn, cmd Command) {
 // deadline passed but that the sweeper has not removed yet (at most about
 // one expiry interval old), as Redis's DBSIZE does.
 func cmdDBSize(c *Conn, cmd Command) {
+	if c.execTx != nil {
+		// Inside EXEC the counters do not show its earlier commands'
+		// writes yet: count the keys its transaction sees.
+		n := int64(0)
+		err := c.scanDB(c.db, nil, nil, 0, func([]byte, epochdb.Metadata) error { n++; return nil })
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		c.WriteInt(n)
+		return
+	}
 	c.WriteInt(c.srv.DB.Namespace(byte(c.db)).Keys)
 }
 

@@ -62,41 +62,65 @@ type setOptions struct {
 	// ttl is the expiry as a duration from now when it was given as one
 	// (EX, PX, epoch-db 0.3's ttl_ms) and fits a time.Duration, else 0.
 	ttl time.Duration
+	// unit ("ex", "px", "exat", "pxat") and expiry are the expiry option
+	// as given, before resolveExpiry checks it.
+	unit   string
+	expiry []byte
 }
 
-// parseSetOptions parses the options of SET (getex false) or GETEX as
-// Redis does: each at most once, NX/XX and the expiry options mutually
-// exclusive.
+// parseSetOptions parses the options of SET (getex false) or GETEX exactly
+// as Redis 7 does: NX and XX exclude each other, the expiry options (EX PX
+// EXAT PXAT, KEEPTTL for SET, PERSIST for GETEX) exclude each other, and an
+// option may repeat (the last expiry given wins; only its value is
+// checked, once every option parsed).
 func (c *Conn) parseSetOptions(name string, opts [][]byte, getex bool) (setOptions, error) {
 	var o setOptions
+	unit := "" // of the last expiry option
+	var expiry []byte
 	for i := 0; i < len(opts); i++ {
 		a := opts[i]
 		hasNext := i+1 < len(opts)
-		expiryTaken := o.expires || o.keepTTL || o.persist
+		isUnit := func(u string) bool {
+			return equalFold(a, u) && hasNext && (unit == "" || unit == u) && !o.keepTTL && !o.persist
+		}
 		switch {
-		case !getex && equalFold(a, "nx") && !o.xx && !o.nx:
+		case !getex && equalFold(a, "nx") && !o.xx:
 			o.nx = true
-		case !getex && equalFold(a, "xx") && !o.nx && !o.xx:
+		case !getex && equalFold(a, "xx") && !o.nx:
 			o.xx = true
-		case !getex && equalFold(a, "get") && !o.get:
+		case !getex && equalFold(a, "get"):
 			o.get = true
-		case !getex && equalFold(a, "keepttl") && !expiryTaken:
+		case !getex && equalFold(a, "keepttl") && unit == "" && !o.persist:
 			o.keepTTL = true
-		case getex && equalFold(a, "persist") && !expiryTaken:
+		case getex && equalFold(a, "persist") && unit == "" && !o.keepTTL:
 			o.persist = true
-		case !expiryTaken && hasNext && (equalFold(a, "ex") || equalFold(a, "px") || equalFold(a, "exat") || equalFold(a, "pxat")):
-			at, err := c.deadline(name, bstr(lower(nil, a)), opts[i+1])
-			if err != nil {
-				return o, err
-			}
-			o.expires, o.at = true, at
-			o.ttl = relativeTTL(bstr(lower(nil, a)), opts[i+1])
+		case isUnit("ex") || isUnit("px") || isUnit("exat") || isUnit("pxat"):
+			unit, expiry = bstr(lower(nil, a)), opts[i+1]
 			i++
 		default:
 			return o, replyError(errSyntax)
 		}
 	}
-	return o, nil
+	o.unit, o.expiry = unit, expiry
+	if getex {
+		return o, nil // GETEX checks the value once it found the key
+	}
+	return o, c.resolveExpiry(name, &o)
+}
+
+// resolveExpiry checks the expiry value parsed by parseSetOptions and
+// converts it to a deadline.
+func (c *Conn) resolveExpiry(name string, o *setOptions) error {
+	if o.unit == "" {
+		return nil
+	}
+	at, err := c.deadline(name, o.unit, o.expiry)
+	if err != nil {
+		return err
+	}
+	o.expires, o.at = true, at
+	o.ttl = relativeTTL(o.unit, o.expiry)
+	return nil
 }
 
 // deadline converts an expiry argument of the named command to an absolute
@@ -292,6 +316,10 @@ func cmdGetEX(c *Conn, cmd Command) {
 		event = ""
 		var err error
 		if v, err = tx.Get(key); err != nil {
+			return err
+		}
+		// As Redis: the expiry value is checked once the key is found.
+		if err := c.resolveExpiry("getex", &o); err != nil {
 			return err
 		}
 		switch {
@@ -676,25 +704,24 @@ func cmdIncr(c *Conn, cmd Command) {
 }
 
 func cmdIncrByFloat(c *Conn, cmd Command) {
-	delta, ok := parseFloat(cmd.Args[2])
+	delta, ok := parseLongDouble(cmd.Args[2])
 	if !ok {
 		c.WriteError(errNotFloat)
 		return
 	}
 	var result []byte
 	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
-		var v float64
+		v, isFloat := parseLongDouble([]byte("0"))
 		if ok {
-			var isFloat bool
-			if v, isFloat = parseFloat(cur.Value); !isFloat {
+			if v, isFloat = parseLongDouble(cur.Value); !isFloat {
 				return epochdb.Change{}, replyError(errNotFloat)
 			}
 		}
-		sum := v + delta
-		if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		sum, finite := addLongDouble(v, delta)
+		if !finite {
 			return epochdb.Change{}, replyError(errNaNInf)
 		}
-		result = []byte(formatFloat(sum))
+		result = []byte(formatLongDouble(sum))
 		return epochdb.Change{Action: epochdb.Put, Value: result, ExpiresAt: cur.ExpiresAt}, nil
 	})
 	if err != nil {

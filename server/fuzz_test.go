@@ -26,6 +26,9 @@ func FuzzServer_Commands(f *testing.F) {
 		encodeCommand("SCAN", "0", "MATCH", "*[a-", "COUNT", "3") + encodeCommand("KEYS", "\\"),
 		encodeCommand("SETRANGE", "r", "100", "x") + encodeCommand("APPEND", "r", "y"),
 		encodeCommand("SELECT", "3") + encodeCommand("COPY", "a", "b", "DB", "0", "REPLACE"),
+		encodeCommand("SETBIT", "b", "100", "1") + encodeCommand("BITFIELD", "b", "OVERFLOW", "FAIL", "INCRBY", "i5", "#3", "20") +
+			encodeCommand("BITOP", "NOT", "c", "b") + encodeCommand("BITPOS", "c", "0", "-2", "-1", "BIT") + encodeCommand("LCS", "b", "c", "IDX"),
+		encodeCommand("MOVE", "a", "2") + encodeCommand("RENAME", "b", "a"),
 		"SET k \"a\\x41\" \r\nGET 'k'\r\n",
 		"*2\r\n$3\r\nGET\r\n$-1\r\n",
 		"*99999999\r\n",
@@ -41,7 +44,7 @@ func FuzzServer_Commands(f *testing.F) {
 	// where it shows.
 	var logs syncBuffer
 	ts := startServer(f, logTo(&logs), func(s *Server) {
-		s.Handler = newCommandMux("shutdown", "flushall", "flushdb", "config", "client", "save", "flush")
+		s.Handler = newCommandMux("shutdown", "flushall", "flushdb", "swapdb", "config", "client", "save", "flush")
 		s.WriteTimeout = 5 * time.Second
 	})
 	ctl := ts.dial(f)

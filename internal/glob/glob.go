@@ -102,11 +102,9 @@ func globMatchAt(p, s []byte, skipLonger *bool, nesting int) bool {
 			break
 		}
 	}
-	if len(s) == 0 { // "*" matches the empty string too (Redis's loop never sees it)
-		for len(p) > 0 && p[0] == '*' {
-			p = p[1:]
-		}
-	}
+	// As in Redis, an empty s matches only the empty pattern: its loop never
+	// sees a '*' then (KEYS and SCAN treat the pattern "*" apart, so it
+	// lists the empty key).
 	return len(p) == 0 && len(s) == 0
 }
 
