@@ -92,12 +92,14 @@ func (c *testCluster) leader() *Node {
 func (c *testCluster) converged(leader *Node) {
 	c.t.Helper()
 	want := contents(c.t, leader.DB())
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for _, n := range c.nodes {
 		for !slices.Equal(contents(c.t, n.DB()), want) || n.DB().Len() != leader.DB().Len() ||
 			n.DB().LastEventSeq() != leader.DB().LastEventSeq() {
 			if time.Now().After(deadline) {
-				c.t.Fatalf("node %s did not converge: %d keys, the leader %d", n.ID(), len(contents(c.t, n.DB())), len(want))
+				c.t.Fatalf("node %s did not converge: %d live keys, %d stored, events to %d; the leader %d, %d, %d",
+					n.ID(), len(contents(c.t, n.DB())), n.DB().Len(), n.DB().LastEventSeq(),
+					len(want), leader.DB().Len(), leader.DB().LastEventSeq())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
