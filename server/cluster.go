@@ -56,7 +56,7 @@ func (c *Conn) routeCluster(e *entry, args [][]byte) bool {
 	} else if flags&FlagWrite == 0 && flags&FlagTx == 0 && e.spec.Name != "watch" && c.readOnly {
 		return true
 	}
-	_, addr := cl.LeaderInfo()
+	addr := c.leaderAddr()
 	if flags&FlagTx != 0 || e.spec.Name == "watch" {
 		if addr == "" {
 			c.WriteError("TRYAGAIN no leader is elected yet")
@@ -74,6 +74,26 @@ func (c *Conn) routeCluster(e *entry, args [][]byte) bool {
 		c.WriteError("TRYAGAIN the leader at " + addr + " did not answer: " + sanitize(err.Error()))
 	}
 	return false
+}
+
+// leaderWait bounds how long a follower waits for a newly elected leader
+// to publish its address before it answers TRYAGAIN.
+const leaderWait = 2 * time.Second
+
+// leaderAddr returns the leader's client address, waiting a little while a
+// leader is elected but has not published it yet ("" if none).
+func (c *Conn) leaderAddr() string {
+	deadline := time.Now().Add(leaderWait)
+	for {
+		id, addr := c.srv.Cluster.LeaderInfo()
+		if addr != "" || time.Now().After(deadline) {
+			return addr
+		}
+		if id == "" && c.srv.Cluster.State() != "Follower" {
+			return "" // an election is under way
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // forwarder is a follower connection's link to the leader.

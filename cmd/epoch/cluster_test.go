@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// clusterNode is an epoch serve --cluster process.
+type clusterNode struct {
+	id, dir, raftAddr string
+	cmd               *exec.Cmd
+	addr              string
+	c                 *redis.Client
+}
+
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (n *clusterNode) start(t *testing.T, peers string) {
+	t.Helper()
+	n.cmd, n.addr = startChild(t, n.dir, "--cluster", "--node-id", n.id, "--raft-addr", n.raftAddr, "--peers", peers)
+	n.c = redis.NewClient(&redis.Options{Addr: n.addr, MaxRetries: -1, ReadTimeout: 15 * time.Second})
+	t.Cleanup(func() { _ = n.c.Close() })
+}
+
+func role(ctx context.Context, c *redis.Client) string {
+	v, err := c.Do(ctx, "ROLE").Slice()
+	if err != nil || len(v) == 0 {
+		return ""
+	}
+	s, _ := v[0].(string)
+	return s
+}
+
+// waitLeader returns the node whose ROLE is master.
+func waitLeader(t *testing.T, ctx context.Context, nodes []*clusterNode) *clusterNode {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, n := range nodes {
+			if n.cmd != nil && role(ctx, n.c) == "master" {
+				return n
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no leader within 30s")
+	return nil
+}
+
+// Three epoch serve processes in a raft cluster, used as a Redis user
+// would: writes sent to a follower are forwarded to the leader, reads are
+// the leader's (or the follower's own after READONLY), and after the
+// leader is killed with SIGKILL another takes over with every
+// acknowledged write.
+func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	var nodes []*clusterNode
+	var peers []string
+	for i := range 3 {
+		n := &clusterNode{id: fmt.Sprint("n", i+1), dir: filepath.Join(tmp, fmt.Sprint("n", i+1)), raftAddr: freeTCPAddr(t)}
+		nodes = append(nodes, n)
+		peers = append(peers, n.id+"="+n.raftAddr)
+	}
+	for _, n := range nodes {
+		n.start(t, strings.Join(peers, ","))
+	}
+	leader := waitLeader(t, ctx, nodes)
+	var follower *clusterNode
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	if r := role(ctx, follower.c); r != "slave" {
+		t.Fatalf("follower ROLE %q", r)
+	}
+	// Writes through the follower, in a database other than 0.
+	fc := redis.NewClient(&redis.Options{Addr: follower.addr, DB: 3, MaxRetries: -1})
+	defer fc.Close()
+	var acked []string
+	for i := range 200 {
+		k := fmt.Sprint("k", i)
+		if err := fc.Set(ctx, k, k, 0).Err(); err != nil {
+			t.Fatalf("SET through the follower: %v", err)
+		}
+		acked = append(acked, k)
+	}
+	if n, err := fc.Incr(ctx, "counter").Result(); err != nil || n != 1 {
+		t.Fatalf("INCR through the follower = %d, %v", n, err)
+	}
+	if v, err := fc.Get(ctx, "k7").Result(); err != nil || v != "k7" {
+		t.Fatalf("GET through the follower = %q, %v", v, err)
+	}
+	lc := redis.NewClient(&redis.Options{Addr: leader.addr, DB: 3})
+	defer lc.Close()
+	if n, err := lc.DBSize(ctx).Result(); err != nil || n != 201 {
+		t.Fatalf("the leader's DBSIZE in db 3 = %d, %v", n, err)
+	}
+	// The follower's own store, read with READONLY.
+	ro := redis.NewClient(&redis.Options{Addr: follower.addr, DB: 3, OnConnect: func(ctx context.Context, cn *redis.Conn) error {
+		return cn.Do(ctx, "READONLY").Err()
+	}})
+	defer ro.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		v, err := ro.Get(ctx, "k199").Result()
+		if err == nil && v == "k199" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower's own store lacks k199: %q %v", v, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := fc.Watch(ctx, func(tx *redis.Tx) error { return nil }, "k1"); err == nil || !strings.Contains(err.Error(), "READONLY") {
+		t.Fatalf("WATCH on a follower: %v, want a READONLY error naming the leader", err)
+	}
+	info, err := follower.c.Info(ctx, "replication").Result()
+	must(t, err)
+	if !strings.Contains(info, "role:slave") || !strings.Contains(info, "cluster_leader_addr:"+leader.addr) {
+		t.Fatalf("INFO replication on the follower:\n%s", info)
+	}
+
+	// Kill the leader; the survivors elect another, which has everything.
+	must(t, leader.cmd.Process.Signal(syscall.SIGKILL))
+	_ = leader.cmd.Wait()
+	leader.cmd = nil
+	killed := time.Now()
+	newLeader := waitLeader(t, ctx, nodes)
+	t.Logf("failover: a new leader (%s) %v after SIGKILL", newLeader.id, time.Since(killed).Round(time.Millisecond))
+	var survivor *clusterNode
+	for _, n := range nodes {
+		if n.cmd != nil && n != newLeader {
+			survivor = n
+		}
+	}
+	sc := redis.NewClient(&redis.Options{Addr: survivor.addr, DB: 3, MaxRetries: -1})
+	defer sc.Close()
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		err := sc.Set(ctx, "after", "failover", 0).Err()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write accepted after the failover: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // TRYAGAIN while the leader publishes its address
+	}
+	for _, k := range acked {
+		if v, err := sc.Get(ctx, k).Result(); err != nil || v != k {
+			t.Fatalf("acknowledged %s = %q, %v after the failover", k, v, err)
+		}
+	}
+	if n, err := sc.Get(ctx, "counter").Int(); err != nil || n != 1 {
+		t.Fatalf("counter = %d, %v", n, err)
+	}
+}
