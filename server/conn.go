@@ -36,10 +36,10 @@ type Conn struct {
 	fwd      *forwarder // the link to the leader, on a follower (cluster.go)
 	readOnly bool       // READONLY: reads served here even on a follower
 	srv      *Server
-	nc  net.Conn // possibly *tls.Conn
-	raw net.Conn // the transport under nc, closed to abort
-	rd  *reader
-	out []byte
+	nc       net.Conn // possibly *tls.Conn
+	raw      net.Conn // the transport under nc, closed to abort
+	rd       *reader
+	out      []byte
 	// segs are replies queued before out, by reference: the buffered
 	// bytes up to a large value, then the value (see writeBulkOwned).
 	segs     [][]byte
