@@ -229,6 +229,44 @@ func (n *Node) VerifyLeader() error {
 	return nil
 }
 
+// Member is a node of the cluster's configuration. (An alias of a plain
+// struct, so that the server package can name the same type without
+// importing this one.)
+type Member = struct {
+	ID, RaftAddr string
+	Voter        bool
+}
+
+// Members returns the cluster's current configuration.
+func (n *Node) Members() ([]Member, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []Member
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Member{ID: string(s.ID), RaftAddr: string(s.Address), Voter: s.Suffrage == raft.Voter})
+	}
+	return out, nil
+}
+
+// Join adds a node (its ID and raft address) to the cluster as a voter. It
+// runs on the leader; the new node catches up by replaying the log.
+func (n *Node) Join(id, raftAddr string) error {
+	if n.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, applyTimeout).Error()
+}
+
+// Remove takes a node out of the cluster. It runs on the leader.
+func (n *Node) Remove(id string) error {
+	if n.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return n.raft.RemoveServer(raft.ServerID(id), 0, applyTimeout).Error()
+}
+
 // Replicate commits a store batch to the raft log (epochdb.Replicator).
 func (n *Node) Replicate(repr []byte) error {
 	if !n.ready.Load() {

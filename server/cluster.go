@@ -3,7 +3,9 @@ package server
 import (
 	"bufio"
 	"errors"
+
 	"fmt"
+	"github.com/epochdb/epochdb"
 	"net"
 	"strconv"
 	"strings"
@@ -31,6 +33,15 @@ type ClusterNode interface {
 	VerifyLeader() error
 	State() string
 	Stats() map[string]string
+	Members() ([]ClusterMember, error)
+	Join(id, raftAddr string) error
+	Remove(id string) error
+}
+
+// ClusterMember is a node of the cluster's configuration.
+type ClusterMember = struct {
+	ID, RaftAddr string
+	Voter        bool
 }
 
 // forwardTimeout bounds a forwarded command's round trip.
@@ -309,5 +320,79 @@ func (s *Server) replicationInfo() [][2]string {
 		{"cluster_applied_index", st["applied_index"]},
 		{"cluster_last_contact", st["last_contact"]},
 		{"cluster_peers", st["num_peers"]},
+	}
+}
+
+// cmdEpochCluster is EPOCH.CLUSTER STATUS | JOIN id raft-addr | REMOVE id.
+func cmdEpochCluster(c *Conn, cmd Command) {
+	cl := c.srv.Cluster
+	args := cmd.Args
+	sub := bstr(lower(nil, args[1]))
+	if cl == nil && sub != "help" {
+		c.WriteError("ERR this server is not part of a cluster (start epoch serve with --cluster)")
+		return
+	}
+	switch {
+	case sub == "status" && len(args) == 2:
+		members, err := cl.Members()
+		if err != nil {
+			c.WriteError("ERR " + sanitize(err.Error()))
+			return
+		}
+		info := c.srv.replicationInfo()
+		c.WriteMap(len(info) + 1)
+		for _, kv := range info {
+			c.WriteBulkString(kv[0])
+			c.WriteBulkString(kv[1])
+		}
+		c.WriteBulkString("members")
+		c.WriteArray(len(members))
+		for _, m := range members {
+			c.WriteArray(3)
+			c.WriteBulkString(m.ID)
+			c.WriteBulkString(m.RaftAddr)
+			if m.Voter {
+				c.WriteBulkString("voter")
+			} else {
+				c.WriteBulkString("nonvoter")
+			}
+		}
+	case sub == "join" && len(args) == 4:
+		if _, _, err := net.SplitHostPort(string(args[3])); err != nil {
+			c.WriteError("ERR the raft address must be host:port")
+			return
+		}
+		c.clusterChange(cl.Join(string(args[2]), string(args[3])))
+	case sub == "remove" && len(args) == 3:
+		c.clusterChange(cl.Remove(string(args[2])))
+	case sub == "help" && len(args) == 2:
+		writeHelp(c, "EPOCH.CLUSTER", []string{
+			"STATUS",
+			"    This node's role, the leader, raft's term and indexes, and the members.",
+			"JOIN <id> <raft-addr>",
+			"    Add a node (started with --cluster and the same --peers) to the cluster. On the leader.",
+			"REMOVE <id>",
+			"    Take a node out of the cluster. On the leader.",
+		})
+	case sub == "status" || sub == "join" || sub == "remove" || sub == "help":
+		c.WriteError(wrongArgs("epoch.cluster|" + sub))
+	default:
+		c.WriteError(unknownSubcommand(args[1], "EPOCH.CLUSTER"))
+	}
+}
+
+// clusterChange answers a membership change.
+func (c *Conn) clusterChange(err error) {
+	switch {
+	case err == nil:
+		c.WriteOK()
+	case errors.Is(err, epochdb.ErrNotLeader):
+		if addr := c.leaderAddr(); addr != "" {
+			c.WriteError("READONLY membership changes run on the leader, at " + addr)
+		} else {
+			c.WriteError("TRYAGAIN no leader is elected yet")
+		}
+	default:
+		c.WriteError("ERR " + sanitize(err.Error()))
 	}
 }

@@ -132,6 +132,37 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	if err := fc.Watch(ctx, func(tx *redis.Tx) error { return nil }, "k1"); err == nil || !strings.Contains(err.Error(), "READONLY") {
 		t.Fatalf("WATCH on a follower: %v, want a READONLY error naming the leader", err)
 	}
+	// A fourth node joins (epoch cluster join, sent to the leader), catches
+	// up from the log, shows in the status, and is removed.
+	n4 := &clusterNode{id: "n4", dir: filepath.Join(tmp, "n4"), raftAddr: freeTCPAddr(t)}
+	n4.start(t, "")
+	wantFail(t, "membership changes run on the leader, at "+leader.addr, "cluster", "join", "n4", n4.raftAddr, "--addr", follower.addr)
+	mustEpoch(t, "cluster", "join", "n4", n4.raftAddr, "--addr", leader.addr)
+	r4 := redis.NewClient(&redis.Options{Addr: n4.addr, DB: 3, OnConnect: func(ctx context.Context, cn *redis.Conn) error {
+		return cn.Do(ctx, "READONLY").Err()
+	}})
+	defer r4.Close()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if n, err := r4.DBSize(ctx).Result(); err == nil && n == 201 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the joined node did not catch up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	status := mustEpoch(t, "cluster", "status", "--addr", follower.addr)
+	for _, want := range []string{"role: slave", "cluster_leader_id: " + leader.id, "[n4 " + n4.raftAddr + " voter]"} {
+		if !strings.Contains(status, want) {
+			t.Fatalf("epoch cluster status lacks %q:\n%s", want, status)
+		}
+	}
+	mustEpoch(t, "cluster", "remove", "n4", "--addr", leader.addr)
+	if status := mustEpoch(t, "cluster", "status", "--addr", leader.addr); strings.Contains(status, "n4") {
+		t.Fatalf("n4 still a member after remove:\n%s", status)
+	}
+
 	info, err := follower.c.Info(ctx, "replication").Result()
 	must(t, err)
 	if !strings.Contains(info, "role:slave") || !strings.Contains(info, "cluster_leader_addr:"+leader.addr) {

@@ -15,5 +15,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newBackupCommands()...)
 	root.AddCommand(newInspectCommands()...)
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newClusterCmd())
 	return root
 }

@@ -158,7 +158,7 @@ closed, the exit status is 0.`,
 	f.BoolVar(&o.cluster, "cluster", false, "replicate the store across nodes on raft: --node-id, --raft-addr, --peers; --dir then holds store/ and raft/")
 	f.StringVar(&o.nodeID, "node-id", "", "with --cluster: this node's ID, unique and stable")
 	f.StringVar(&o.raftAddr, "raft-addr", "", "with --cluster: the address raft listens on and peers reach this node at (host:port)")
-	f.StringVar(&o.peers, "peers", "", "with --cluster: the initial members, id=host:port,… (raft addresses, this node included; the same on every node)")
+	f.StringVar(&o.peers, "peers", "", "with --cluster: the initial members, id=host:port,… (raft addresses, this node included; the same on every node); without it the node waits to be added (epoch cluster join)")
 	f.StringVar(&o.appendfsync, "appendfsync", "everysec", "durability: always (fsync each write), everysec (fsync every --sync-interval), no (leave it to the OS)")
 	f.DurationVar(&o.syncInterval, "sync-interval", 100*time.Millisecond, "WAL fsync interval with appendfsync everysec")
 	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
@@ -578,9 +578,6 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 	peers, err := parsePeers(o.peers)
 	if err != nil {
 		return nil, err
-	}
-	if len(peers) == 0 {
-		peers = map[string]string{o.nodeID: o.raftAddr}
 	}
 	log.Info("cluster: starting", "node", o.nodeID, "raft_addr", o.raftAddr, "peers", o.peers)
 	return cluster.Open(cluster.Config{
