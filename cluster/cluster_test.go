@@ -1,24 +1,29 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/epochdb/epochdb"
 	"github.com/epochdb/epochdb/internal/clock"
 	"github.com/epochdb/epochdb/internal/testutil"
+	"github.com/hashicorp/raft"
 )
 
 // testCluster is n nodes in this process, on loopback, each with its own
 // directories, sharing one manual clock.
 type testCluster struct {
 	t     *testing.T
+	conf  func(*Config) // adjusts every node's configuration
 	clk   *clock.Manual
 	peers map[string]string
 	dirs  map[string]string
@@ -33,8 +38,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newCluster(t *testing.T, size int) *testCluster {
-	c := &testCluster{t: t, clk: testutil.NewClock(), peers: map[string]string{}, dirs: map[string]string{}, nodes: map[string]*Node{}}
+func newCluster(t *testing.T, size int, conf ...func(*Config)) *testCluster {
+	c := &testCluster{t: t, conf: func(*Config) {}, clk: testutil.NewClock(), peers: map[string]string{}, dirs: map[string]string{}, nodes: map[string]*Node{}}
+	if len(conf) > 0 {
+		c.conf = conf[0]
+	}
 	for i := range size {
 		id := fmt.Sprint("n", i+1)
 		c.peers[id] = freeAddr(t)
@@ -53,13 +61,15 @@ func newCluster(t *testing.T, size int) *testCluster {
 
 func (c *testCluster) start(id string) {
 	c.t.Helper()
-	n, err := Open(Config{
+	cfg := Config{
 		NodeID: id, RaftAddr: c.peers[id], Peers: c.peers, Dir: filepath.Join(c.dirs[id], "raft"),
 		ClientAddr:       "client-" + id,
 		Logger:           slog.New(slog.NewTextHandler(testWriter{c.t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
 		LeaderLeaseTimeout: 100 * time.Millisecond,
-	}, filepath.Join(c.dirs[id], "data"), &epochdb.Options{Clock: c.clk, EventLog: true})
+	}
+	c.conf(&cfg)
+	n, err := Open(cfg, filepath.Join(c.dirs[id], "data"), &epochdb.Options{Clock: c.clk, EventLog: true})
 	testutil.Must(c.t, err)
 	c.nodes[id] = n
 }
@@ -88,18 +98,30 @@ func (c *testCluster) leader() *Node {
 
 // converged waits until every running node holds what the leader holds:
 // the same live keys, the same count of stored keys (expired ones not yet
-// removed included) and the same event log.
+// removed included) and the same event log. The leader's view is read
+// again each time: reads it tracked reach the store (and the others) with
+// its next flush.
 func (c *testCluster) converged(leader *Node) {
 	c.t.Helper()
-	want := contents(c.t, leader.DB())
 	deadline := time.Now().Add(60 * time.Second)
 	for _, n := range c.nodes {
-		for !slices.Equal(contents(c.t, n.DB()), want) || n.DB().Len() != leader.DB().Len() ||
-			n.DB().LastEventSeq() != leader.DB().LastEventSeq() {
+		for {
+			want := contents(c.t, leader.DB())
+			if slices.Equal(contents(c.t, n.DB()), want) && n.DB().Len() == leader.DB().Len() &&
+				n.DB().LastEventSeq() == leader.DB().LastEventSeq() {
+				break
+			}
 			if time.Now().After(deadline) {
-				c.t.Fatalf("node %s did not converge: %d live keys, %d stored, events to %d; the leader %d, %d, %d",
-					n.ID(), len(contents(c.t, n.DB())), n.DB().Len(), n.DB().LastEventSeq(),
-					len(want), leader.DB().Len(), leader.DB().LastEventSeq())
+				got := contents(c.t, n.DB())
+				var diff []string
+				for i := range min(len(got), len(want)) {
+					if got[i] != want[i] {
+						diff = append(diff, got[i]+" vs the leader's "+want[i])
+					}
+				}
+				c.t.Fatalf("node %s did not converge: %d live keys, %d stored, events to %d; the leader %d, %d, %d; %v",
+					n.ID(), len(got), n.DB().Len(), n.DB().LastEventSeq(),
+					len(want), leader.DB().Len(), leader.DB().LastEventSeq(), diff)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -203,4 +225,69 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// With TLS and a shared secret, the cluster works, and a connection that
+// does not prove the secret never reaches raft: a node with another
+// secret gets no entries.
+func TestCluster_TLSAndSecret(t *testing.T) {
+	cert, key, pool := testutil.SelfSigned(t, t.TempDir())
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	testutil.Must(t, err)
+	secure := func(secret string) func(*Config) {
+		return func(cfg *Config) {
+			cfg.Secret = []byte(secret)
+			cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}
+			cfg.ClientTLS = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS13}
+		}
+	}
+	c := newCluster(t, 3, secure("s3cret"))
+	l := c.leader()
+	testutil.Must(t, l.DB().Set([]byte("k"), []byte("v"), 0))
+	c.converged(l)
+
+	// An intruder that speaks TLS but not the secret: its connection is
+	// closed after the challenge, and the cluster carries on.
+	conn, err := tls.Dial("tcp", c.peers[l.ID()], &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	testutil.Must(t, err)
+	var nonce [32]byte
+	_, err = io.ReadFull(conn, nonce[:])
+	testutil.Must(t, err)
+	_, _ = conn.Write(make([]byte, 32))
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a connection with a wrong answer was kept open")
+	}
+	_ = conn.Close()
+
+	// A fourth node with the wrong secret, joined to the configuration,
+	// never receives the log.
+	id := "n4"
+	c.peers[id], c.dirs[id] = freeAddr(t), t.TempDir()
+	c.conf = secure("wrong")
+	c.start(id)
+	testutil.Must(t, l.raft.AddVoter("n4", raft.ServerAddress(c.peers[id]), 0, time.Second).Error())
+	testutil.Must(t, l.DB().Set([]byte("k2"), []byte("v"), 0))
+	// k2 was committed by a quorum that n4 would be part of by now, had
+	// it been let in: every node with the secret has it.
+	deadline := time.Now().Add(20 * time.Second)
+	for _, n := range c.nodes {
+		for n.ID() != id && n.DB().Len() != 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s did not get k2", n.ID())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if n := c.nodes[id].DB().Len(); n != 0 {
+		t.Fatalf("the node with the wrong secret holds %d keys", n)
+	}
+	testutil.Must(t, l.raft.RemoveServer("n4", 0, time.Second).Error())
+}
+
+func TestCluster_RefusesNonLoopbackWithoutSecret(t *testing.T) {
+	_, err := Open(Config{NodeID: "n1", RaftAddr: "0.0.0.0:0", Dir: t.TempDir()}, t.TempDir(), nil)
+	if err == nil || !strings.Contains(err.Error(), "without a shared secret") {
+		t.Fatalf("Open on 0.0.0.0 without a secret: %v", err)
+	}
 }

@@ -7,6 +7,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,6 +49,14 @@ type Config struct {
 	// Logger receives the node's and raft's messages. The default discards
 	// them.
 	Logger *slog.Logger
+	// Secret, if set, must be proven by every raft connection (an HMAC
+	// challenge) before raft reads from it: the nodes of a cluster share
+	// it. Required on a non-loopback RaftAddr.
+	Secret []byte
+	// TLS, if set, encrypts raft's traffic: the server side of accepted
+	// connections, and ClientTLS the dialling side (its RootCAs and
+	// ServerName verifying the peers).
+	TLS, ClientTLS *tls.Config
 	// Timing, for tests; zero values take raft's defaults.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 }
@@ -139,10 +148,17 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("cluster: raft address %q: %w", n.cfg.RaftAddr, err)
 	}
-	trans, err := raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, addr, 3, 10*time.Second, n.hclog())
+	if len(n.cfg.Secret) == 0 && (addr.IP == nil || !addr.IP.IsLoopback()) {
+		return fmt.Errorf("cluster: refusing raft on %s without a shared secret (Secret)", n.cfg.RaftAddr)
+	}
+	if (n.cfg.TLS == nil) != (n.cfg.ClientTLS == nil) {
+		return errors.New("cluster: TLS and ClientTLS go together")
+	}
+	stream, err := newStreamLayer(n.cfg.RaftAddr, addr, n.cfg.Secret, n.cfg.TLS, n.cfg.ClientTLS)
 	if err != nil {
 		return fmt.Errorf("cluster: raft transport on %s: %w", n.cfg.RaftAddr, err)
 	}
+	trans := raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, n.hclog())
 	n.trans = trans
 
 	rc := raft.DefaultConfig()
