@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,11 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epochdb/epochdb/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
-// clusterNode is an epoch serve --cluster process.
+// clusterNode is an epoch serve --cluster process; sec are the raft
+// security flags every node gets.
 type clusterNode struct {
+	sec               []string
 	id, dir, raftAddr string
 	cmd               *exec.Cmd
 	addr              string
@@ -32,7 +36,7 @@ func freeTCPAddr(t *testing.T) string {
 
 func (n *clusterNode) start(t *testing.T, peers string) {
 	t.Helper()
-	n.cmd, n.addr = startChild(t, n.dir, "--cluster", "--node-id", n.id, "--raft-addr", n.raftAddr, "--peers", peers)
+	n.cmd, n.addr = startChild(t, n.dir, append([]string{"--cluster", "--node-id", n.id, "--raft-addr", n.raftAddr, "--peers", peers}, n.sec...)...)
 	n.c = redis.NewClient(&redis.Options{Addr: n.addr, MaxRetries: -1, ReadTimeout: 15 * time.Second})
 	t.Cleanup(func() { _ = n.c.Close() })
 }
@@ -70,10 +74,15 @@ func waitLeader(t *testing.T, ctx context.Context, nodes []*clusterNode) *cluste
 func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
+	// Raft over TLS with a shared secret, as across machines.
+	cert, key, _ := testutil.SelfSigned(t, tmp)
+	secret := filepath.Join(tmp, "raft-secret")
+	must(t, os.WriteFile(secret, []byte("cluster secret\n"), 0o600))
+	sec := []string{"--raft-secret-file", secret, "--raft-tls-cert", cert, "--raft-tls-key", key, "--raft-tls-ca", cert}
 	var nodes []*clusterNode
 	var peers []string
 	for i := range 3 {
-		n := &clusterNode{id: fmt.Sprint("n", i+1), dir: filepath.Join(tmp, fmt.Sprint("n", i+1)), raftAddr: freeTCPAddr(t)}
+		n := &clusterNode{sec: sec, id: fmt.Sprint("n", i+1), dir: filepath.Join(tmp, fmt.Sprint("n", i+1)), raftAddr: freeTCPAddr(t)}
 		nodes = append(nodes, n)
 		peers = append(peers, n.id+"="+n.raftAddr)
 	}
@@ -134,7 +143,7 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	}
 	// A fourth node joins (epoch cluster join, sent to the leader), catches
 	// up from the log, shows in the status, and is removed.
-	n4 := &clusterNode{id: "n4", dir: filepath.Join(tmp, "n4"), raftAddr: freeTCPAddr(t)}
+	n4 := &clusterNode{sec: sec, id: "n4", dir: filepath.Join(tmp, "n4"), raftAddr: freeTCPAddr(t)}
 	n4.start(t, "")
 	wantFail(t, "membership changes run on the leader, at "+leader.addr, "cluster", "join", "n4", n4.raftAddr, "--addr", follower.addr)
 	mustEpoch(t, "cluster", "join", "n4", n4.raftAddr, "--addr", leader.addr)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -42,6 +43,10 @@ type serveOptions struct {
 	nodeID          string
 	raftAddr        string
 	peers           string
+	raftSecretFile  string
+	raftTLSCert     string
+	raftTLSKey      string
+	raftTLSCA       string
 	syncInterval    time.Duration
 	timeout         int
 	maxclients      int
@@ -159,6 +164,10 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.nodeID, "node-id", "", "with --cluster: this node's ID, unique and stable")
 	f.StringVar(&o.raftAddr, "raft-addr", "", "with --cluster: the address raft listens on and peers reach this node at (host:port)")
 	f.StringVar(&o.peers, "peers", "", "with --cluster: the initial members, id=host:port,… (raft addresses, this node included; the same on every node); without it the node waits to be added (epoch cluster join)")
+	f.StringVar(&o.raftSecretFile, "raft-secret-file", "", "with --cluster: file holding the secret every node's raft connections must prove (its first line; required on a non-loopback --raft-addr)")
+	f.StringVar(&o.raftTLSCert, "raft-tls-cert", "", "with --cluster: TLS certificate (PEM) for raft's traffic; with --raft-tls-key and --raft-tls-ca")
+	f.StringVar(&o.raftTLSKey, "raft-tls-key", "", "with --cluster: TLS private key (PEM) for raft's traffic")
+	f.StringVar(&o.raftTLSCA, "raft-tls-ca", "", "with --cluster: PEM file of the CA that signed the nodes' raft certificates")
 	f.StringVar(&o.appendfsync, "appendfsync", "everysec", "durability: always (fsync each write), everysec (fsync every --sync-interval), no (leave it to the OS)")
 	f.DurationVar(&o.syncInterval, "sync-interval", 100*time.Millisecond, "WAL fsync interval with appendfsync everysec")
 	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
@@ -579,11 +588,44 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 	if err != nil {
 		return nil, err
 	}
-	log.Info("cluster: starting", "node", o.nodeID, "raft_addr", o.raftAddr, "peers", o.peers)
-	return cluster.Open(cluster.Config{
+	cfg := cluster.Config{
 		NodeID: o.nodeID, RaftAddr: o.raftAddr, Peers: peers, Dir: filepath.Join(o.dir, "raft"),
 		ClientAddr: clientAddr, Logger: log,
-	}, storeDir, opts)
+	}
+	if o.raftSecretFile != "" {
+		b, err := os.ReadFile(o.raftSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("raft-secret-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if cfg.Secret = []byte(strings.TrimSuffix(line, "\r")); len(cfg.Secret) == 0 {
+			return nil, fmt.Errorf("raft-secret-file: %s: the first line is empty", o.raftSecretFile)
+		}
+	}
+	switch {
+	case o.raftTLSCert != "" && o.raftTLSKey != "" && o.raftTLSCA != "":
+		pair, err := tls.LoadX509KeyPair(o.raftTLSCert, o.raftTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("raft-tls: %w", err)
+		}
+		pem, err := os.ReadFile(o.raftTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("raft-tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("raft-tls-ca: no certificate in %s", o.raftTLSCA)
+		}
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}
+		// A peer is verified against the CA, under the host of its raft
+		// address (which its certificate must name).
+		cfg.ClientTLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}
+	case o.raftTLSCert != "" || o.raftTLSKey != "" || o.raftTLSCA != "":
+		return nil, errors.New("raft-tls: --raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
+	}
+	log.Info("cluster: starting", "node", o.nodeID, "raft_addr", o.raftAddr, "peers", o.peers,
+		"raft_tls", cfg.TLS != nil, "raft_secret", len(cfg.Secret) > 0)
+	return cluster.Open(cfg, storeDir, opts)
 }
 
 // parsePeers parses --peers: id=host:port, comma-separated.
