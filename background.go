@@ -96,6 +96,9 @@ func (db *DB) expiryLoop(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
+			if !db.writesHere() {
+				continue
+			}
 			if _, err := db.expireDue(stop); err != nil {
 				db.log.Error("epochdb: expiry sweep failed", "err", err)
 			}
@@ -285,6 +288,10 @@ func (db *DB) trackLoop(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
+			if !db.writesHere() {
+				db.dropTracked()
+				continue
+			}
 			if err := db.flushTracked(); err != nil {
 				db.log.Error("epochdb: flushing tracked reads failed", "err", err)
 			}
@@ -329,7 +336,7 @@ func (db *DB) flushShard(sh *shard) (int, error) {
 	for k, a := range pending {
 		db.stageMetaDelta(b, sh, []byte(k), a.meta())
 	}
-	if err := db.apply(b, pebble.NoSync); err != nil {
+	if err := db.applyBatch(b, false); err != nil {
 		for k, a := range pending { // they go back, for the next flush
 			sh.addPending(k, a)
 		}
@@ -337,4 +344,12 @@ func (db *DB) flushShard(sh *shard) (int, error) {
 	}
 	_ = b.Close()
 	return len(pending), nil
+}
+
+// dropTracked forgets every shard's tracked reads: on a replicated node
+// that does not lead, where only the leader's reads count.
+func (db *DB) dropTracked() {
+	for i := range db.shards {
+		db.shards[i].takeTracked()
+	}
 }

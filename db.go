@@ -50,6 +50,11 @@ type DB struct {
 	log   *slog.Logger
 	seed  maphash.Seed
 
+	// repl, if set, commits the writes instead of the DB (replicate.go);
+	// applied is the index of the last replicated entry applied.
+	repl    Replicator
+	applied atomic.Uint64
+
 	// settings are the options Reconfigure changes (settings.go).
 	settings   atomic.Pointer[Settings]
 	settingsMu sync.Mutex // serializes Reconfigure
@@ -200,6 +205,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{
+		repl:    o.Replicator,
 		opts:    o,
 		clock:   o.Clock,
 		log:     o.Logger,
@@ -232,6 +238,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db.pdb = pdb
 	if err := db.loadSystem(); err == nil {
 		err = db.loadEventSeq()
+	}
+	if err == nil {
+		err = db.loadApplied()
 	}
 	if err != nil {
 		_ = pdb.Close()

@@ -389,5 +389,10 @@ func (db *DB) trimEventLog(now int64) error {
 	if end == 0 {
 		return nil
 	}
-	return db.pdb.DeleteRange(keyspace.EventKey(0), keyspace.EventKey(end), pebble.NoSync)
+	b := db.pdb.NewBatch()
+	_ = b.DeleteRange(keyspace.EventKey(0), keyspace.EventKey(end), nil)
+	if err := db.applyBatch(b, false); err != nil {
+		return err
+	}
+	return b.Close()
 }

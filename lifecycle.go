@@ -89,6 +89,9 @@ func (db *DB) lifecycleLoop(stop <-chan struct{}) {
 		case <-db.lifeKick:
 		case <-t.C:
 		}
+		if !db.writesHere() {
+			continue
+		}
 		if db.budgetOn() && db.cfg().EvictionPolicy != NoEviction {
 			if _, err := db.evictOver(-1, nil); err != nil && !errors.Is(err, ErrFull) {
 				db.log.Error("epochdb: background eviction failed", "err", err)

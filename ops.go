@@ -145,7 +145,7 @@ func (db *DB) get(key []byte, touch bool) (_ []byte, err error) {
 		db.st.misses.Add(1)
 		return nil, ErrNotFound
 	}
-	if touch && !db.opts.DisableReadTracking {
+	if touch && !db.opts.DisableReadTracking && db.writesHere() {
 		if e != nil {
 			sh.trackEntry(e, now)
 		} else {

@@ -180,6 +180,11 @@ type Options struct {
 	// until reopened. The default is 1s.
 	RecoverInterval time.Duration
 
+	// Replicator, if set, commits every write to a replicated log instead
+	// of the DB applying it; the DB applies the log's entries through
+	// ApplyCommitted. The cluster package provides one on hashicorp/raft.
+	Replicator Replicator
+
 	// FS replaces the filesystem Pebble uses, for tests: Pebble's
 	// vfs.NewMem, its crashable in-memory filesystem (power-loss tests), or
 	// vfs/errorfs to inject I/O errors. The default is the operating

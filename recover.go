@@ -172,6 +172,9 @@ func (db *DB) reload() error {
 	if err := db.loadSystem(); err != nil {
 		return err
 	}
+	if err := db.loadApplied(); err != nil {
+		return err
+	}
 	seq, err := db.getCounter(sysEventSeq)
 	if err != nil {
 		return err

@@ -30,6 +30,9 @@ const repairBatchOps = 1 << 14
 // It holds every shard lock while it runs, so writes wait for it: meant for
 // a store no server is using (epoch check --repair opens it offline).
 func (db *DB) Repair() (RepairReport, error) {
+	if db.repl != nil {
+		return RepairReport{}, errors.New("epochdb: Repair does not run on a replicated store (its fixes would not be replicated)")
+	}
 	if err := db.enter(); err != nil {
 		return RepairReport{}, err
 	}

@@ -311,7 +311,7 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 		tx.db.st.misses.Add(1)
 		return nil, ErrNotFound
 	}
-	if !tx.noTouch && !tx.db.opts.DisableReadTracking {
+	if !tx.noTouch && !tx.db.opts.DisableReadTracking && tx.db.writesHere() {
 		tx.db.track(key, tx.db.nowMs())
 	}
 	return slices.Clip(v.value), nil

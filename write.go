@@ -187,7 +187,7 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 		}
 		w.cacheBusy = true
 	}
-	sync := db.cfg().SyncWrites
+	sync := db.cfg().SyncWrites && db.repl == nil
 	if err := db.applyBatch(w.b, sync); err != nil {
 		w.b = nil // applyBatch closed it
 		return err
@@ -229,6 +229,13 @@ func (w *writeOp) spareWritten(key []byte) bool {
 // call awaitDurable with the same sync after releasing locks. On error it
 // closes b.
 func (db *DB) applyBatch(b *pebble.Batch, sync bool) error {
+	if db.repl != nil {
+		if err := db.replicate(b); err != nil {
+			_ = b.Close()
+			return err
+		}
+		return nil
+	}
 	if sync {
 		return db.apply(b, pebble.Sync)
 	}
@@ -273,6 +280,12 @@ func (db *DB) apply(b *pebble.Batch, wo *pebble.WriteOptions) (err error) {
 // lastEvent is the highest event-log sequence number the batch wrote (0:
 // none), readable once durable. It closes b.
 func (db *DB) awaitDurable(b *pebble.Batch, sync bool, lastEvent uint64) error {
+	if db.repl != nil {
+		// Committed to the replicated log, which is the durable record.
+		_ = b.Close()
+		db.eventsDurable(lastEvent)
+		return nil
+	}
 	if !sync {
 		_ = b.Close()
 		db.writeSeq.Add(1)

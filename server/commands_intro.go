@@ -17,6 +17,10 @@ func introCommands() []command {
 		{CommandSpec{Name: "latency", Arity: -2, Flags: FlagAdmin | FlagLoose, Group: "server", Summary: "A container for latency diagnostics commands."}, cmdLatency},
 		{CommandSpec{Name: "memory", Arity: -2, Flags: FlagLoose, Group: "server", Summary: "A container for memory diagnostics commands."}, cmdMemory},
 		{CommandSpec{Name: "wait", Arity: 3, Group: "generic", Summary: "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."}, cmdWait},
+		{CommandSpec{Name: "readonly", Arity: 1, Flags: FlagLoose, Group: "cluster", Summary: "Enables read-only queries for a connection to a Redis Cluster replica node."}, cmdReadOnly},
+		{CommandSpec{Name: "readwrite", Arity: 1, Flags: FlagLoose, Group: "cluster", Summary: "Enables read-write queries for a connection to a Redis Cluster replica node."}, cmdReadWrite},
+		{CommandSpec{Name: "epoch.cluster", Arity: -2, Flags: FlagAdmin | FlagNoMulti, Group: "epochdb", Summary: "Shows and changes the cluster: STATUS, JOIN id raft-addr, REMOVE id."}, cmdEpochCluster},
+		{CommandSpec{Name: "role", Arity: 1, Flags: FlagNoMulti, Group: "server", Summary: "Returns the replication role."}, cmdRole},
 		{CommandSpec{Name: "waitaof", Arity: 4, Flags: FlagNoMulti, Group: "generic", Summary: "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas."}, cmdWaitAOF},
 	}
 }
@@ -31,6 +35,13 @@ func cmdWait(c *Conn, cmd Command) {
 	}
 	if errMsg := checkTimeout(cmd.Args[2]); errMsg != "" {
 		c.WriteError(errMsg)
+		return
+	}
+	if cl := c.srv.Cluster; cl != nil {
+		// An acknowledged write is on a quorum already: the other members
+		// of a majority have it.
+		peers, _ := strconv.Atoi(cl.Stats()["num_peers"])
+		c.WriteInt(int64((peers + 1) / 2))
 		return
 	}
 	c.WriteInt(0)

@@ -346,6 +346,9 @@ func (s *Server) info(section string) [][2]string {
 			{"total_error_replies", utoa(s.intro.errors.total.Load())},
 		}
 	case "replication":
+		if s.Cluster != nil {
+			return s.replicationInfo()
+		}
 		return [][2]string{{"role", "master"}, {"connected_slaves", "0"}}
 	case "keyspace":
 		var keys, expires [numDBs]int64

@@ -75,6 +75,13 @@ func (s *Server) writeTimeout() time.Duration {
 	return s.WriteTimeout
 }
 
+// password returns the current password ("" if none).
+func (lc *liveConfig) plainPassword() string {
+	lc.mu.RLock()
+	defer lc.mu.RUnlock()
+	return lc.plain
+}
+
 func (lc *liveConfig) idleTimeout() time.Duration { return time.Duration(lc.timeout.Load()) }
 func (lc *liveConfig) hasPassword() bool          { return lc.hasPass.Load() }
 

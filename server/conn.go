@@ -33,11 +33,13 @@ const (
 // network. A Conn is used by its own goroutine only: handlers must not keep
 // it or call it from other goroutines.
 type Conn struct {
-	srv *Server
-	nc  net.Conn // possibly *tls.Conn
-	raw net.Conn // the transport under nc, closed to abort
-	rd  *reader
-	out []byte
+	fwd      *forwarder // the link to the leader, on a follower (cluster.go)
+	readOnly bool       // READONLY: reads served here even on a follower
+	srv      *Server
+	nc       net.Conn // possibly *tls.Conn
+	raw      net.Conn // the transport under nc, closed to abort
+	rd       *reader
+	out      []byte
 	// segs are replies queued before out, by reference: the buffered
 	// bytes up to a large value, then the value (see writeBulkOwned).
 	segs     [][]byte
@@ -260,6 +262,7 @@ func (c *Conn) close() {
 		c.srv.hub.unsubscribeAll(c)
 		c.unwatchAll()
 		c.stopPushing()
+		c.closeForward()
 		_ = c.nc.Close()
 		c.srv.trackConn(c, false)
 	})

@@ -50,6 +50,8 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError("ERR key is too large (the limit is 65535 bytes)")
 	case errors.Is(err, epochdb.ErrInvalidTTL):
 		c.WriteError("ERR invalid expire time")
+	case errors.Is(err, epochdb.ErrNotLeader):
+		c.WriteError("READONLY You can't write against a read only replica.")
 	case errors.Is(err, epochdb.ErrEngine):
 		// Redis's answer when it cannot persist; the store keeps serving
 		// reads, and reopens its engine once the disk takes writes again.

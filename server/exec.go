@@ -66,6 +66,9 @@ func (c *Conn) execute(args [][]byte) {
 		c.WriteError("ERR Can't execute '" + e.spec.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
+	if s.Cluster != nil && !c.routeCluster(e, args) {
+		return
+	}
 	if c.tryGroup(e, args) {
 		c.grouped1(e, args)
 		return

@@ -259,6 +259,12 @@ func TestClient_KillFilters(t *testing.T) {
 	f := ts.dial(t)
 	eq(t, "KILL old form", a.do("CLIENT", "KILL", localAddr(f)), "+OK")
 	f.expectClosed()
+	// The server forgets a killed connection once its goroutine ends.
+	eventually(t, "only a is connected", func() bool {
+		ts.srv.mu.Lock()
+		defer ts.srv.mu.Unlock()
+		return len(ts.srv.conns) == 1
+	})
 	eq(t, "KILL LADDR skipping me", a.do("CLIENT", "KILL", "LADDR", ts.addr), ":0")
 	eq(t, "KILL me", a.do("CLIENT", "KILL", "LADDR", ts.addr, "SKIPME", "no"), ":1")
 	a.expectClosed()

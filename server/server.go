@@ -119,6 +119,11 @@ type Server struct {
 	// startup: CONFIG SET maxmemory then changes both.
 	ManageMemoryLimit bool
 
+	// Cluster, if set, is the replication DB runs on (the cluster
+	// package's Node): writes run on its leader, reads are linearizable,
+	// followers forward; see ClusterNode.
+	Cluster ClusterNode
+
 	// ConfigRewrite, if set, is what CONFIG REWRITE calls with every
 	// parameter's current value, in CONFIG GET's order, to write them to the
 	// configuration file. Without it CONFIG REWRITE answers that the server

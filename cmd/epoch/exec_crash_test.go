@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -42,9 +43,11 @@ func startChild(t *testing.T, dir string, flags ...string) (*exec.Cmd, string) {
 	must(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	addrc := make(chan string, 1)
+	var logs testutil.SyncBuffer
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			logs.Write([]byte(sc.Text() + "\n"))
 			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
 				addrc <- m[1]
 			}
@@ -54,7 +57,7 @@ func startChild(t *testing.T, dir string, flags ...string) (*exec.Cmd, string) {
 	case addr := <-addrc:
 		return cmd, addr
 	case <-time.After(30 * time.Second):
-		t.Fatal("the server did not start")
+		t.Fatalf("the server did not start:\n%s", logs.String())
 	}
 	return nil, ""
 }

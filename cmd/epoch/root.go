@@ -16,5 +16,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newInspectCommands()...)
 	root.AddCommand(newTopCmd())
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newClusterCmd())
 	return root
 }

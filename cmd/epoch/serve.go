@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/cluster"
 	"github.com/epochdb/epochdb/server"
 	"github.com/spf13/cobra"
 )
@@ -37,6 +39,14 @@ type serveOptions struct {
 	tlsKey          string
 	configFile      string
 	appendfsync     string
+	cluster         bool
+	nodeID          string
+	raftAddr        string
+	peers           string
+	raftSecretFile  string
+	raftTLSCert     string
+	raftTLSKey      string
+	raftTLSCA       string
 	syncInterval    time.Duration
 	timeout         int
 	maxclients      int
@@ -150,6 +160,14 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve RESP over TLS")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	f.StringVar(&o.configFile, "config", "", "configuration file: one \"name value\" per line, names as these flags")
+	f.BoolVar(&o.cluster, "cluster", false, "replicate the store across nodes on raft: --node-id, --raft-addr, --peers; --dir then holds store/ and raft/")
+	f.StringVar(&o.nodeID, "node-id", "", "with --cluster: this node's ID, unique and stable")
+	f.StringVar(&o.raftAddr, "raft-addr", "", "with --cluster: the address raft listens on and peers reach this node at (host:port)")
+	f.StringVar(&o.peers, "peers", "", "with --cluster: the initial members, id=host:port,… (raft addresses, this node included; the same on every node); without it the node waits to be added (epoch cluster join)")
+	f.StringVar(&o.raftSecretFile, "raft-secret-file", "", "with --cluster: file holding the secret every node's raft connections must prove (its first line; required on a non-loopback --raft-addr)")
+	f.StringVar(&o.raftTLSCert, "raft-tls-cert", "", "with --cluster: TLS certificate (PEM) for raft's traffic; with --raft-tls-key and --raft-tls-ca")
+	f.StringVar(&o.raftTLSKey, "raft-tls-key", "", "with --cluster: TLS private key (PEM) for raft's traffic")
+	f.StringVar(&o.raftTLSCA, "raft-tls-ca", "", "with --cluster: PEM file of the CA that signed the nodes' raft certificates")
 	f.StringVar(&o.appendfsync, "appendfsync", "everysec", "durability: always (fsync each write), everysec (fsync every --sync-interval), no (leave it to the OS)")
 	f.DurationVar(&o.syncInterval, "sync-interval", 100*time.Millisecond, "WAL fsync interval with appendfsync everysec")
 	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
@@ -418,7 +436,14 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	for _, name := range o.unknownEnv {
 		log.Warn("epoch: unknown environment variable ignored (no such setting)", "name", name)
 	}
-	if err := checkServeDir(o.dir, o.init); err != nil {
+	storeDir := o.dir
+	if o.cluster {
+		if err := os.MkdirAll(o.dir, 0o755); err != nil {
+			return fmt.Errorf("dir: %w", err)
+		}
+		storeDir = filepath.Join(o.dir, "store")
+	}
+	if err := checkServeDir(storeDir, o.init); err != nil {
 		return err
 	}
 	// Bind first: a taken port must not leave a new store behind.
@@ -440,13 +465,26 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		}
 	}
 	logSettings(log, o, opts)
-	db, err := epochdb.Open(o.dir, opts)
+	var node *cluster.Node
+	var db *epochdb.DB
+	if o.cluster {
+		node, err = openClusterNode(o, ln.Addr().String(), storeDir, opts, log)
+		if err == nil {
+			db = node.DB()
+		}
+	} else {
+		db, err = epochdb.Open(storeDir, opts)
+	}
 	if err != nil {
 		closeListeners()
 		if heldErr(err) {
-			return errHeld(o.dir)
+			return errHeld(storeDir)
 		}
 		return err
+	}
+	closeStore := db.Close
+	if node != nil {
+		closeStore = node.Close
 	}
 	srv := &server.Server{
 		DB:                   db,
@@ -469,6 +507,9 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		ConfigFile:           o.configFile,
 		ManageMemoryLimit:    true,
 		Logger:               log,
+	}
+	if node != nil {
+		srv.Cluster = node
 	}
 	// The Go runtime's memory limit is process-wide: the previous one is
 	// restored when runServe returns (CONFIG SET maxmemory changes it too).
@@ -533,9 +574,84 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	if httpSrv != nil {
 		_ = httpSrv.Shutdown(sctx)
 	}
-	if err := db.Close(); err != nil {
+	if err := closeStore(); err != nil {
 		return errors.Join(serveErr, err)
 	}
 	log.Info("epoch: stopped")
 	return serveErr
+}
+
+// openClusterNode opens the store in storeDir as a member of a raft
+// cluster (--cluster), its raft state in <dir>/raft. clientAddr is the
+// address this server's clients use, published to the others when this
+// node leads.
+func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.Options, log *slog.Logger) (*cluster.Node, error) {
+	if o.nodeID == "" || o.raftAddr == "" {
+		return nil, errors.New("cluster: --node-id and --raft-addr are required with --cluster")
+	}
+	peers, err := parsePeers(o.peers)
+	if err != nil {
+		return nil, err
+	}
+	cfg := cluster.Config{
+		NodeID: o.nodeID, RaftAddr: o.raftAddr, Peers: peers, Dir: filepath.Join(o.dir, "raft"),
+		ClientAddr: clientAddr, Logger: log,
+	}
+	if o.raftSecretFile != "" {
+		b, err := os.ReadFile(o.raftSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("raft-secret-file: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		if cfg.Secret = []byte(strings.TrimSuffix(line, "\r")); len(cfg.Secret) == 0 {
+			return nil, fmt.Errorf("raft-secret-file: %s: the first line is empty", o.raftSecretFile)
+		}
+	}
+	switch {
+	case o.raftTLSCert != "" && o.raftTLSKey != "" && o.raftTLSCA != "":
+		pair, err := tls.LoadX509KeyPair(o.raftTLSCert, o.raftTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("raft-tls: %w", err)
+		}
+		pem, err := os.ReadFile(o.raftTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("raft-tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("raft-tls-ca: no certificate in %s", o.raftTLSCA)
+		}
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}
+		// A peer is verified against the CA, under the host of its raft
+		// address (which its certificate must name).
+		cfg.ClientTLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}
+	case o.raftTLSCert != "" || o.raftTLSKey != "" || o.raftTLSCA != "":
+		return nil, errors.New("raft-tls: --raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
+	}
+	log.Info("cluster: starting", "node", o.nodeID, "raft_addr", o.raftAddr, "peers", o.peers,
+		"raft_tls", cfg.TLS != nil, "raft_secret", len(cfg.Secret) > 0)
+	return cluster.Open(cfg, storeDir, opts)
+}
+
+// parsePeers parses --peers: id=host:port, comma-separated.
+func parsePeers(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(p, "=")
+		if !ok || id == "" || addr == "" {
+			return nil, fmt.Errorf("peers: %q is not id=host:port", p)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("peers: %s: %w", id, err)
+		}
+		if _, dup := out[id]; dup {
+			return nil, fmt.Errorf("peers: %s is listed twice", id)
+		}
+		out[id] = addr
+	}
+	return out, nil
 }

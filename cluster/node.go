@@ -1,0 +1,455 @@
+// Package cluster replicates an EpochDB store across machines on
+// hashicorp/raft: every write is a batch built by the leader's DB under
+// the locks of its keys, committed to the raft log (fsynced on a quorum)
+// and applied by every node in log order, so that all nodes hold the same
+// store. See the package epochdb's Replicator and ApplyCommitted, and the
+// "Replication" part of docs/ARCHITECTURE.md.
+package cluster
+
+import (
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/epochdb/epochdb"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Config configures a Node.
+type Config struct {
+	// NodeID names this node in the cluster; unique, stable across
+	// restarts.
+	NodeID string
+	// RaftAddr is the address raft listens on and the other nodes reach
+	// this one at (host:port).
+	RaftAddr string
+	// Peers are the initial members, by ID, with their raft addresses,
+	// this node included. They bootstrap the cluster the first time its
+	// nodes start (every node must be given the same Peers); afterwards
+	// membership lives in the raft log.
+	Peers map[string]string
+	// Dir holds the node's raft state (log, snapshots); the store's
+	// directory is given to Open separately.
+	Dir string
+	// ClientAddr is the address clients reach this node's server at; the
+	// leader publishes its own so that followers can send writes to it.
+	ClientAddr string
+	// Logger receives the node's and raft's messages. The default discards
+	// them.
+	Logger *slog.Logger
+	// Secret, if set, must be proven by every raft connection (an HMAC
+	// challenge) before raft reads from it: the nodes of a cluster share
+	// it. Required on a non-loopback RaftAddr.
+	Secret []byte
+	// TLS, if set, encrypts raft's traffic: the server side of accepted
+	// connections, and ClientTLS the dialling side (its RootCAs and
+	// ServerName verifying the peers).
+	TLS, ClientTLS *tls.Config
+	// Timing, for tests; zero values take raft's defaults.
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+}
+
+// Node is one member of a replicated EpochDB: a store whose writes go
+// through raft.
+type Node struct {
+	cfg   Config
+	db    *epochdb.DB
+	raft  *raft.Raft
+	logs  *logStore
+	trans *raft.NetworkTransport
+	log   *slog.Logger
+
+	ready atomic.Bool // leader, and every earlier entry applied
+
+	seq     atomic.Uint64 // numbers this node's proposals
+	pendMu  sync.Mutex
+	pending map[uint64]chan error // proposals awaited by this node's writers
+
+	leaderMu     sync.Mutex
+	leaderID     string // as published by the leader (entryLeader)
+	leaderClient string
+
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// Entry kinds in the raft log.
+const (
+	entryBatch  byte = 1 // a store batch: proposer, sequence, Pebble batch
+	entryLeader byte = 2 // the leader's ID and client address
+)
+
+// applyTimeout bounds how long a write waits for its entry to commit.
+const applyTimeout = 10 * time.Second
+
+// ErrNotLeader is returned by writes on a node that does not lead.
+var ErrNotLeader = epochdb.ErrNotLeader
+
+// Open opens the store in dbDir with opts (its Replicator set to the node)
+// and starts the node's raft. The store is readable at once; it accepts
+// writes once this node is elected leader and has applied the log.
+func Open(cfg Config, dbDir string, opts *epochdb.Options) (*Node, error) {
+	if cfg.NodeID == "" || cfg.RaftAddr == "" || cfg.Dir == "" {
+		return nil, errors.New("cluster: NodeID, RaftAddr and Dir are required")
+	}
+	if _, ok := cfg.Peers[cfg.NodeID]; !ok && len(cfg.Peers) > 0 {
+		return nil, fmt.Errorf("cluster: Peers does not list this node (%s)", cfg.NodeID)
+	}
+	n := &Node{cfg: cfg, pending: map[uint64]chan error{}, done: make(chan struct{}), log: cfg.Logger}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	var o epochdb.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Replicator = n
+	db, err := epochdb.Open(dbDir, &o)
+	if err != nil {
+		return nil, err
+	}
+	n.db = db
+	if err := n.startRaft(); err != nil {
+		_ = db.Close()
+		n.closeRaftStores()
+		return nil, err
+	}
+	n.wg.Add(1)
+	go n.watchLeadership()
+	return n, nil
+}
+
+func (n *Node) startRaft() error {
+	if err := os.MkdirAll(n.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	logs, err := openLogStore(filepath.Join(n.cfg.Dir, "raft-log"))
+	if err != nil {
+		return err
+	}
+	n.logs = logs
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 2, n.hclog())
+	if err != nil {
+		return fmt.Errorf("cluster: snapshot store: %w", err)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAddr)
+	if err != nil {
+		return fmt.Errorf("cluster: raft address %q: %w", n.cfg.RaftAddr, err)
+	}
+	if len(n.cfg.Secret) == 0 && (addr.IP == nil || !addr.IP.IsLoopback()) {
+		return fmt.Errorf("cluster: refusing raft on %s without a shared secret (Secret)", n.cfg.RaftAddr)
+	}
+	if (n.cfg.TLS == nil) != (n.cfg.ClientTLS == nil) {
+		return errors.New("cluster: TLS and ClientTLS go together")
+	}
+	stream, err := newStreamLayer(n.cfg.RaftAddr, addr, n.cfg.Secret, n.cfg.TLS, n.cfg.ClientTLS)
+	if err != nil {
+		return fmt.Errorf("cluster: raft transport on %s: %w", n.cfg.RaftAddr, err)
+	}
+	trans := raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, n.hclog())
+	n.trans = trans
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.NodeID)
+	rc.Logger = n.hclog()
+	// The store is the state machine and persists itself: no snapshot
+	// restore at start, and no snapshots (the log is not compacted yet).
+	rc.NoSnapshotRestoreOnStart = true
+	rc.SnapshotThreshold = math.MaxUint64
+	rc.SnapshotInterval = 24 * 365 * time.Hour
+	if n.cfg.HeartbeatTimeout > 0 {
+		rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	}
+	if n.cfg.ElectionTimeout > 0 {
+		rc.ElectionTimeout = n.cfg.ElectionTimeout
+	}
+	if n.cfg.LeaderLeaseTimeout > 0 {
+		rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	}
+	existing, err := raft.HasExistingState(logs, logs, snaps)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if !existing && len(n.cfg.Peers) > 0 {
+		var servers []raft.Server
+		for id, a := range n.cfg.Peers {
+			servers = append(servers, raft.Server{ID: raft.ServerID(id), Address: raft.ServerAddress(a)})
+		}
+		sort.Slice(servers, func(i, j int) bool { return servers[i].ID < servers[j].ID })
+		if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+			return fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, (*fsm)(n), logs, logs, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	n.raft = r
+	return nil
+}
+
+func (n *Node) hclog() hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{n.log}})
+}
+
+// DB returns the node's store. Reads on it see what this node applied;
+// writes succeed on the leader only (ErrNotLeader elsewhere).
+func (n *Node) DB() *epochdb.DB { return n.db }
+
+// ID returns the node's ID.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Leader reports whether this node leads and has applied the whole log, so
+// that its writes go through (epochdb.Replicator).
+func (n *Node) Leader() bool { return n.ready.Load() }
+
+// LeaderInfo returns the ID and client address the current leader
+// published ("" while unknown).
+func (n *Node) LeaderInfo() (id, clientAddr string) {
+	_, rid := n.raft.LeaderWithID()
+	n.leaderMu.Lock()
+	defer n.leaderMu.Unlock()
+	if string(rid) != n.leaderID {
+		return string(rid), "" // elected, not yet published (or none)
+	}
+	return n.leaderID, n.leaderClient
+}
+
+// State is raft's view of this node: Leader, Follower, Candidate.
+func (n *Node) State() string { return n.raft.State().String() }
+
+// Stats returns raft's counters (commit_index, applied_index, term, …).
+func (n *Node) Stats() map[string]string { return n.raft.Stats() }
+
+// VerifyLeader confirms, by a round trip to a quorum, that this node still
+// leads: a read served after it is linearizable.
+func (n *Node) VerifyLeader() error {
+	if !n.ready.Load() {
+		return ErrNotLeader
+	}
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	return nil
+}
+
+// Member is a node of the cluster's configuration. (An alias of a plain
+// struct, so that the server package can name the same type without
+// importing this one.)
+type Member = struct {
+	ID, RaftAddr string
+	Voter        bool
+}
+
+// Members returns the cluster's current configuration.
+func (n *Node) Members() ([]Member, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []Member
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Member{ID: string(s.ID), RaftAddr: string(s.Address), Voter: s.Suffrage == raft.Voter})
+	}
+	return out, nil
+}
+
+// Join adds a node (its ID and raft address) to the cluster as a voter. It
+// runs on the leader; the new node catches up by replaying the log.
+func (n *Node) Join(id, raftAddr string) error {
+	if n.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, applyTimeout).Error()
+}
+
+// Remove takes a node out of the cluster. It runs on the leader.
+func (n *Node) Remove(id string) error {
+	if n.raft.State() != raft.Leader {
+		return ErrNotLeader
+	}
+	return n.raft.RemoveServer(raft.ServerID(id), 0, applyTimeout).Error()
+}
+
+// Replicate commits a store batch to the raft log (epochdb.Replicator).
+func (n *Node) Replicate(repr []byte) error {
+	if !n.ready.Load() {
+		return ErrNotLeader
+	}
+	seq := n.seq.Add(1)
+	ch := make(chan error, 1)
+	n.pendMu.Lock()
+	n.pending[seq] = ch
+	n.pendMu.Unlock()
+	data := make([]byte, 0, 1+binary.MaxVarintLen64+len(n.cfg.NodeID)+8+len(repr))
+	data = append(data, entryBatch)
+	data = appendString(data, n.cfg.NodeID)
+	data = binary.BigEndian.AppendUint64(data, seq)
+	data = append(data, repr...)
+	if err := n.raft.Apply(data, applyTimeout).Error(); err != nil {
+		n.pendMu.Lock()
+		_, mine := n.pending[seq]
+		delete(n.pending, seq)
+		n.pendMu.Unlock()
+		if mine { // not applied here: the outcome is unknown to the writer
+			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+				return fmt.Errorf("%w: %v", ErrNotLeader, err)
+			}
+			return err
+		}
+		// Applied meanwhile, as this node's own entry: its result stands.
+	}
+	return <-ch
+}
+
+// claim takes the proposal seq of this node, if a writer still awaits it.
+func (n *Node) claim(seq uint64) (chan error, bool) {
+	n.pendMu.Lock()
+	defer n.pendMu.Unlock()
+	ch, ok := n.pending[seq]
+	delete(n.pending, seq)
+	return ch, ok
+}
+
+// watchLeadership marks the node ready once it leads and has applied every
+// earlier entry (raft's barrier), and publishes its client address.
+func (n *Node) watchLeadership() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.done:
+			return
+		case isLeader := <-n.raft.LeaderCh():
+			if !isLeader {
+				n.ready.Store(false)
+				continue
+			}
+			if err := n.raft.Barrier(applyTimeout).Error(); err != nil {
+				n.log.Warn("cluster: barrier after election failed", "err", err)
+				continue
+			}
+			data := appendString([]byte{entryLeader}, n.cfg.NodeID)
+			data = appendString(data, n.cfg.ClientAddr)
+			if err := n.raft.Apply(data, applyTimeout).Error(); err != nil {
+				n.log.Warn("cluster: publishing the leader's address failed", "err", err)
+				continue
+			}
+			if n.raft.State() == raft.Leader {
+				n.ready.Store(true)
+				n.log.Info("cluster: leading", "node", n.cfg.NodeID)
+			}
+		}
+	}
+}
+
+// Close stops the node: raft, then the store.
+func (n *Node) Close() error {
+	select {
+	case <-n.done:
+		return nil
+	default:
+	}
+	close(n.done)
+	n.ready.Store(false)
+	var errs []error
+	if n.raft != nil {
+		errs = append(errs, n.raft.Shutdown().Error())
+	}
+	n.wg.Wait()
+	errs = append(errs, n.db.Close())
+	n.closeRaftStores()
+	return errors.Join(errs...)
+}
+
+func (n *Node) closeRaftStores() {
+	if n.trans != nil {
+		_ = n.trans.Close()
+	}
+	if n.logs != nil {
+		_ = n.logs.Close()
+	}
+}
+
+// fsm is the node as raft's state machine.
+type fsm Node
+
+func (f *fsm) Apply(l *raft.Log) any {
+	n := (*Node)(f)
+	if l.Type != raft.LogCommand || len(l.Data) == 0 {
+		return nil
+	}
+	switch l.Data[0] {
+	case entryBatch:
+		proposer, rest, ok := readString(l.Data[1:])
+		if !ok || len(rest) < 8 {
+			return fmt.Errorf("cluster: malformed entry %d", l.Index)
+		}
+		seq, repr := binary.BigEndian.Uint64(rest), rest[8:]
+		var ch chan error
+		local := false
+		if proposer == n.cfg.NodeID {
+			ch, local = n.claim(seq)
+		}
+		err := n.db.ApplyCommitted(l.Index, repr, local)
+		if err != nil {
+			n.log.Error("cluster: applying a committed entry failed", "index", l.Index, "err", err)
+		}
+		if local {
+			ch <- err
+		}
+		return err
+	case entryLeader:
+		id, rest, ok := readString(l.Data[1:])
+		client, _, ok2 := readString(rest)
+		if ok && ok2 {
+			n.leaderMu.Lock()
+			n.leaderID, n.leaderClient = id, client
+			n.leaderMu.Unlock()
+		}
+	}
+	return nil
+}
+
+// Snapshot is not supported yet: the node sets raft's snapshot threshold
+// so that it never asks, and the log is kept whole.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	return nil, errors.New("cluster: snapshots are not supported yet")
+}
+
+func (f *fsm) Restore(r io.ReadCloser) error {
+	_ = r.Close()
+	return errors.New("cluster: snapshots are not supported yet")
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func readString(b []byte) (string, []byte, bool) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)-w) {
+		return "", nil, false
+	}
+	return string(b[w : w+int(n)]), b[w+int(n):], true
+}
+
+// slogWriter turns raft's log lines into slog records.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(string(p))
+	return len(p), nil
+}

@@ -1,0 +1,297 @@
+package epochdb
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/batchrepr"
+	"github.com/epochdb/epochdb/internal/keyspace"
+)
+
+// Replication. A DB opened with Options.Replicator does not apply its
+// writes itself: every write, built as usual under the locks of its keys,
+// hands its batch (Pebble's encoding of it) to the Replicator, which
+// commits it to a replicated log (the cluster package: hashicorp/raft) and
+// returns once the log entry is committed and applied on this node through
+// ApplyCommitted; the writer then finishes as usual (in-memory counters,
+// record cache, versions, events to subscribers) and unlocks. Every node
+// applies the same batches in the same order, so the stores are identical
+// byte for byte: the decisions that depend on time or on the store's state
+// (deadlines, creation times, which key to evict or prune, event sequence
+// numbers) are made once, by the node that builds the batch.
+//
+// On a node that did not build the entry (a follower, or any node replaying
+// its log after a restart), ApplyCommitted derives what the DB keeps in
+// memory from the batch itself: the key counters (re-read from the store
+// for the databases the batch touched), the record cache (its keys
+// forgotten), the versions of the keys (watches and transactions see the
+// change), the earliest deadline for the sweeper, and the event log's
+// sequence and subscribers.
+//
+// Background work that writes — expiry, pruning, eviction, the event log's
+// trimming, the flush of tracked reads — runs only on the node whose
+// Replicator says it leads; elsewhere it waits, and reads tracked there are
+// dropped (only the leader's reads count).
+
+// Replicator commits a DB's writes to a replicated log; see
+// Options.Replicator.
+type Replicator interface {
+	// Replicate commits the batch repr to the log and returns once it is
+	// committed and applied on this node by ApplyCommitted with local
+	// true, or returns an error if it was not (ErrNotLeader on a node that
+	// cannot write). It is called with the locks of the batch's keys held,
+	// one batch at a time per key.
+	Replicate(repr []byte) error
+	// Leader reports whether this node may write now: Replicate would
+	// accept a batch. The DB's background writers run only while it does.
+	Leader() bool
+}
+
+// ErrNotLeader is returned by writes on a replicated DB whose node cannot
+// write (a follower): send them to the leader.
+var ErrNotLeader = errors.New("epochdb: not the leader of the replicated log")
+
+// sysApplied is the system record holding the index of the last log entry
+// applied (ApplyCommitted), written in the same batch as the entry.
+const sysApplied = "replicated-applied"
+
+// AppliedIndex returns the index of the last replicated log entry applied
+// (0 if none).
+func (db *DB) AppliedIndex() uint64 { return db.applied.Load() }
+
+// writesHere reports whether the background writers may run: always on a
+// DB without a Replicator, only on the leader with one.
+func (db *DB) writesHere() bool { return db.repl == nil || db.repl.Leader() }
+
+// replicate hands b to the Replicator in place of applying it.
+func (db *DB) replicate(b *pebble.Batch) error {
+	repr := b.Repr()
+	if err := db.repl.Replicate(repr); err != nil {
+		if errors.Is(err, ErrNotLeader) {
+			return err
+		}
+		return fmt.Errorf("epochdb: replicate: %w", err)
+	}
+	return nil
+}
+
+// ApplyCommitted applies the log entry of index index, the batch repr, to
+// the store: every node calls it for every committed entry, in log order.
+// local says that the entry is a batch this node's DB built and is waiting
+// for (its writer holds the keys' locks and updates the DB's memory
+// itself); otherwise the DB derives that from the batch. An entry at or
+// below AppliedIndex was applied already (a replay after a restart) and is
+// skipped. The entry's index is stored with it atomically.
+func (db *DB) ApplyCommitted(index uint64, repr []byte, local bool) error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.leave()
+	if index <= db.applied.Load() {
+		return nil
+	}
+	if err := checkRepr(repr); err != nil {
+		return fmt.Errorf("%w: replicated batch: %v", ErrCorrupt, err)
+	}
+	b := db.pdb.NewBatch()
+	if err := b.SetRepr(bytes.Clone(repr)); err != nil {
+		_ = b.Close()
+		return fmt.Errorf("%w: replicated batch: %v", ErrCorrupt, err)
+	}
+	_ = b.Set(keyspace.SysKey(sysApplied), binary.BigEndian.AppendUint64(nil, index), nil)
+	if err := db.apply(b, pebble.NoSync); err != nil {
+		return err
+	}
+	_ = b.Close()
+	db.applied.Store(index)
+	db.writeSeq.Add(1) // for the periodic sync
+	if local {
+		return nil
+	}
+	return db.deriveApplied(repr)
+}
+
+// checkRepr checks that repr is a well-formed batch of the kinds of entry
+// the DB writes (Pebble's own reader trusts its input). An entry is a kind
+// byte, a varint-prefixed key and, except for deletions, a varint-prefixed
+// value; the header's count must match.
+func checkRepr(repr []byte) error {
+	h, ok := batchrepr.ReadHeader(repr)
+	if !ok {
+		return fmt.Errorf("%d bytes, shorter than a batch header", len(repr))
+	}
+	str := func(b []byte) ([]byte, bool) {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || n > uint64(len(b)-w) {
+			return nil, false
+		}
+		return b[w+int(n):], true
+	}
+	rest, count := repr[batchrepr.HeaderLen:], uint32(0)
+	for len(rest) > 0 {
+		kind := pebble.InternalKeyKind(rest[0])
+		rest = rest[1:]
+		var ok bool
+		switch kind {
+		case pebble.InternalKeyKindSet, pebble.InternalKeyKindMerge, pebble.InternalKeyKindRangeDelete:
+			if rest, ok = str(rest); ok {
+				rest, ok = str(rest)
+			}
+		case pebble.InternalKeyKindDelete, pebble.InternalKeyKindSingleDelete:
+			rest, ok = str(rest)
+		default:
+			return fmt.Errorf("entry %d: unexpected kind %v", count, kind)
+		}
+		if !ok {
+			return fmt.Errorf("entry %d: truncated", count)
+		}
+		count++
+	}
+	if count != h.Count {
+		return fmt.Errorf("%d entries, the header says %d", count, h.Count)
+	}
+	return nil
+}
+
+// loadApplied reads the applied index at Open.
+func (db *DB) loadApplied() error {
+	v, closer, err := db.pdb.Get(keyspace.SysKey(sysApplied))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return fmt.Errorf("%w: applied index of %d bytes", ErrCorrupt, len(v))
+	}
+	db.applied.Store(binary.BigEndian.Uint64(v))
+	return nil
+}
+
+// deriveApplied updates what the DB keeps in memory after applying a batch
+// it did not build.
+func (db *DB) deriveApplied(repr []byte) (err error) {
+	defer func() {
+		if p := recover(); p != nil { // Pebble's batch reader panics on some corrupt input
+			err = fmt.Errorf("%w: replicated batch: %v", ErrCorrupt, p)
+		}
+	}()
+	rd := batchrepr.Read(repr)
+	var keys [][]byte
+	var touched [256]bool
+	var events []Event
+	dropped := -1
+	lastSeq := uint64(0)
+	for {
+		kind, k, v, ok, err := rd.Next()
+		if err != nil {
+			return fmt.Errorf("%w: replicated batch: %v", ErrCorrupt, err)
+		}
+		if !ok {
+			break
+		}
+		if len(k) == 0 {
+			continue
+		}
+		switch k[0] {
+		case keyspace.PrefixData:
+			if kind == pebble.InternalKeyKindRangeDelete {
+				if len(k) > 1 {
+					dropped = int(k[1])
+				}
+				continue
+			}
+			keys = append(keys, bytes.Clone(k[1:]))
+			if len(k) > 1 {
+				touched[k[1]] = true
+			}
+		case keyspace.PrefixTTL:
+			if kind == pebble.InternalKeyKindSet {
+				if exp, _, err := keyspace.DecodeTTLKey(k); err == nil {
+					db.noteDeadline(exp)
+				}
+			}
+		case keyspace.PrefixEvent:
+			seq, err := keyspace.DecodeEventKey(k)
+			if err != nil || kind != pebble.InternalKeyKindSet {
+				continue
+			}
+			rec, err := keyspace.DecodeEvent(v)
+			if err != nil {
+				return fmt.Errorf("%w: replicated event %d: %v", ErrCorrupt, seq, err)
+			}
+			events = append(events, Event{
+				Seq: seq, Kind: EventKind(rec.Kind), Key: bytes.Clone(rec.Key),
+				Time:     time.UnixMilli(rec.Time),
+				Metadata: db.makeMetadata(rec.Header, rec.Meta, rec.Time),
+			})
+			lastSeq = max(lastSeq, seq)
+		case keyspace.PrefixSys:
+			if ns, ok := bytes.CutPrefix(k[1:], []byte(sysNSCounts)); ok && len(ns) == 1 {
+				touched[ns[0]] = true
+			}
+		}
+	}
+	if dropped >= 0 {
+		unlock := db.lockAllShards()
+		db.cacheDropNamespace(byte(dropped))
+		db.droppedNamespace(byte(dropped))
+		unlock()
+	}
+	for _, k := range keys {
+		sh := db.shardFor(k)
+		sh.mu.Lock()
+		db.cacheDelete(sh, k, true)
+		db.bumpVersions([][]byte{k})
+		sh.mu.Unlock()
+	}
+	for ns := range touched {
+		if touched[ns] {
+			if err := db.reloadNSCounters(byte(ns)); err != nil {
+				return err
+			}
+		}
+	}
+	if lastSeq > 0 {
+		db.ev.logMu.Lock()
+		db.ev.lastSeq = max(db.ev.lastSeq, lastSeq)
+		db.ev.logMu.Unlock()
+		db.ev.mu.Lock()
+		for s := range db.ev.subs {
+			for _, ev := range events {
+				select {
+				case s.ch <- ev:
+				default:
+					db.st.eventsDropped.Add(1)
+				}
+			}
+		}
+		db.ev.mu.Unlock()
+		db.eventsDurable(lastSeq)
+	}
+	return nil
+}
+
+// reloadNSCounters replaces namespace ns's in-memory counters with the
+// stored ones, adjusting the totals.
+func (db *DB) reloadNSCounters(ns byte) error {
+	vec, err := db.getCounters(sysNSCounts + string([]byte{ns}))
+	if err != nil {
+		return err
+	}
+	var keys, ttlKeys, nbytes int64
+	if len(vec) == 3 {
+		keys, ttlKeys, nbytes = vec[0], vec[1], vec[2]
+	}
+	n := &db.ns[ns]
+	db.keys.Add(keys - n.keys.Swap(keys))
+	db.ttlKeys.Add(ttlKeys - n.ttlKeys.Swap(ttlKeys))
+	db.bytes.Add(nbytes - n.bytes.Swap(nbytes))
+	return nil
+}

@@ -1,0 +1,212 @@
+package epochdb
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/epochdb/epochdb/internal/clock"
+	"github.com/epochdb/epochdb/internal/testutil"
+)
+
+// logReplicator is an in-process replicated log for the library's tests:
+// a committed entry is applied to the leader's DB (as local) and to every
+// follower's, in order, before Replicate returns. The cluster package's
+// tests run the real one, on hashicorp/raft.
+type logReplicator struct {
+	mu        sync.Mutex
+	log       [][]byte
+	leader    *DB
+	followers []*DB
+	isLeader  bool
+}
+
+func (r *logReplicator) Replicate(repr []byte) error {
+	if !r.isLeader {
+		return ErrNotLeader
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.log = append(r.log, bytes.Clone(repr))
+	idx := uint64(len(r.log))
+	for _, f := range r.followers {
+		if err := f.ApplyCommitted(idx, repr, false); err != nil {
+			return err
+		}
+	}
+	return r.leader.ApplyCommitted(idx, repr, true)
+}
+
+func (r *logReplicator) Leader() bool { return r.isLeader }
+
+// followerRepl is the Replicator of a follower: it cannot write.
+type followerRepl struct{}
+
+func (followerRepl) Replicate([]byte) error { return ErrNotLeader }
+func (followerRepl) Leader() bool           { return false }
+
+// contents lists every live key of db with its value and metadata.
+func contents(t *testing.T, db *DB) []string {
+	t.Helper()
+	var out []string
+	testutil.Must(t, db.Scan(ScanOptions{}, func(k, v []byte, md Metadata) error {
+		out = append(out, fmt.Sprintf("%q=%q exp=%v created=%v freq=%d", k, v, md.ExpiresAt.UnixMilli(), md.CreatedAt.UnixMilli(), md.Frequency))
+		return nil
+	}))
+	return out
+}
+
+// A follower that applies the leader's batches holds the same data,
+// counters and event log, its caches and watches follow, and it refuses
+// writes of its own.
+func TestReplicated_FollowerMirrorsLeader(t *testing.T) {
+	clk := testutil.NewClock()
+	repl := &logReplicator{isLeader: true}
+	opts := func(r Replicator) *Options {
+		return &Options{Clock: clk, Replicator: r, EventLog: true, MaxKeys: 40, EvictionPolicy: EvictAllKeysLFU,
+			ExpiryInterval: time.Hour}
+	}
+	leader, err := Open(t.TempDir(), opts(repl))
+	testutil.Must(t, err)
+	defer leader.Close()
+	fdir := t.TempDir()
+	follower, err := Open(fdir, opts(followerRepl{}))
+	testutil.Must(t, err)
+	repl.leader, repl.followers = leader, []*DB{follower}
+
+	// The follower caches a key, and watches another.
+	mustSet(t, leader, "cached", "v1", 0)
+	if got := mustGet(t, follower, "cached"); got != "v1" {
+		t.Fatalf("follower cached = %q", got)
+	}
+	w, err := follower.Watch([]byte("watched"))
+	testutil.Must(t, err)
+	defer w.Close()
+
+	for i := range 50 { // over the budget: the leader evicts, the follower follows
+		mustSet(t, leader, fmt.Sprintf("k%02d", i), "v", time.Duration(i%3)*time.Second)
+	}
+	mustSet(t, leader, "cached", "v2", 0)
+	mustSet(t, leader, "watched", "x", 0)
+	_, err = leader.Delete([]byte("k07"))
+	testutil.Must(t, err)
+	_, err = leader.IncrementFrequency([]byte("k10"))
+	testutil.Must(t, err)
+	testutil.Must(t, leader.Update(func(tx *Tx) error {
+		if err := tx.Set([]byte("tx1"), []byte("a"), 0); err != nil {
+			return err
+		}
+		return tx.Set([]byte("tx2"), []byte("b"), time.Minute)
+	}))
+	clk.Advance(3 * time.Second)
+	_, err = leader.expireDue(nil) // expiry events, replicated
+	testutil.Must(t, err)
+	_, err = leader.DropNamespace('z')
+	testutil.Must(t, err)
+
+	if got := mustGet(t, follower, "cached"); got != "v2" {
+		t.Fatalf("follower's cache kept %q after the leader's overwrite", got)
+	}
+	if !w.Changed() {
+		t.Fatal("a watch on the follower missed the leader's write")
+	}
+	if l, f := contents(t, leader), contents(t, follower); !slices.Equal(l, f) {
+		t.Fatalf("follower differs from leader:\nleader   %v\nfollower %v", l, f)
+	}
+	if l, f := leader.Len(), follower.Len(); l != f || l == 0 {
+		t.Fatalf("Len leader %d follower %d", l, f)
+	}
+	ls, fs := leader.Stats(), follower.Stats()
+	if ls.KeysWithTTL != fs.KeysWithTTL || ls.LiveBytes != fs.LiveBytes {
+		t.Fatalf("counters differ: leader %+v follower %+v", ls, fs)
+	}
+	levs, _, err := leader.ReadEvents(0, 1000)
+	testutil.Must(t, err)
+	fevs, _, err := follower.ReadEvents(0, 1000)
+	testutil.Must(t, err)
+	if len(levs) == 0 || len(levs) != len(fevs) || levs[len(levs)-1].Seq != fevs[len(fevs)-1].Seq {
+		t.Fatalf("event logs differ: leader %d events, follower %d", len(levs), len(fevs))
+	}
+	checkClean(t, follower)
+
+	if err := follower.Set([]byte("mine"), []byte("v"), 0); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a write on the follower: %v, want ErrNotLeader", err)
+	}
+
+	// A replay after a restart skips what was applied.
+	applied := follower.AppliedIndex()
+	testutil.Must(t, follower.Close())
+	follower, err = Open(fdir, opts(followerRepl{}))
+	testutil.Must(t, err)
+	defer follower.Close()
+	if follower.AppliedIndex() != applied || applied != uint64(len(repl.log)) {
+		t.Fatalf("applied index %d after reopen, want %d", follower.AppliedIndex(), applied)
+	}
+	for i, e := range repl.log {
+		testutil.Must(t, follower.ApplyCommitted(uint64(i+1), e, false))
+	}
+	if l, f := leader.Len(), follower.Len(); l != f {
+		t.Fatalf("after a replay Len leader %d follower %d", l, f)
+	}
+	checkClean(t, follower)
+}
+
+// A fresh node that replays the whole log from the start ends with the
+// leader's store, as a new node catching up would.
+func TestReplicated_ReplayFromEmpty(t *testing.T) {
+	clk := clock.NewManual(testutil.Epoch)
+	repl := &logReplicator{isLeader: true}
+	leader, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: repl, ExpiryInterval: time.Hour})
+	testutil.Must(t, err)
+	defer leader.Close()
+	repl.leader = leader
+	for i := range 200 {
+		mustSet(t, leader, fmt.Sprint("k", i%70), fmt.Sprint("v", i), 0)
+	}
+	fresh, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: followerRepl{}, ExpiryInterval: time.Hour})
+	testutil.Must(t, err)
+	defer fresh.Close()
+	for i, e := range repl.log {
+		testutil.Must(t, fresh.ApplyCommitted(uint64(i+1), e, false))
+	}
+	if l, f := contents(t, leader), contents(t, fresh); !slices.Equal(l, f) || len(l) != 70 {
+		t.Fatalf("replayed node differs: %d keys vs %d", len(f), len(l))
+	}
+	if fresh.Len() != 70 {
+		t.Fatalf("replayed Len = %d", fresh.Len())
+	}
+}
+
+func FuzzApplyCommitted(f *testing.F) {
+	clk := testutil.NewClock()
+	repl := &logReplicator{isLeader: true}
+	leader, err := Open("", &Options{InMemory: true, Clock: clk, Replicator: repl})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer leader.Close()
+	repl.leader = leader
+	_ = leader.Set([]byte("a"), []byte("b"), time.Second)
+	_, _ = leader.Delete([]byte("a"))
+	for _, e := range repl.log {
+		f.Add(e)
+	}
+	f.Add([]byte{})
+	f.Add(make([]byte, 12))
+	f.Fuzz(func(t *testing.T, repr []byte) {
+		db, err := Open("", &Options{InMemory: true, Clock: clk, Replicator: followerRepl{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		// Bad input is an error, never a panic or a wedged DB.
+		_ = db.ApplyCommitted(1, repr, false)
+		if _, err := db.Get([]byte("x")); err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Get after a fuzzed entry: %v", err)
+		}
+	})
+}

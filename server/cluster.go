@@ -1,0 +1,398 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+
+	"fmt"
+	"github.com/epochdb/epochdb"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ClusterNode is the replication a server runs on (the cluster package's
+// Node): Server.Cluster. A replicated server routes each data command:
+//
+//   - a write runs on the leader (its store replicates it); a follower
+//     forwards it to the leader over RESP and relays the reply;
+//   - a read on the leader first confirms the leadership with a quorum, so
+//     it is linearizable; a follower forwards it, unless the connection
+//     sent READONLY, when it reads its own store (possibly stale, as Redis
+//     Cluster's replicas);
+//   - MULTI/EXEC and WATCH run on the leader only: a follower refuses
+//     them with the leader's address.
+//
+// Connection, server and EpochDB administration commands run where they
+// are sent.
+type ClusterNode interface {
+	ID() string
+	Leader() bool
+	LeaderInfo() (id, clientAddr string)
+	VerifyLeader() error
+	State() string
+	Stats() map[string]string
+	Members() ([]ClusterMember, error)
+	Join(id, raftAddr string) error
+	Remove(id string) error
+}
+
+// ClusterMember is a node of the cluster's configuration.
+type ClusterMember = struct {
+	ID, RaftAddr string
+	Voter        bool
+}
+
+// forwardTimeout bounds a forwarded command's round trip.
+const forwardTimeout = 10 * time.Second
+
+// routeCluster decides where a data command runs on a replicated server:
+// true means here; false means the reply was written (forwarded or an
+// error).
+func (c *Conn) routeCluster(e *entry, args [][]byte) bool {
+	cl := c.srv.Cluster
+	flags := e.spec.Flags
+	if flags&(FlagKeyspace|FlagWrite|FlagTx) == 0 && e.spec.Name != "watch" {
+		return true // connection, server, administration
+	}
+	if cl.Leader() {
+		if flags&FlagWrite != 0 || flags&FlagTx != 0 || e.spec.Name == "watch" {
+			return true // the store replicates the writes
+		}
+		if err := cl.VerifyLeader(); err == nil {
+			return true
+		}
+		// Deposed meanwhile: the new leader answers.
+	} else if flags&FlagWrite == 0 && flags&FlagTx == 0 && e.spec.Name != "watch" && c.readOnly {
+		return true
+	}
+	addr := c.leaderAddr()
+	if flags&FlagTx != 0 || e.spec.Name == "watch" {
+		if addr == "" {
+			c.WriteError("TRYAGAIN no leader is elected yet")
+		} else {
+			c.WriteError("READONLY transactions run on the leader, at " + addr)
+		}
+		return false
+	}
+	if addr == "" {
+		c.WriteError("TRYAGAIN no leader is elected yet")
+		return false
+	}
+	if err := c.forward(addr, args); err != nil {
+		c.closeForward()
+		c.WriteError("TRYAGAIN the leader at " + addr + " did not answer: " + sanitize(err.Error()))
+	}
+	return false
+}
+
+// leaderWait bounds how long a follower waits for a newly elected leader
+// to publish its address before it answers TRYAGAIN.
+const leaderWait = 2 * time.Second
+
+// leaderAddr returns the leader's client address, waiting a little while a
+// leader is elected but has not published it yet ("" if none).
+func (c *Conn) leaderAddr() string {
+	deadline := time.Now().Add(leaderWait)
+	for {
+		id, addr := c.srv.Cluster.LeaderInfo()
+		if addr != "" || time.Now().After(deadline) {
+			return addr
+		}
+		if id == "" && c.srv.Cluster.State() != "Follower" {
+			return "" // an election is under way
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// forwarder is a follower connection's link to the leader.
+type forwarder struct {
+	addr string
+	nc   net.Conn
+	br   *bufio.Reader
+	db   int
+	resp int
+}
+
+// forward sends args to the leader at addr, in the connection's database
+// and protocol, and relays the reply.
+func (c *Conn) forward(addr string, args [][]byte) error {
+	f := c.fwd
+	if f != nil && f.addr != addr {
+		c.closeForward()
+		f = nil
+	}
+	if f == nil {
+		nc, err := net.DialTimeout("tcp", addr, forwardTimeout)
+		if err != nil {
+			return err
+		}
+		f = &forwarder{addr: addr, nc: nc, br: bufio.NewReader(nc), resp: 2}
+		c.fwd = f
+		if pass := c.srv.cfg.plainPassword(); pass != "" {
+			if err := f.do(nil, "AUTH", pass); err != nil {
+				return err
+			}
+		}
+	}
+	if f.resp != c.resp {
+		if err := f.do(nil, "HELLO", strconv.Itoa(c.resp)); err != nil {
+			return err
+		}
+		f.resp = c.resp
+	}
+	if f.db != c.db {
+		if err := f.do(nil, "SELECT", strconv.Itoa(c.db)); err != nil {
+			return err
+		}
+		f.db = c.db
+	}
+	strs := make([]string, len(args))
+	for i, a := range args {
+		strs[i] = string(a)
+	}
+	var reply []byte
+	if err := f.do(&reply, strs...); err != nil {
+		return err
+	}
+	c.out = append(c.out, reply...)
+	return nil
+}
+
+// do sends one command and reads its reply, appended raw to *into (nil:
+// the reply must not be an error).
+func (f *forwarder) do(into *[]byte, args ...string) error {
+	_ = f.nc.SetDeadline(time.Now().Add(forwardTimeout))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := f.nc.Write([]byte(b.String())); err != nil {
+		return err
+	}
+	var reply []byte
+	if err := readRawReply(f.br, &reply); err != nil {
+		return err
+	}
+	if into != nil {
+		*into = reply
+		return nil
+	}
+	if len(reply) > 0 && reply[0] == '-' {
+		return errors.New(strings.TrimSpace(string(reply[1:])))
+	}
+	return nil
+}
+
+// closeForward drops the connection to the leader.
+func (c *Conn) closeForward() {
+	if c.fwd != nil {
+		_ = c.fwd.nc.Close()
+		c.fwd = nil
+	}
+}
+
+// readRawReply appends one whole RESP2/RESP3 reply, as read, to dst.
+func readRawReply(br *bufio.Reader, dst *[]byte) error {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if len(line) < 3 || line[len(line)-2] != '\r' {
+		return errors.New("malformed reply from the leader")
+	}
+	*dst = append(*dst, line...)
+	body := string(line[1 : len(line)-2])
+	switch line[0] {
+	case '+', '-', ':', ',', '#', '_', '(':
+		return nil
+	case '$', '=', '!':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 {
+			return errors.New("malformed bulk length from the leader")
+		}
+		if n == -1 {
+			return nil
+		}
+		start := len(*dst)
+		*dst = append(*dst, make([]byte, n+2)...)
+		_, err = ioReadFull(br, (*dst)[start:])
+		return err
+	case '*', '~', '>', '%', '|':
+		n, err := strconv.Atoi(body)
+		if err != nil || n < -1 {
+			return errors.New("malformed aggregate length from the leader")
+		}
+		if line[0] == '%' || line[0] == '|' {
+			n *= 2
+		}
+		for range max(n, 0) {
+			if err := readRawReply(br, dst); err != nil {
+				return err
+			}
+		}
+		if line[0] == '|' { // an attribute precedes the reply it describes
+			return readRawReply(br, dst)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown reply type %q from the leader", line[0])
+}
+
+func ioReadFull(br *bufio.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := br.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// cmdReadOnly is READONLY: this connection's reads are served by the node
+// it is connected to, even a follower (possibly stale).
+func cmdReadOnly(c *Conn, cmd Command) {
+	c.readOnly = true
+	c.WriteOK()
+}
+
+// cmdReadWrite is READWRITE: back to reads from the leader.
+func cmdReadWrite(c *Conn, cmd Command) {
+	c.readOnly = false
+	c.WriteOK()
+}
+
+// cmdRole is ROLE.
+func cmdRole(c *Conn, cmd Command) {
+	cl := c.srv.Cluster
+	if cl == nil {
+		c.WriteArray(3)
+		c.WriteBulkString("master")
+		c.WriteInt(0)
+		c.WriteArray(0)
+		return
+	}
+	applied, _ := strconv.ParseInt(cl.Stats()["applied_index"], 10, 64)
+	if cl.Leader() {
+		c.WriteArray(3)
+		c.WriteBulkString("master")
+		c.WriteInt(applied)
+		c.WriteArray(0)
+		return
+	}
+	_, addr := cl.LeaderInfo()
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	c.WriteArray(5)
+	c.WriteBulkString("slave")
+	c.WriteBulkString(host)
+	c.WriteInt(int64(p))
+	if addr == "" {
+		c.WriteBulkString("connect")
+	} else {
+		c.WriteBulkString("connected")
+	}
+	c.WriteInt(applied)
+}
+
+// replicationInfo is INFO replication on a replicated server.
+func (s *Server) replicationInfo() [][2]string {
+	cl := s.Cluster
+	st := cl.Stats()
+	id, addr := cl.LeaderInfo()
+	role := "slave"
+	if cl.Leader() {
+		role = "master"
+	}
+	return [][2]string{
+		{"role", role},
+		{"cluster_node_id", cl.ID()},
+		{"cluster_state", strings.ToLower(cl.State())},
+		{"cluster_leader_id", id},
+		{"cluster_leader_addr", addr},
+		{"cluster_term", st["term"]},
+		{"cluster_commit_index", st["commit_index"]},
+		{"cluster_applied_index", st["applied_index"]},
+		{"cluster_last_contact", st["last_contact"]},
+		{"cluster_peers", st["num_peers"]},
+	}
+}
+
+// cmdEpochCluster is EPOCH.CLUSTER STATUS | JOIN id raft-addr | REMOVE id.
+func cmdEpochCluster(c *Conn, cmd Command) {
+	cl := c.srv.Cluster
+	args := cmd.Args
+	sub := bstr(lower(nil, args[1]))
+	if cl == nil && sub != "help" {
+		c.WriteError("ERR this server is not part of a cluster (start epoch serve with --cluster)")
+		return
+	}
+	switch {
+	case sub == "status" && len(args) == 2:
+		members, err := cl.Members()
+		if err != nil {
+			c.WriteError("ERR " + sanitize(err.Error()))
+			return
+		}
+		info := c.srv.replicationInfo()
+		c.WriteMap(len(info) + 1)
+		for _, kv := range info {
+			c.WriteBulkString(kv[0])
+			c.WriteBulkString(kv[1])
+		}
+		c.WriteBulkString("members")
+		c.WriteArray(len(members))
+		for _, m := range members {
+			c.WriteArray(3)
+			c.WriteBulkString(m.ID)
+			c.WriteBulkString(m.RaftAddr)
+			if m.Voter {
+				c.WriteBulkString("voter")
+			} else {
+				c.WriteBulkString("nonvoter")
+			}
+		}
+	case sub == "join" && len(args) == 4:
+		if _, _, err := net.SplitHostPort(string(args[3])); err != nil {
+			c.WriteError("ERR the raft address must be host:port")
+			return
+		}
+		c.clusterChange(cl.Join(string(args[2]), string(args[3])))
+	case sub == "remove" && len(args) == 3:
+		c.clusterChange(cl.Remove(string(args[2])))
+	case sub == "help" && len(args) == 2:
+		writeHelp(c, "EPOCH.CLUSTER", []string{
+			"STATUS",
+			"    This node's role, the leader, raft's term and indexes, and the members.",
+			"JOIN <id> <raft-addr>",
+			"    Add a node (started with --cluster and the same --peers) to the cluster. On the leader.",
+			"REMOVE <id>",
+			"    Take a node out of the cluster. On the leader.",
+		})
+	case sub == "status" || sub == "join" || sub == "remove" || sub == "help":
+		c.WriteError(wrongArgs("epoch.cluster|" + sub))
+	default:
+		c.WriteError(unknownSubcommand(args[1], "EPOCH.CLUSTER"))
+	}
+}
+
+// clusterChange answers a membership change.
+func (c *Conn) clusterChange(err error) {
+	switch {
+	case err == nil:
+		c.WriteOK()
+	case errors.Is(err, epochdb.ErrNotLeader):
+		if addr := c.leaderAddr(); addr != "" {
+			c.WriteError("READONLY membership changes run on the leader, at " + addr)
+		} else {
+			c.WriteError("TRYAGAIN no leader is elected yet")
+		}
+	default:
+		c.WriteError("ERR " + sanitize(err.Error()))
+	}
+}
