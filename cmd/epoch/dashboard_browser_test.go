@@ -195,6 +195,8 @@ func TestDashboard_Browser(t *testing.T) {
 
 	// Live figures: the charts receive points every second.
 	waitJS(t, b, "three points on the charts", `Number(document.querySelector("#chart-ops svg").dataset.points) >= 3`, 30*time.Second)
+	waitJS(t, b, "points on the commands-by-family chart", `Number(document.querySelector("#chart-families svg").dataset.points) >= 3`, 30*time.Second)
+	waitJS(t, b, "the WAL sync lag chart", `Number(document.querySelector("#chart-walLag svg").dataset.points) >= 3`, 30*time.Second)
 	waitJS(t, b, "the key count", `document.querySelector("#value-keys").textContent === "22"`, 20*time.Second)
 	must(t, rc.Set(ctx, "user:extra", "x", 0).Err())
 	waitJS(t, b, "the key count update", `document.querySelector("#value-keys").textContent === "23"`, 20*time.Second)

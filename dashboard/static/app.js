@@ -82,6 +82,10 @@ const CHARTS = [
   { id: "ops", title: "Operations / s", fmt: fmtNum, lines: [
     ["commands", (f) => f.ops.commands], ["get", (f) => f.ops.get], ["set", (f) => f.ops.set],
     ["delete", (f) => f.ops.delete], ["commit", (f) => f.ops.commit]] },
+  { id: "families", title: "Commands / s by family", fmt: fmtNum, lines: [
+    ["string", (f) => fam(f, "string")], ["keys", (f) => fam(f, "generic")], ["bitmap", (f) => fam(f, "bitmap")],
+    ["transactions", (f) => fam(f, "transactions")], ["pub/sub", (f) => fam(f, "pubsub")],
+    ["epochdb", (f) => fam(f, "epochdb")], ["server", (f) => (fam(f, "server") ?? 0) + (fam(f, "connection") ?? 0) + (fam(f, "cluster") ?? 0)]] },
   { id: "latency", title: "Latency (library ops)", fmt: fmtUs, lines: [
     ["p50", (f) => f.latency_p50_us], ["p99", (f) => f.latency_p99_us]] },
   { id: "hits", title: "GET hit ratio", fmt: (v) => (v == null ? "–" : (v * 100).toFixed(1) + "%"), min1: true, lines: [
@@ -369,6 +373,13 @@ async function showKey(db, key) {
 }
 
 // --- actions ----------------------------------------------------------
+// fam is the rate of a command family in f, 0 when it ran nothing (null
+// before the second reading).
+function fam(f, name) {
+  if (!f.families) return null;
+  return f.families[name] ?? 0;
+}
+
 function say(sel, text, ok) {
   const m = $(sel);
   m.textContent = text;

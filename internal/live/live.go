@@ -18,6 +18,7 @@ import (
 
 	"github.com/epochdb/epochdb"
 	"github.com/epochdb/epochdb/internal/inspect"
+	"github.com/epochdb/epochdb/server"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -111,6 +112,11 @@ type Figures struct {
 	// batch (pipelined or multi-key writes), and every command the
 	// server ran (commands).
 	Ops map[string]float64 `json:"ops"`
+	// Families are the server's commands per second by family (Redis's
+	// command groups: string, generic, server, connection, transactions,
+	// pubsub, epochdb, …), from INFO commandstats; absent families ran
+	// nothing.
+	Families map[string]float64 `json:"families"`
 	// LatencyP50Us and LatencyP99Us are the median and 99th percentile of
 	// the library operations' latencies in the interval, in microseconds
 	// (the upper bound of the histogram bucket they fall in).
@@ -188,6 +194,7 @@ func Compute(prev, cur Reading) Figures {
 	f.Ops["commit"] = rate(l.TxCommits, p.TxCommits)
 	f.Ops["batch"] = rate(l.Batches, p.Batches)
 	f.Ops["commands"] = rate(uint64(infoInt(cur.Info, "total_commands_processed")), uint64(infoInt(prev.Info, "total_commands_processed")))
+	f.Families = familyRates(prev, cur)
 	f.ExpiredPerSec = rate(l.Expired, p.Expired)
 	f.EvictedPerSec = rate(l.Evicted, p.Evicted)
 	f.PrunedPerSec = rate(l.Pruned, p.Pruned)
@@ -223,6 +230,58 @@ func micros(d time.Duration) float64 {
 		return float64(epochdb.LatencyBucketBound(epochdb.NumLatencyBuckets-2) / time.Microsecond * 2)
 	}
 	return float64(d / time.Microsecond)
+}
+
+// commandFamily maps a command name to its group, from the server's
+// command table.
+var commandFamily = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range server.NewCommandMux().Specs() {
+		m[s.Name] = s.Group
+	}
+	return m
+}()
+
+// cmdstatCalls returns the calls= of each cmdstat_<name> field of INFO.
+func cmdstatCalls(info map[string]string) map[string]uint64 {
+	out := map[string]uint64{}
+	for k, v := range info {
+		name, ok := strings.CutPrefix(k, "cmdstat_")
+		if !ok {
+			continue
+		}
+		for _, part := range strings.Split(v, ",") {
+			if n, ok := strings.CutPrefix(part, "calls="); ok {
+				c, _ := strconv.ParseUint(n, 10, 64)
+				out[name] = c
+			}
+		}
+	}
+	return out
+}
+
+// familyRates returns the commands per second of each family between two
+// readings (nil without a previous one).
+func familyRates(prev, cur Reading) map[string]float64 {
+	secs := cur.At.Sub(prev.At).Seconds()
+	if prev.At.IsZero() || secs <= 0 {
+		return nil
+	}
+	was := cmdstatCalls(prev.Info)
+	out := map[string]float64{}
+	for name, calls := range cmdstatCalls(cur.Info) {
+		if calls < was[name] { // CONFIG RESETSTAT
+			continue
+		}
+		fam := commandFamily[name]
+		if fam == "" {
+			fam = "other"
+		}
+		if d := calls - was[name]; d > 0 {
+			out[fam] += float64(d) / secs
+		}
+	}
+	return out
 }
 
 func infoInt(m map[string]string, k string) int64 {

@@ -105,3 +105,32 @@ func FuzzParseInfo(f *testing.F) {
 		}
 	})
 }
+
+func TestFamilyRates(t *testing.T) {
+	at := time.Unix(1000, 0)
+	prev := Reading{At: at, Info: map[string]string{
+		"cmdstat_get":    "calls=10,usec=20,usec_per_call=2.00,rejected_calls=0,failed_calls=0",
+		"cmdstat_expire": "calls=4,usec=8,usec_per_call=2.00,rejected_calls=0,failed_calls=0",
+	}}
+	cur := Reading{At: at.Add(2 * time.Second), Info: map[string]string{
+		"cmdstat_get":              "calls=30,usec=60,usec_per_call=2.00,rejected_calls=0,failed_calls=0",
+		"cmdstat_set":              "calls=10,usec=60,usec_per_call=6.00,rejected_calls=0,failed_calls=0",
+		"cmdstat_expire":           "calls=8,usec=16,usec_per_call=2.00,rejected_calls=0,failed_calls=0",
+		"cmdstat_nosuch":           "calls=2,usec=1,usec_per_call=0.50,rejected_calls=0,failed_calls=0",
+		"cmdstat_ping":             "calls=0,usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=0",
+		"total_commands_processed": "50",
+	}}
+	got := Compute(prev, cur).Families
+	want := map[string]float64{"string": 15, "generic": 2, "other": 1}
+	if len(got) != len(want) {
+		t.Fatalf("families %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("families %v, want %v", got, want)
+		}
+	}
+	if f := Compute(Reading{}, cur).Families; f != nil {
+		t.Fatalf("families without a previous reading: %v", f)
+	}
+}
