@@ -569,5 +569,6 @@ func (db *DB) makeMetadata(h keyspace.Header, m keyspace.Meta, now int64) Metada
 		UpdatedAt:  msToTime(h.UpdatedAt),
 		LastAccess: msToTime(lastAccess(h, m)),
 		ExpiresAt:  msToTime(h.ExpiresAt),
+		Type:       Type(h.Type),
 	}
 }
