@@ -57,7 +57,10 @@ func TestHash_Basics(t *testing.T) {
 		{"del", func() (any, error) { return h.Del([]byte("b"), []byte("nope")) }, 1},
 		{"type", func() (any, error) { md, err := db.Metadata([]byte("h")); return md.Type, err }, TypeHash},
 		{"string get is wrong type", func() (any, error) { _, err := db.Get([]byte("h")); return errors.Is(err, ErrWrongType), nil }, true},
-		{"set op is wrong type", func() (any, error) { _, err := db.SetOf([]byte("h")).Add([]byte("m")); return errors.Is(err, ErrWrongType), nil }, true},
+		{"set op is wrong type", func() (any, error) {
+			_, err := db.SetOf([]byte("h")).Add([]byte("m"))
+			return errors.Is(err, ErrWrongType), nil
+		}, true},
 		{"modify is wrong type", func() (any, error) {
 			err := db.Modify([]byte("h"), func(Entry, bool) (Change, error) { return Change{}, nil })
 			return errors.Is(err, ErrWrongType), nil

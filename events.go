@@ -49,9 +49,9 @@ func (k EventKind) String() string {
 type Event struct {
 	// Seq is the event's sequence number in the durable event log, or 0 if
 	// the log is off.
-	Seq      uint64
-	Kind     EventKind
-	Key      []byte
+	Seq  uint64
+	Kind EventKind
+	Key  []byte
 	// Field is the hash field of an EventFieldExpired, nil otherwise.
 	Field    []byte
 	Time     time.Time // when the key was retired
