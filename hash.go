@@ -352,3 +352,27 @@ func (hv *HashView) Scan(from []byte, fn func(f FieldValue) bool) error {
 		return fn(FieldValue{Field: m, Value: value, ExpiresAt: msToTime(exp)})
 	})
 }
+
+// Random returns up to count distinct fields with their values (count >
+// 0), or count fields that may repeat (count < 0), picked as Set.Random
+// picks members.
+func (h *Hash) Random(count int) ([]FieldValue, error) {
+	var out []FieldValue
+	err := h.h.read(func(v *collView) error {
+		ms, err := randomMembers(v, count)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			s, ok, err := v.get(m)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out = append(out, FieldValue{Field: m, Value: append([]byte{}, s.value...), ExpiresAt: msToTime(s.exp)})
+			}
+		}
+		return nil
+	})
+	return out, err
+}
