@@ -94,9 +94,9 @@ func TestCommands_HashFieldTTL(t *testing.T) {
 		HPERSIST h FIELDS 1 c => [:-1]
 		HEXPIREAT h 1767323145 FIELDS 1 c => [:1]
 		HPEXPIREAT h 1767323146000 FIELDS 1 c => [:1]
-		HEXPIRE h 100 FIELDS 0 a => -ERR Parameter ` + "`numFields`" + ` should be greater than 0
-		HEXPIRE h 100 FIELDS 2 a => -ERR Parameter ` + "`numFields`" + ` is more than number of arguments
-		HEXPIRE h 100 FIELDS 1 a b => -ERR The ` + "`numfields`" + ` parameter must match the number of arguments
+		HEXPIRE h 100 FIELDS 0 a => -ERR Parameter `+"`numFields`"+` should be greater than 0
+		HEXPIRE h 100 FIELDS 2 a => -ERR Parameter `+"`numFields`"+` is more than number of arguments
+		HEXPIRE h 100 FIELDS 1 a b => -ERR The `+"`numfields`"+` parameter must match the number of arguments
 		HEXPIRE h 100 FOO 1 a => -ERR Mandatory keyword FIELDS is missing or not at the right position
 		HEXPIRE h -1 FIELDS 1 a => -ERR invalid expire time, must be >= 0
 		HEXPIRE h x FIELDS 1 a => -ERR value is not an integer or out of range
@@ -142,7 +142,7 @@ func TestCommands_HashFieldTTL(t *testing.T) {
 		HSETEX g FXX FIELDS 2 x 8 nope 1 => :0
 		HSETEX g FIELDS 1 x 7 => :1
 		HTTL g FIELDS 1 x => [:-1]
-		HSETEX g FIELDS 2 x 1 => -ERR Parameter ` + "`numFields`" + ` is more than number of arguments
+		HSETEX g FIELDS 2 x 1 => -ERR Parameter `+"`numFields`"+` is more than number of arguments
 		HSETEX g EX 10 KEEPTTL FIELDS 1 x 1 => -ERR syntax error
 		# The key's own TTL is separate from its fields'.
 		EXPIRE g 100 => :1
