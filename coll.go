@@ -345,6 +345,35 @@ func (v *collView) each(from []byte, fn func(m, value []byte, exp int64) bool) e
 	return nil
 }
 
+// bounds returns the first visible member and the last stored one (nil
+// when there is none): the range random picks probe.
+func (v *collView) bounds() (first, last []byte, err error) {
+	err = v.each(nil, func(m, _ []byte, _ int64) bool { first = append([]byte{}, m...); return false })
+	if err != nil || first == nil {
+		return nil, nil, err
+	}
+	last = first
+	if !v.fresh {
+		prefix := keyspace.MemberPrefix(nil, v.key, v.coll.Version)
+		it, err := v.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyspace.PrefixEnd(prefix)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("epochdb: iterate %q: %w", v.key, err)
+		}
+		if it.Last() && bytes.Compare(it.Key()[len(prefix):], last) > 0 {
+			last = bytes.Clone(it.Key()[len(prefix):])
+		}
+		if err := it.Close(); err != nil {
+			return nil, nil, fmt.Errorf("epochdb: iterate %q: %w", v.key, err)
+		}
+	}
+	for m, s := range v.mem {
+		if s.changed && s.ok && m > string(last) {
+			last = []byte(m)
+		}
+	}
+	return first, last, nil
+}
+
 // flush stages the view's changes in w, whose shard lock of the key is
 // held and whose store state of the key is the view's base.
 func (v *collView) flush(w *writeOp) {

@@ -123,8 +123,9 @@ func (s *Set) Scan(after []byte, fn func(m []byte) bool) error {
 // Random returns up to count distinct members (count > 0), or count
 // members that may repeat (count < 0, as Redis's SRANDMEMBER). A set of
 // up to 512 members is read whole and shuffled; a larger one is sampled by
-// seeking to a random point of the member order and walking a random number
-// (under 1,024) of members on: picks are spread, not uniform.
+// seeking to a random point between its first and last member (byte by
+// byte within their range) and walking a random number (under 16) of
+// members on: picks are spread, not uniform.
 func (s *Set) Random(count int) ([][]byte, error) {
 	var out [][]byte
 	err := s.h.read(func(v *collView) error {
@@ -213,17 +214,17 @@ func randomMembers(v *collView, count int) ([][]byte, error) {
 		rand.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		return all[:min(want, len(all))], nil
 	}
+	lo, hi, err := v.bounds()
+	if err != nil || lo == nil {
+		return nil, err
+	}
 	var out [][]byte
 	seen := make(map[string]bool)
 	for tries := 0; len(out) < want && tries < 4*want+64; tries++ {
-		// A random point of the member order, then a random number of
-		// members on (wrapping around): members that share a long prefix
-		// are then picked too, not only the first after a gap.
-		var probe [8]byte
-		for i := range probe {
-			probe[i] = byte(rand.IntN(256))
-		}
-		skip := rand.Int64N(min(n, 1024))
+		// A random point between the first and the last member, byte by
+		// byte within their range, then a few members on (wrapping
+		// around).
+		skip := rand.Int64N(min(n, 16))
 		var got []byte
 		pick := func(m, _ []byte, _ int64) bool {
 			if skip > 0 {
@@ -233,7 +234,7 @@ func randomMembers(v *collView, count int) ([][]byte, error) {
 			got = append([]byte{}, m...)
 			return false
 		}
-		if err := v.each(probe[:], pick); err != nil {
+		if err := v.each(probeBetween(lo, hi), pick); err != nil {
 			return nil, err
 		}
 		for pass := 0; got == nil && pass < 2; pass++ {
@@ -251,4 +252,31 @@ func randomMembers(v *collView, count int) ([][]byte, error) {
 		out = append(out, got)
 	}
 	return out, nil
+}
+
+// probeBetween returns a random byte string between lo and hi (lo <= hi):
+// their common prefix, then at each position a byte drawn between theirs
+// (any byte past the end of one), so that members that share a prefix
+// and an alphabet (digits, say) are reached about evenly.
+func probeBetween(lo, hi []byte) []byte {
+	i := 0
+	for i < len(lo) && i < len(hi) && lo[i] == hi[i] {
+		i++
+	}
+	n := max(len(lo), len(hi))
+	out := append(make([]byte, 0, n), lo[:i]...)
+	for j := i; j < n; j++ {
+		a, b := 0, 0xff
+		if j < len(lo) {
+			a = int(lo[j])
+		}
+		if j < len(hi) {
+			b = int(hi[j])
+		}
+		if a > b {
+			a, b = b, a
+		}
+		out = append(out, byte(a+rand.IntN(b-a+1)))
+	}
+	return out
 }
