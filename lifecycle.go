@@ -522,14 +522,14 @@ func (db *DB) Preview(limit int) (Preview, error) {
 		if db.prunable(hdr, m, now) {
 			p.PruneTotal++
 			keysLeft--
-			bytesLeft -= int64(len(key) + len(value))
+			bytesLeft -= int64(len(key)) + recordSize(hdr, value)
 			if len(p.Prune) < limit {
 				p.Prune = append(p.Prune, Candidate{Key: bytes.Clone(key), Metadata: md})
 			}
 			return
 		}
 		if s, ok := db.score(hdr, m, now); ok && db.budgetOn() && db.cfg().EvictionPolicy != NoEviction {
-			evictable = append(evictable, scored{Candidate{Key: bytes.Clone(key), Metadata: md}, s, int64(len(key) + len(value))})
+			evictable = append(evictable, scored{Candidate{Key: bytes.Clone(key), Metadata: md}, s, int64(len(key)) + recordSize(hdr, value)})
 		}
 	})
 	if err != nil {
