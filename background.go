@@ -2,6 +2,7 @@ package epochdb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -101,6 +102,9 @@ func (db *DB) expiryLoop(stop <-chan struct{}) {
 			}
 			if _, err := db.expireDue(stop); err != nil {
 				db.log.Error("epochdb: expiry sweep failed", "err", err)
+			}
+			if _, err := db.expireFieldsDue(stop); err != nil {
+				db.log.Error("epochdb: field expiry sweep failed", "err", err)
 			}
 		}
 	}
@@ -267,7 +271,7 @@ func (db *DB) expireEntry(w *writeOp, d dueEntry, want bool) error {
 	}
 	if !want {
 		db.st.expired.Add(1)
-		w.del(d.key, rec.hdr, len(rec.value))
+		w.del(d.key, rec.hdr, rec.value)
 		return nil
 	}
 	m, err := db.currentMetaLocked(&db.shards[d.shard], d.key)
@@ -276,6 +280,144 @@ func (db *DB) expireEntry(w *writeOp, d dueEntry, want bool) error {
 	}
 	w.retire(EventExpired, d.key, rec, m)
 	return nil
+}
+
+// expireFieldsDue removes every hash field whose deadline is at or before
+// now, in atomic batches of at most ExpiryBatchSize fields, and returns how
+// many it removed; it starts from fieldSweepFrom as expireDue does from
+// sweepFrom. A hash that loses its last field goes with it.
+func (db *DB) expireFieldsDue(stop <-chan struct{}) (int, error) {
+	now := db.nowMs()
+	from := db.fieldSweepFrom.Load()
+	for !db.fieldSweepFrom.CompareAndSwap(from, max(from, now+1)) {
+		from = db.fieldSweepFrom.Load()
+	}
+	if from > now {
+		return 0, nil
+	}
+	total := 0
+	lower := keyspace.FieldIndexBound(from)
+	for {
+		n, next, err := db.expireFieldBatch(now, lower)
+		total += n
+		if err == nil && next != nil {
+			select {
+			case <-stop:
+				err = errStopped
+			default:
+			}
+		}
+		if err != nil {
+			// Start the next sweep where this one stopped.
+			db.lowerFieldSweepFrom(int64(binary.BigEndian.Uint64(lower[1:9])))
+			if err == errStopped {
+				err = nil
+			}
+			return total, err
+		}
+		if next == nil {
+			return total, nil
+		}
+		lower = next
+	}
+}
+
+// lowerFieldSweepFrom makes the next field sweep start at or before from.
+func (db *DB) lowerFieldSweepFrom(from int64) {
+	for {
+		cur := db.fieldSweepFrom.Load()
+		if from >= cur || db.fieldSweepFrom.CompareAndSwap(cur, from) {
+			return
+		}
+	}
+}
+
+type dueField struct {
+	exp        int64
+	key, field []byte
+	version    uint64
+	indexEntry []byte
+}
+
+// expireFieldBatch removes up to ExpiryBatchSize fields due at now, from
+// the field index position lower on; next is where the following batch
+// starts, nil if this one reached the end of what is due. Each entry is
+// checked against its hash under the shard locks: an entry of a hash
+// deleted or recreated since (another version), or of a field given
+// another deadline or removed, is stale and just removed.
+func (db *DB) expireFieldBatch(now int64, lower []byte) (n int, next []byte, err error) {
+	limit := db.opts.ExpiryBatchSize
+	iter, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: keyspace.FieldIndexBound(now + 1)})
+	if err != nil {
+		return 0, nil, fmt.Errorf("epochdb: field expiry: %w", err)
+	}
+	var due []dueField
+	var keys [][]byte
+	for iter.First(); iter.Valid() && len(due) < limit; iter.Next() {
+		exp, key, ver, field, err := keyspace.DecodeFieldIndexKey(iter.Key())
+		if err != nil {
+			_ = iter.Close()
+			return 0, nil, fmt.Errorf("%w: field index: %v", ErrCorrupt, err)
+		}
+		due = append(due, dueField{exp: exp, key: key, field: bytes.Clone(field), version: ver, indexEntry: bytes.Clone(iter.Key())})
+		keys = append(keys, key)
+		if len(due) == limit {
+			next = append(bytes.Clone(iter.Key()), 0)
+		}
+	}
+	if err := iter.Close(); err != nil {
+		return 0, nil, fmt.Errorf("epochdb: field expiry: %w", err)
+	}
+	if len(due) == 0 {
+		return 0, nil, nil
+	}
+	var w writeOp
+	db.startWrite(&w, now, keys...)
+	defer w.release()
+	views := make(map[string]*collView)
+	var order []*collView
+	for _, d := range due {
+		v := views[string(d.key)]
+		if v == nil {
+			rec, ok, err := w.read(d.key)
+			if err != nil {
+				return 0, nil, err
+			}
+			v, err = db.newCollView(db.pdb, d.key, now, rec.hdr, rec.value, ok)
+			rec.release()
+			if err != nil {
+				return 0, nil, err
+			}
+			views[string(d.key)] = v
+			order = append(order, v)
+		}
+		stale := !v.live || v.hdr.Type != keyspace.TypeHash || v.coll.Version != d.version
+		if !stale {
+			s, err := v.state(d.field)
+			if err != nil {
+				return 0, nil, err
+			}
+			stale = !s.ok || s.exp != d.exp || s.changed
+		}
+		if stale {
+			_ = w.b.Delete(d.indexEntry, nil)
+			continue
+		}
+		// Removed as the sweeper's: no write of the caller's (the
+		// record's UpdatedAt stays).
+		if _, err := v.del(d.field); err != nil {
+			return 0, nil, err
+		}
+		v.touched = false
+		n++
+	}
+	for _, v := range order {
+		v.flush(&w)
+	}
+	if err := w.commit(nil); err != nil {
+		return 0, nil, fmt.Errorf("epochdb: field expiry: %w", err)
+	}
+	return n, next, nil
 }
 
 // trackLoop writes tracked reads to the meta keyspace every

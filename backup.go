@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/epochdb/epochdb/internal/backupfmt"
+	"github.com/epochdb/epochdb/internal/keyspace"
 )
 
 // Errors returned for backup files and restore targets. A damaged or foreign
@@ -138,9 +139,21 @@ func (db *DB) writeRecords(snap *pebble.Snapshot, pending map[string]access, now
 		// (the record's UpdatedAt) later than the meta's time.
 		last := lastAccess(it.hdr, m)
 		rec = backupfmt.Record{
-			Key: it.key, Value: it.value,
+			Type: uint8(it.hdr.Type),
+			Key:  it.key, Value: it.value,
 			CreatedAt: it.hdr.CreatedAt, UpdatedAt: it.hdr.UpdatedAt, ExpiresAt: it.hdr.ExpiresAt,
 			Frequency: m.Frequency, LastAccess: last, Heat: m.HeatAt(last, db.halfLifeMs()),
+		}
+		if it.hdr.Type.IsCollection() {
+			rec.Value = nil
+			wrote, err := writeMembers(snap, it.key, it.value, now, &rec, bw)
+			if err != nil {
+				return n, err
+			}
+			if wrote {
+				n++
+			}
+			continue
 		}
 		if err := bw.Add(&rec); err != nil {
 			return n, err
@@ -301,7 +314,7 @@ func VerifyBackup(r io.Reader) (BackupInfo, error) {
 func backupInfo(br *backupfmt.Reader) BackupInfo {
 	h, tr := br.Header(), br.Trailer()
 	return BackupInfo{
-		Keys:       int64(tr.Records),
+		Keys:       br.Keys(),
 		Bytes:      br.Offset(),
 		RawBytes:   int64(tr.RawBytes),
 		Blocks:     int64(tr.Blocks),
@@ -335,4 +348,46 @@ func (db *DB) Checkpoint(dir string) error {
 	}
 	db.log.Info("epochdb: checkpoint done", "dir", dir, "duration", time.Since(start))
 	return nil
+}
+
+// writeMembers adds the collection key (its data record's value coll) to
+// bw with rec, then its members live at now, and reports whether it did: a
+// collection whose every field's deadline passed is left out, like an
+// expired key.
+func writeMembers(snap *pebble.Snapshot, key, coll []byte, now int64, rec *backupfmt.Record, bw *backupfmt.Writer) (bool, error) {
+	c, err := keyspace.DecodeColl(coll)
+	if err != nil {
+		return false, corruptErr(key, err)
+	}
+	prefix := keyspace.MemberPrefix(nil, key, c.Version)
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyspace.PrefixEnd(prefix)})
+	if err != nil {
+		return false, fmt.Errorf("epochdb: backup: %w", err)
+	}
+	defer it.Close()
+	wrote := false
+	var mrec backupfmt.Record
+	for ok := it.First(); ok; ok = it.Next() {
+		mr, err := keyspace.DecodeMember(it.Value())
+		if err != nil {
+			return false, corruptErr(key, err)
+		}
+		if mr.Expired(now) {
+			continue
+		}
+		if !wrote {
+			if err := bw.Add(rec); err != nil {
+				return false, err
+			}
+			wrote = true
+		}
+		mrec = backupfmt.Record{Member: true, Key: it.Key()[len(prefix):], Value: mr.Value, ExpiresAt: mr.ExpiresAt}
+		if err := bw.Add(&mrec); err != nil {
+			return false, err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return false, fmt.Errorf("epochdb: backup: %w", err)
+	}
+	return wrote, nil
 }

@@ -136,7 +136,7 @@ func (b *Batch) stage(w *writeOp, op batchOp, now time.Time) error {
 	}
 	if op.del {
 		if existed {
-			w.del(op.key, old.hdr, len(old.value))
+			w.del(op.key, old.hdr, old.value)
 		}
 		return nil
 	}
@@ -144,7 +144,7 @@ func (b *Batch) stage(w *writeOp, op batchOp, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	w.put(op.key, old.hdr, len(old.value), existed, !op.fresh, exp, op.value)
+	w.put(op.key, old.hdr, old.value, existed, !op.fresh, exp, op.value)
 	return nil
 }
 

@@ -26,11 +26,15 @@ type CheckReport struct {
 	// read flushed after its key's delete): invisible, and overwritten if
 	// the key is created again.
 	OrphanMeta int64
-	Events     int64 // events in the durable log
-	FirstEvent uint64
-	LastEvent  uint64 // newest event in the log (0 if none)
-	EventSeq   uint64 // the sequence number the DB hands out last (LastEventSeq)
-	Problems   []string
+	// Collections are the data records of hashes and sets; their members
+	// are checked against their headers (count and bytes) and their
+	// fields' deadlines against the field index.
+	Collections int64
+	Events      int64 // events in the durable log
+	FirstEvent  uint64
+	LastEvent   uint64 // newest event in the log (0 if none)
+	EventSeq    uint64 // the sequence number the DB hands out last (LastEventSeq)
+	Problems    []string
 }
 
 // maxCheckProblems bounds the problems a report lists; the rest are counted.
@@ -97,10 +101,23 @@ func (db *DB) Check() (CheckReport, error) {
 			return
 		}
 		r.Records++
-		r.Bytes += int64(len(key) + len(value))
+		size := int64(len(key) + len(value))
+		if hdr.Type.IsCollection() {
+			c, err := keyspace.DecodeColl(value)
+			if err != nil {
+				problem("collection %q: %v", key, err)
+				return
+			}
+			size += c.Bytes
+			r.Collections++
+			if err := checkMembers(snap, key, c, problem); err != nil {
+				getErr = err
+			}
+		}
+		r.Bytes += size
 		ns := &seenNS[key[0]]
 		ns.Keys++
-		ns.LiveBytes += int64(len(key) + len(value))
+		ns.LiveBytes += size
 		if hdr.ExpiresAt != 0 {
 			ns.KeysWithTTL++
 			r.TTLRecords++
@@ -183,4 +200,40 @@ func (db *DB) Check() (CheckReport, error) {
 		r.Problems = append(r.Problems, fmt.Sprintf("… and %d more problems", dropped))
 	}
 	return r, nil
+}
+
+// checkMembers compares the members of the collection (key, c) in snap with
+// its header, and their deadlines with the field index.
+func checkMembers(snap *pebble.Snapshot, key []byte, c keyspace.Coll, problem func(string, ...any)) error {
+	prefix := keyspace.MemberPrefix(nil, key, c.Version)
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyspace.PrefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	var n, nbytes int64
+	for ok := it.First(); ok; ok = it.Next() {
+		m := it.Key()[len(prefix):]
+		mr, err := keyspace.DecodeMember(it.Value())
+		if err != nil {
+			problem("a member of %q: %v", key, err)
+			continue
+		}
+		n++
+		nbytes += int64(len(m) + len(mr.Value))
+		if mr.ExpiresAt != 0 {
+			_, closer, err := snap.Get(keyspace.FieldIndexKey(nil, mr.ExpiresAt, key, c.Version, m))
+			if errors.Is(err, pebble.ErrNotFound) {
+				problem("field %q of %q has a deadline (%d) missing from the field index", m, key, mr.ExpiresAt)
+			} else if err == nil {
+				_ = closer.Close()
+			}
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	if n != c.Count || nbytes != c.Bytes {
+		problem("collection %q counts %d members (%d bytes), its members are %d (%d bytes)", key, c.Count, c.Bytes, n, nbytes)
+	}
+	return nil
 }

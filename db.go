@@ -89,8 +89,15 @@ type DB struct {
 	failure atomic.Pointer[error]
 
 	// sweepFrom is the deadline the next expiry sweep starts at; see
-	// expireDue.
-	sweepFrom atomic.Int64
+	// expireDue. fieldSweepFrom is the same for the field index.
+	sweepFrom      atomic.Int64
+	fieldSweepFrom atomic.Int64
+
+	// collVer hands out collection versions: started at Open from the
+	// wall clock in nanoseconds, so a version is not reused in practice
+	// (correctness does not depend on it: a collection's members are
+	// deleted in the batch that deletes it).
+	collVer atomic.Uint64
 
 	st  counters
 	met metrics // latencies, outcomes, backups, engine events (metrics.go)
@@ -231,6 +238,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		dir = ""
 	}
 	db.dir = dir
+	db.collVer.Store(uint64(time.Now().UnixNano()))
 	pdb, err := db.openEngine()
 	if err != nil {
 		return nil, err
@@ -545,6 +553,7 @@ func (db *DB) getMeta(r pebble.Reader, key []byte) (keyspace.Meta, error) {
 type counts struct {
 	keys, ttlKeys, bytes int64
 	minExp               int64
+	minFieldExp          int64 // the earliest deadline written to the field index (0 = none)
 }
 
 func (c *counts) add(o counts) {
@@ -553,6 +562,9 @@ func (c *counts) add(o counts) {
 	c.bytes += o.bytes
 	if o.minExp != 0 && (c.minExp == 0 || o.minExp < c.minExp) {
 		c.minExp = o.minExp
+	}
+	if o.minFieldExp != 0 && (c.minFieldExp == 0 || o.minFieldExp < c.minFieldExp) {
+		c.minFieldExp = o.minFieldExp
 	}
 }
 

@@ -1,6 +1,7 @@
 package epochdb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,10 @@ const (
 	EventPruned
 	// EventEvicted: the key was evicted to keep the budget.
 	EventEvicted
+	// EventFieldExpired: a hash field's deadline passed (removed by the
+	// sweeper, or replaced or deleted after its deadline). Event.Field
+	// names it; the key stays unless it was its last field.
+	EventFieldExpired
 )
 
 func (k EventKind) String() string {
@@ -34,6 +39,8 @@ func (k EventKind) String() string {
 		return "pruned"
 	case EventEvicted:
 		return "evicted"
+	case EventFieldExpired:
+		return "field-expired"
 	}
 	return fmt.Sprintf("EventKind(%d)", k)
 }
@@ -42,9 +49,11 @@ func (k EventKind) String() string {
 type Event struct {
 	// Seq is the event's sequence number in the durable event log, or 0 if
 	// the log is off.
-	Seq      uint64
-	Kind     EventKind
-	Key      []byte
+	Seq  uint64
+	Kind EventKind
+	Key  []byte
+	// Field is the hash field of an EventFieldExpired, nil otherwise.
+	Field    []byte
 	Time     time.Time // when the key was retired
 	Metadata Metadata  // the key's last metadata
 	// Value is the retired value, only in events read from the event log
@@ -135,10 +144,6 @@ func (db *DB) wantEvents() bool {
 // in r. m is the key's meta including unflushed reads.
 func (r *retired) stage(b *pebble.Batch, kind EventKind, key []byte, hdr keyspace.Header, m keyspace.Meta, value []byte, now int64) {
 	db := r.db
-	if db.opts.EventLog && !r.logged {
-		db.ev.logMu.Lock()
-		r.logged = true
-	}
 	switch kind {
 	case EventExpired:
 		db.st.expired.Add(1)
@@ -147,12 +152,31 @@ func (r *retired) stage(b *pebble.Batch, kind EventKind, key []byte, hdr keyspac
 	case EventEvicted:
 		db.st.evicted.Add(1)
 	}
-	ev := Event{Kind: kind, Key: append([]byte(nil), key...), Time: time.UnixMilli(now), Metadata: db.makeMetadata(hdr, m, now)}
+	r.add(b, Event{Kind: kind, Key: append([]byte(nil), key...), Time: time.UnixMilli(now), Metadata: db.makeMetadata(hdr, m, now)},
+		hdr, m, value)
+}
+
+// stageField records the expiry of field of the hash key (record header
+// hdr, meta m) in b and in r.
+func (r *retired) stageField(b *pebble.Batch, key, field []byte, hdr keyspace.Header, m keyspace.Meta, now int64) {
+	r.db.st.fieldsExpired.Add(1)
+	r.add(b, Event{Kind: EventFieldExpired, Key: append([]byte(nil), key...), Field: append([]byte{}, field...),
+		Time: time.UnixMilli(now), Metadata: r.db.makeMetadata(hdr, m, now)}, hdr, m, nil)
+}
+
+// add records ev in b (the event log) and in r.
+func (r *retired) add(b *pebble.Batch, ev Event, hdr keyspace.Header, m keyspace.Meta, value []byte) {
+	db := r.db
+	if db.opts.EventLog && !r.logged {
+		db.ev.logMu.Lock()
+		r.logged = true
+	}
 	if db.opts.EventLog {
 		db.ev.lastSeq++
 		ev.Seq = db.ev.lastSeq
-		rec := keyspace.EventRecord{Kind: uint8(kind), Time: now, Key: key, Header: hdr, Meta: m}
-		if db.opts.EventLogValues {
+		now := ev.Time.UnixMilli()
+		rec := keyspace.EventRecord{Kind: uint8(ev.Kind), Time: now, Key: ev.Key, Header: hdr, Meta: m, Field: ev.Field}
+		if db.opts.EventLogValues && !hdr.Type.IsCollection() && ev.Kind != EventFieldExpired {
 			rec.HasValue, rec.Value = true, value
 		}
 		_ = b.Set(keyspace.EventKey(ev.Seq), keyspace.AppendEvent(nil, rec), nil)
@@ -291,6 +315,7 @@ func (db *DB) ReadEvents(after uint64, max int) ([]Event, uint64, error) {
 			Seq:      seq,
 			Kind:     EventKind(rec.Kind),
 			Key:      append([]byte(nil), rec.Key...),
+			Field:    bytes.Clone(rec.Field),
 			Time:     time.UnixMilli(rec.Time),
 			Metadata: db.makeMetadata(rec.Header, rec.Meta, rec.Time),
 		}

@@ -523,14 +523,14 @@ func (db *DB) Preview(limit int) (Preview, error) {
 		if db.prunable(hdr, m, now) {
 			p.PruneTotal++
 			keysLeft--
-			bytesLeft -= int64(len(key) + len(value))
+			bytesLeft -= int64(len(key)) + recordSize(hdr, value)
 			if len(p.Prune) < limit {
 				p.Prune = append(p.Prune, Candidate{Key: bytes.Clone(key), Metadata: md})
 			}
 			return
 		}
 		if s, ok := db.score(hdr, m, now); ok && db.budgetOn() && db.cfg().EvictionPolicy != NoEviction {
-			evictable = append(evictable, scored{Candidate{Key: bytes.Clone(key), Metadata: md}, s, int64(len(key) + len(value))})
+			evictable = append(evictable, scored{Candidate{Key: bytes.Clone(key), Metadata: md}, s, int64(len(key)) + recordSize(hdr, value)})
 		}
 	})
 	if err != nil {
@@ -570,5 +570,6 @@ func (db *DB) makeMetadata(h keyspace.Header, m keyspace.Meta, now int64) Metada
 		UpdatedAt:  msToTime(h.UpdatedAt),
 		LastAccess: msToTime(lastAccess(h, m)),
 		ExpiresAt:  msToTime(h.ExpiresAt),
+		Type:       Type(h.Type),
 	}
 }

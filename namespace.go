@@ -107,6 +107,9 @@ func (db *DB) applyCounters(t *tally) {
 		n.bytes.Add(c.bytes)
 	})
 	db.noteDeadline(c.minExp)
+	if c.minFieldExp > 0 {
+		db.lowerFieldSweepFrom(c.minFieldExp)
+	}
 }
 
 // loadCounters loads the per-namespace counters. A store written before
@@ -175,7 +178,7 @@ func (db *DB) recount() error {
 	for ok := it.First(); ok; ok = it.Next() {
 		c := &per[it.key[0]]
 		c.keys++
-		c.bytes += int64(len(it.key) + len(it.value))
+		c.bytes += int64(len(it.key)) + recordSize(it.hdr, it.value)
 		if it.hdr.ExpiresAt != 0 {
 			c.ttlKeys++
 		}
@@ -228,14 +231,17 @@ func (db *DB) DropNamespace(ns byte) (int64, error) {
 	if ns == 0xff {
 		hi = nil
 	}
+	mlo, mhi := keyspace.MemberNSRange(ns)
 	ranges := [][2][]byte{
 		{keyspace.DataKey(nil, lo), rangeEnd(keyspace.PrefixData, hi)},
 		{keyspace.MetaKey(nil, lo), rangeEnd(keyspace.PrefixMeta, hi)},
+		{mlo, mhi}, // collections' members
 	}
 	for _, r := range ranges {
 		_ = w.b.DeleteRange(r[0], r[1], nil)
 	}
-	// The stale ttl-index entries are removed by the sweeper when due.
+	// The stale ttl-index and field-index entries are removed by the
+	// sweeper when due.
 	cur := db.Namespace(ns)
 	w.t.add(lo, counts{keys: -cur.Keys, ttlKeys: -cur.KeysWithTTL, bytes: -cur.LiveBytes})
 	w.dropped = ns

@@ -29,6 +29,8 @@ type Metadata struct {
 	LastAccess time.Time
 	// ExpiresAt is the key's deadline; zero means it never expires.
 	ExpiresAt time.Time
+	// Type is the type of the key's value: TypeString, TypeHash, TypeSet.
+	Type Type
 }
 
 // Set stores value under key. A ttl of 0 means the key never expires; a
@@ -77,7 +79,7 @@ func (db *DB) put(key, value []byte, now, exp int64) error {
 	if existed && old.hdr.Expired(now) {
 		w.expireLazily(key, old)
 	}
-	w.put(key, old.hdr, len(old.value), existed, true, exp, value)
+	w.put(key, old.hdr, old.value, existed, true, exp, value)
 	return w.commit(nil)
 }
 
@@ -144,6 +146,9 @@ func (db *DB) get(key []byte, touch bool) (_ []byte, err error) {
 	if v == nil || hdr.Expired(now) {
 		db.st.misses.Add(1)
 		return nil, ErrNotFound
+	}
+	if hdr.Type.IsCollection() {
+		return nil, ErrWrongType
 	}
 	if touch && !db.opts.DisableReadTracking && db.writesHere() {
 		if e != nil {
@@ -231,7 +236,7 @@ func (db *DB) Delete(key []byte) (existed bool, err error) {
 	if expired {
 		w.expireLazily(key, old)
 	}
-	w.del(key, old.hdr, len(old.value))
+	w.del(key, old.hdr, old.value)
 	return !expired, w.commit(nil)
 }
 
@@ -515,7 +520,8 @@ type Change struct {
 // nothing is written and Modify returns that error unchanged.
 //
 // Modify is the building block for read-modify-write operations such as
-// increment-by, append or set-if-absent. A Put behaves as Set (CreatedAt and
+// increment-by, append or set-if-absent. On a key holding a collection it
+// returns ErrWrongType without calling fn. A Put behaves as Set (CreatedAt and
 // frequency survive, the write counts as an access).
 //
 // IMPORTANT: fn runs while a lock covering key is held; it must be quick and
@@ -538,6 +544,9 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 	defer old.release()
 	now := w.now
 	live := existed && !old.hdr.Expired(now)
+	if live && old.hdr.Type.IsCollection() {
+		return ErrWrongType
+	}
 	var cur Entry
 	if live {
 		cur = Entry{Value: old.value, ExpiresAt: msToTime(old.hdr.ExpiresAt)}
@@ -563,10 +572,10 @@ func (db *DB) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 		if !ch.ExpiresAt.IsZero() {
 			exp = ceilMs(ch.ExpiresAt)
 		}
-		w.put(key, old.hdr, len(old.value), existed, true, exp, ch.Value)
+		w.put(key, old.hdr, old.value, existed, true, exp, ch.Value)
 		db.st.sets.Add(1)
 	} else {
-		w.del(key, old.hdr, len(old.value))
+		w.del(key, old.hdr, old.value)
 		db.st.deletes.Add(1)
 	}
 	return w.commit(nil)

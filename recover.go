@@ -187,6 +187,7 @@ func (db *DB) reload() error {
 	}
 	db.syncedSeq.Store(db.writeSeq.Load())
 	db.sweepFrom.Store(0)
+	db.fieldSweepFrom.Store(0)
 	db.life.evictMu.Lock()
 	db.life.pool = nil
 	db.life.evictMu.Unlock()

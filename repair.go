@@ -71,7 +71,7 @@ func (db *DB) Repair() (RepairReport, error) {
 	for ok := it.First(); ok && err == nil; ok = it.Next() {
 		c := &per[it.key[0]]
 		c.keys++
-		c.bytes += int64(len(it.key) + len(it.value))
+		c.bytes += int64(len(it.key)) + recordSize(it.hdr, it.value)
 		if it.hdr.ExpiresAt == 0 {
 			continue
 		}

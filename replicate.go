@@ -217,6 +217,10 @@ func (db *DB) deriveApplied(repr []byte) (err error) {
 					db.noteDeadline(exp)
 				}
 			}
+		case keyspace.PrefixFieldIndex:
+			if kind == pebble.InternalKeyKindSet && len(k) >= 9 {
+				db.lowerFieldSweepFrom(int64(binary.BigEndian.Uint64(k[1:9])))
+			}
 		case keyspace.PrefixEvent:
 			seq, err := keyspace.DecodeEventKey(k)
 			if err != nil || kind != pebble.InternalKeyKindSet {
@@ -226,11 +230,15 @@ func (db *DB) deriveApplied(repr []byte) (err error) {
 			if err != nil {
 				return fmt.Errorf("%w: replicated event %d: %v", ErrCorrupt, seq, err)
 			}
-			events = append(events, Event{
+			ev := Event{
 				Seq: seq, Kind: EventKind(rec.Kind), Key: bytes.Clone(rec.Key),
 				Time:     time.UnixMilli(rec.Time),
 				Metadata: db.makeMetadata(rec.Header, rec.Meta, rec.Time),
-			})
+			}
+			if rec.Field != nil {
+				ev.Field = bytes.Clone(rec.Field)
+			}
+			events = append(events, ev)
 			lastSeq = max(lastSeq, seq)
 		case keyspace.PrefixSys:
 			if ns, ok := bytes.CutPrefix(k[1:], []byte(sysNSCounts)); ok && len(ns) == 1 {

@@ -102,9 +102,34 @@ func TestReplicated_FollowerMirrorsLeader(t *testing.T) {
 		}
 		return tx.Set([]byte("tx2"), []byte("b"), time.Minute)
 	}))
+	// Collections: a hash with a field that expires, a set, a big hash
+	// deleted by range.
+	h := leader.Hash([]byte("h"))
+	_, err = h.Set([]byte("f1"), []byte("v1"))
+	testutil.Must(t, err)
+	_, err = h.Set([]byte("f2"), []byte("v2"))
+	testutil.Must(t, err)
+	testutil.Must(t, h.Expire([]byte("f2"), time.Second))
+	_, err = leader.SetOf([]byte("s")).Add([]byte("a"), []byte("b"))
+	testutil.Must(t, err)
+	big := leader.Hash([]byte("big"))
+	for i := range 200 {
+		_, err = big.Set([]byte(fmt.Sprint("f", i)), []byte("v"))
+		testutil.Must(t, err)
+	}
+	_, err = leader.Delete([]byte("big"))
+	testutil.Must(t, err)
 	clk.Advance(3 * time.Second)
 	_, err = leader.expireDue(nil) // expiry events, replicated
 	testutil.Must(t, err)
+	_, err = leader.expireFieldsDue(nil)
+	testutil.Must(t, err)
+	if n, err := follower.Hash([]byte("h")).Len(); err != nil || n != 1 {
+		t.Fatalf("follower's hash has %d fields (%v), want 1 after the field expiry", n, err)
+	}
+	if ok, err := follower.SetOf([]byte("s")).IsMember([]byte("b")); err != nil || !ok {
+		t.Fatalf("follower's set lacks b: %v %v", ok, err)
+	}
 	_, err = leader.DropNamespace('z')
 	testutil.Must(t, err)
 

@@ -1,6 +1,7 @@
 package epochdb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -159,6 +160,11 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 		return RestoreInfo{}, err
 	}
 	defer metaSST.abort()
+	memberSST, err := newSSTSink(filepath.Join(dir, "restore-members.sst"), db.sstWriterOptions())
+	if err != nil {
+		return RestoreInfo{}, err
+	}
+	defer memberSST.abort()
 
 	now := db.nowMs()
 	var info RestoreInfo
@@ -175,6 +181,50 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 		return nil
 	}
 	var kbuf, vbuf []byte
+	// A collection's data record is written once its members are read
+	// (its header counts them): coll holds it meanwhile.
+	var coll struct {
+		on, skip bool
+		rec      backupfmt.Record
+		hdr      keyspace.Header
+		c        keyspace.Coll
+	}
+	// writeKey writes the data record, meta and deadline of a key.
+	writeKey := func(rec *backupfmt.Record, hdr keyspace.Header, value []byte, size int64) error {
+		kbuf = keyspace.DataKey(kbuf[:0], rec.Key)
+		vbuf = keyspace.AppendRecord(vbuf[:0], hdr, value)
+		if err := dataSST.set(kbuf, vbuf); err != nil {
+			return err
+		}
+		kbuf = keyspace.MetaKey(kbuf[:0], rec.Key)
+		vbuf = keyspace.AppendMeta(vbuf[:0], keyspace.Meta{Frequency: rec.Frequency, LastAccess: rec.LastAccess, Heat: rec.Heat})
+		if err := metaSST.set(kbuf, vbuf); err != nil {
+			return err
+		}
+		if cap(vbuf) > 1<<20 {
+			vbuf = nil // do not keep a huge value's buffer
+		}
+		c.add(rec.Key, counts{keys: 1, bytes: int64(len(rec.Key)) + size})
+		if hdr.ExpiresAt != 0 {
+			_ = b.Set(keyspace.TTLKey(nil, hdr.ExpiresAt, rec.Key), nil, nil)
+			c.add(rec.Key, counts{ttlKeys: 1})
+		}
+		if b.Len() >= restoreBatchBytes {
+			if err := commit(); err != nil {
+				return err
+			}
+		}
+		info.Keys++
+		return nil
+	}
+	endColl := func() error {
+		if !coll.on || coll.skip || coll.c.Count == 0 {
+			coll.on = false
+			return nil
+		}
+		coll.on = false
+		return writeKey(&coll.rec, coll.hdr, keyspace.AppendColl(nil, coll.c), keyspace.CollLen+coll.c.Bytes)
+	}
 	for {
 		rec, err := br.Next()
 		if err == io.EOF {
@@ -183,38 +233,49 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 		if err != nil {
 			return RestoreInfo{}, err
 		}
-		hdr := keyspace.Header{CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, ExpiresAt: rec.ExpiresAt}
-		if hdr.Expired(now) {
-			info.Expired++
+		if rec.Member {
+			if coll.skip || (rec.ExpiresAt != 0 && rec.ExpiresAt <= now) {
+				continue
+			}
+			kbuf = keyspace.MemberKey(kbuf[:0], coll.rec.Key, coll.c.Version, rec.Key)
+			vbuf = keyspace.AppendMember(vbuf[:0], keyspace.Member{ExpiresAt: rec.ExpiresAt, Value: rec.Value})
+			if err := memberSST.set(kbuf, vbuf); err != nil {
+				return RestoreInfo{}, err
+			}
+			coll.c.Count++
+			coll.c.Bytes += int64(len(rec.Key) + len(rec.Value))
+			if rec.ExpiresAt != 0 {
+				_ = b.Set(keyspace.FieldIndexKey(nil, rec.ExpiresAt, coll.rec.Key, coll.c.Version, rec.Key), nil, nil)
+			}
 			continue
 		}
-		kbuf = keyspace.DataKey(kbuf[:0], rec.Key)
-		vbuf = keyspace.AppendRecord(vbuf[:0], hdr, rec.Value)
-		if err := dataSST.set(kbuf, vbuf); err != nil {
+		if err := endColl(); err != nil {
 			return RestoreInfo{}, err
 		}
-		kbuf = keyspace.MetaKey(kbuf[:0], rec.Key)
-		vbuf = keyspace.AppendMeta(vbuf[:0], keyspace.Meta{Frequency: rec.Frequency, LastAccess: rec.LastAccess, Heat: rec.Heat})
-		if err := metaSST.set(kbuf, vbuf); err != nil {
+		hdr := keyspace.Header{CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt, ExpiresAt: rec.ExpiresAt, Type: keyspace.Type(rec.Type)}
+		expired := hdr.Expired(now)
+		if expired {
+			info.Expired++
+		}
+		if hdr.Type.IsCollection() {
+			coll.on, coll.skip, coll.hdr = true, expired, hdr
+			coll.rec = *rec
+			coll.rec.Key = bytes.Clone(rec.Key)
+			coll.c = keyspace.Coll{Version: db.collVer.Add(1)}
+			continue
+		}
+		if expired {
+			continue
+		}
+		if err := writeKey(rec, hdr, rec.Value, int64(len(rec.Value))); err != nil {
 			return RestoreInfo{}, err
 		}
-		if cap(vbuf) > 1<<20 {
-			vbuf = nil // do not keep a huge value's buffer
-		}
-		c.add(rec.Key, counts{keys: 1, bytes: int64(len(rec.Key) + len(rec.Value))})
-		if hdr.ExpiresAt != 0 {
-			_ = b.Set(keyspace.TTLKey(nil, hdr.ExpiresAt, rec.Key), nil, nil)
-			c.add(rec.Key, counts{ttlKeys: 1})
-			if b.Len() >= restoreBatchBytes {
-				if err := commit(); err != nil {
-					return RestoreInfo{}, err
-				}
-			}
-		}
-		info.Keys++
+	}
+	if err := endColl(); err != nil {
+		return RestoreInfo{}, err
 	}
 	var paths []string
-	for _, s := range []*sstSink{dataSST, metaSST} {
+	for _, s := range []*sstSink{dataSST, metaSST, memberSST} {
 		p, err := s.finish()
 		if err != nil {
 			return RestoreInfo{}, err

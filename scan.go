@@ -30,7 +30,8 @@ var ErrStopScan = errors.New("epochdb: stop scan")
 // Expired keys are skipped. Scanning is not an access: frequencies do not
 // change.
 //
-// key and value are valid only until fn returns; copy them to keep them. If
+// The value of a collection (a hash, a set) is nil; md.Type says the
+// type. key and value are valid only until fn returns; copy them to keep them. If
 // fn returns an error the scan stops and Scan returns it (nil for
 // ErrStopScan). fn may call other DB methods.
 func (db *DB) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) error) error {
@@ -58,7 +59,11 @@ func (db *DB) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) err
 			continue
 		}
 		seen++
-		if err := fn(it.key, it.value, db.makeMetadata(it.hdr, db.withPending(it.key, it.m), now)); err != nil {
+		value := it.value
+		if it.hdr.Type.IsCollection() {
+			value = nil // its members are read through Hash or Set
+		}
+		if err := fn(it.key, value, db.makeMetadata(it.hdr, db.withPending(it.key, it.m), now)); err != nil {
 			if errors.Is(err, ErrStopScan) {
 				return nil
 			}

@@ -8,7 +8,7 @@ import (
 // counters are the DB's running totals, read by Stats.
 type counters struct {
 	gets, misses, sets, deletes, increments atomic.Uint64
-	expired                                 atomic.Uint64
+	expired, fieldsExpired, rangeDrops      atomic.Uint64
 	sweeps                                  atomic.Uint64
 	trackFlushes, trackedKeysFlushed        atomic.Uint64
 	walSyncs                                atomic.Uint64
@@ -34,11 +34,17 @@ type Stats struct {
 	Deletes    uint64 // Delete calls
 	Increments uint64 // IncrementFrequency calls
 
-	Expired      uint64 // keys removed because their deadline passed
-	Pruned       uint64 // keys removed by the pruning rule
-	Evicted      uint64 // keys evicted to keep the budget
-	PrunePasses  uint64 // completed pruning passes over the keyspace
-	PruneScanned uint64 // keys the pruning pass examined (progress of the current pass included)
+	Expired uint64 // keys removed because their deadline passed
+	// FieldsExpired counts hash fields removed because their deadline
+	// passed (by the sweeper, or replaced or deleted after it).
+	FieldsExpired uint64
+	// CollectionRangeDrops counts collections deleted with one range
+	// deletion of their members (those larger than 128 members).
+	CollectionRangeDrops uint64
+	Pruned               uint64 // keys removed by the pruning rule
+	Evicted              uint64 // keys evicted to keep the budget
+	PrunePasses          uint64 // completed pruning passes over the keyspace
+	PruneScanned         uint64 // keys the pruning pass examined (progress of the current pass included)
 
 	EventsDropped uint64 // events not delivered to a subscriber whose buffer was full
 	ExpirySweeps  uint64 // sweeper rounds run
@@ -96,6 +102,8 @@ func (s Stats) Sub(o Stats) Stats {
 	d.Deletes -= o.Deletes
 	d.Increments -= o.Increments
 	d.Expired -= o.Expired
+	d.FieldsExpired -= o.FieldsExpired
+	d.CollectionRangeDrops -= o.CollectionRangeDrops
 	d.ExpirySweeps -= o.ExpirySweeps
 	d.Pruned -= o.Pruned
 	d.Evicted -= o.Evicted
@@ -119,34 +127,36 @@ func (s Stats) Sub(o Stats) Stats {
 // counters as they were at Close, without DiskBytes.
 func (db *DB) Stats() Stats {
 	s := Stats{
-		Keys:               db.keys.Load(),
-		KeysWithTTL:        db.ttlKeys.Load(),
-		LiveBytes:          db.bytes.Load(),
-		Gets:               db.st.gets.Load(),
-		Misses:             db.st.misses.Load(),
-		Sets:               db.st.sets.Load(),
-		Deletes:            db.st.deletes.Load(),
-		Increments:         db.st.increments.Load(),
-		Expired:            db.st.expired.Load(),
-		ExpirySweeps:       db.st.sweeps.Load(),
-		Pruned:             db.st.pruned.Load(),
-		Evicted:            db.st.evicted.Load(),
-		PrunePasses:        db.st.prunePasses.Load(),
-		PruneScanned:       db.st.pruneScanned.Load(),
-		EventsDropped:      db.st.eventsDropped.Load(),
-		TrackFlushes:       db.st.trackFlushes.Load(),
-		TrackedKeysFlushed: db.st.trackedKeysFlushed.Load(),
-		TxCommits:          db.st.txCommits.Load(),
-		TxConflicts:        db.st.txConflicts.Load(),
-		TxRetries:          db.st.txRetries.Load(),
-		Batches:            db.st.batches.Load(),
-		WALSyncs:           db.st.walSyncs.Load(),
-		CacheHits:          db.st.cacheHits.Load(),
-		CacheMisses:        db.st.cacheMisses.Load(),
-		CacheBytes:         db.st.cacheBytes.Load(),
-		CacheEntries:       db.st.cacheEntries.Load(),
-		EngineFailed:       db.engineErr() != nil,
-		EngineReopens:      db.st.reopens.Load(),
+		Keys:                 db.keys.Load(),
+		KeysWithTTL:          db.ttlKeys.Load(),
+		LiveBytes:            db.bytes.Load(),
+		Gets:                 db.st.gets.Load(),
+		Misses:               db.st.misses.Load(),
+		Sets:                 db.st.sets.Load(),
+		Deletes:              db.st.deletes.Load(),
+		Increments:           db.st.increments.Load(),
+		Expired:              db.st.expired.Load(),
+		FieldsExpired:        db.st.fieldsExpired.Load(),
+		CollectionRangeDrops: db.st.rangeDrops.Load(),
+		ExpirySweeps:         db.st.sweeps.Load(),
+		Pruned:               db.st.pruned.Load(),
+		Evicted:              db.st.evicted.Load(),
+		PrunePasses:          db.st.prunePasses.Load(),
+		PruneScanned:         db.st.pruneScanned.Load(),
+		EventsDropped:        db.st.eventsDropped.Load(),
+		TrackFlushes:         db.st.trackFlushes.Load(),
+		TrackedKeysFlushed:   db.st.trackedKeysFlushed.Load(),
+		TxCommits:            db.st.txCommits.Load(),
+		TxConflicts:          db.st.txConflicts.Load(),
+		TxRetries:            db.st.txRetries.Load(),
+		Batches:              db.st.batches.Load(),
+		WALSyncs:             db.st.walSyncs.Load(),
+		CacheHits:            db.st.cacheHits.Load(),
+		CacheMisses:          db.st.cacheMisses.Load(),
+		CacheBytes:           db.st.cacheBytes.Load(),
+		CacheEntries:         db.st.cacheEntries.Load(),
+		EngineFailed:         db.engineErr() != nil,
+		EngineReopens:        db.st.reopens.Load(),
 	}
 	for i := range db.shards {
 		sh := &db.shards[i]

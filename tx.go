@@ -71,14 +71,16 @@ const (
 	wPut                       // a new value and deadline
 	wDelete                    // removal
 	wDeadline                  // a new deadline for the current value
+	wColl                      // changes of a collection (coll)
 )
 
 type txWrite struct {
 	kind  writeKind
 	value []byte
 	exp   int64
-	fresh bool   // the transaction deleted the key before putting it: start afresh
-	incs  uint64 // frequency increments
+	fresh bool      // the transaction deleted the key before putting it: start afresh
+	incs  uint64    // frequency increments
+	coll  *collView // for wColl
 	carry *carried
 }
 
@@ -220,7 +222,7 @@ func (tx *Tx) view(key []byte, withMeta bool) (txView, error) {
 	tx.reads[string(key)] = struct{}{}
 	w := tx.writes[string(key)]
 	var v txView
-	if w == nil || w.kind == wNone || w.kind == wDeadline {
+	if w == nil || w.kind == wNone || w.kind == wDeadline || w.kind == wColl {
 		rec, ok, err := tx.db.getRecord(tx.snap, key)
 		if err != nil {
 			return txView{}, err
@@ -273,6 +275,15 @@ func (tx *Tx) view(key []byte, withMeta bool) (txView, error) {
 		if w.exp != 0 && w.exp <= tx.now {
 			return txView{}, nil
 		}
+	case wColl:
+		c := w.coll
+		if !c.live || c.coll.Count == 0 || c.hdr.Expired(tx.now) {
+			return txView{}, nil
+		}
+		if c.fresh {
+			v = txView{live: true, meta: keyspace.Meta{LastAccess: tx.now, Heat: 1}}
+		}
+		v.live, v.hdr, v.value = true, c.hdr, keyspace.AppendColl(nil, c.coll)
 	}
 	if v.live && (w.incs > 0 || w.carry == nil) { // a carried history keeps its last access
 		v.meta = tx.db.mergeMeta(v.meta, keyspace.Meta{Frequency: w.incs, LastAccess: tx.now, Heat: float64(w.incs)})
@@ -310,6 +321,9 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 	if !v.live {
 		tx.db.st.misses.Add(1)
 		return nil, ErrNotFound
+	}
+	if v.hdr.Type.IsCollection() {
+		return nil, ErrWrongType
 	}
 	if !tx.noTouch && !tx.db.opts.DisableReadTracking && tx.db.writesHere() {
 		tx.db.track(key, tx.db.nowMs())
@@ -353,8 +367,7 @@ func (tx *Tx) Set(key, value []byte, ttl time.Duration) error {
 		return err
 	}
 	w := tx.writes[string(key)]
-	fresh := w != nil && (w.kind == wDelete || w.fresh)
-	tx.writes[string(key)] = &txWrite{kind: wPut, value: bytes.Clone(value), exp: exp, fresh: fresh, carry: tx.inherit(w)}
+	tx.writes[string(key)] = &txWrite{kind: wPut, value: bytes.Clone(value), exp: exp, fresh: tx.startsAfresh(key), carry: tx.inherit(w)}
 	if tx.writes[string(key)].value == nil {
 		tx.writes[string(key)].value = []byte{}
 	}
@@ -368,7 +381,8 @@ func (tx *Tx) Set(key, value []byte, ttl time.Duration) error {
 // key's history this way). Whatever dst held is replaced, its history
 // included; src is unchanged (Delete it to move the key). Copy returns
 // ErrNotFound if src is not live in the transaction's view, and does
-// nothing if src and dst are the same key.
+// nothing if src and dst are the same key. A hash or set is not copied:
+// ErrWrongType.
 //
 // The history is src's as of the transaction's snapshot plus the reads
 // tracked so far: accesses of src by others between then and the commit
@@ -389,6 +403,9 @@ func (tx *Tx) Copy(src, dst []byte) error {
 	}
 	if !v.live {
 		return ErrNotFound
+	}
+	if v.hdr.Type.IsCollection() {
+		return ErrWrongType // a hash or set: copy its members through its handle
 	}
 	if bytes.Equal(src, dst) {
 		return nil
@@ -422,6 +439,9 @@ func (tx *Tx) Swap(a, b []byte) error {
 	if err != nil {
 		return err
 	}
+	if (va.live && va.hdr.Type.IsCollection()) || (vb.live && vb.hdr.Type.IsCollection()) {
+		return ErrWrongType // hashes and sets are not swapped yet
+	}
 	for _, kv := range []struct {
 		key []byte
 		v   txView
@@ -444,6 +464,13 @@ func carriedWrite(v txView) *txWrite {
 	}
 	return &txWrite{kind: wPut, value: value, exp: v.hdr.ExpiresAt, fresh: true,
 		carry: &carried{createdAt: v.hdr.CreatedAt, updatedAt: v.hdr.UpdatedAt, meta: v.meta}}
+}
+
+// startsAfresh reports whether a put of key replaces what the transaction
+// deleted or created itself: the key then starts afresh.
+func (tx *Tx) startsAfresh(key []byte) bool {
+	w := tx.writes[string(key)]
+	return w != nil && (w.kind == wDelete || w.fresh || (w.kind == wColl && w.coll.fresh))
 }
 
 // Delete buffers the removal of key. Deleting an absent key is not an error.
@@ -516,6 +543,9 @@ func (tx *Tx) setDeadline(key []byte, exp int64) error {
 		tx.writes[string(key)] = &txWrite{kind: wDeadline, exp: exp}
 	case w.kind == wPut || w.kind == wDeadline:
 		w.exp = exp
+	case w.kind == wColl:
+		w.coll.hdr.ExpiresAt = exp
+		w.coll.dirty = true
 	default: // wNone: only increments so far
 		w.kind, w.exp = wDeadline, exp
 	}
@@ -611,7 +641,11 @@ func (tx *Tx) Scan(opts ScanOptions, fn func(key, value []byte, md Metadata) err
 			continue
 		}
 		seen++
-		if err := fn(key, v.value, tx.db.makeMetadata(v.hdr, v.meta, tx.now)); err != nil {
+		value := v.value
+		if v.hdr.Type.IsCollection() {
+			value = nil
+		}
+		if err := fn(key, value, tx.db.makeMetadata(v.hdr, v.meta, tx.now)); err != nil {
 			tx.ranges = append(tx.ranges, keyRange{lo: lower, hi: append(bytes.Clone(key), 0)})
 			if errors.Is(err, ErrStopScan) {
 				return nil
@@ -720,6 +754,17 @@ func (tx *Tx) conflictLocked() bool {
 func (tx *Tx) stage(w *writeOp, key []byte) error {
 	db := tx.db
 	tw := tx.writes[string(key)]
+	if tw.kind == wColl {
+		// The key's record is the view's base: nothing wrote it since
+		// the snapshot (the commit validated that).
+		tw.coll.flush(w)
+		if tw.incs > 0 && tw.coll.live && tw.coll.coll.Count > 0 {
+			_ = w.b.Merge(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{Frequency: tw.incs, LastAccess: w.now, Heat: float64(tw.incs)}), nil)
+			db.shardFor(key).noteMerge(key)
+			db.st.increments.Add(tw.incs)
+		}
+		return nil
+	}
 	old, existed, err := w.read(key)
 	if err != nil {
 		return err
@@ -733,14 +778,14 @@ func (tx *Tx) stage(w *writeOp, key []byte) error {
 	case wPut:
 		if c := tw.carry; c != nil {
 			hdr := keyspace.Header{CreatedAt: c.createdAt, UpdatedAt: c.updatedAt, ExpiresAt: tw.exp}
-			w.putCarried(key, old.hdr, len(old.value), existed, hdr, tw.value, c.meta)
+			w.putCarried(key, old.hdr, old.value, existed, hdr, tw.value, c.meta)
 		} else {
-			w.put(key, old.hdr, len(old.value), existed, !tw.fresh, tw.exp, tw.value)
+			w.put(key, old.hdr, old.value, existed, !tw.fresh, tw.exp, tw.value)
 		}
 		db.st.sets.Add(1)
 	case wDelete:
 		if existed {
-			w.del(key, old.hdr, len(old.value))
+			w.del(key, old.hdr, old.value)
 		}
 		db.st.deletes.Add(1)
 	case wDeadline:
@@ -787,6 +832,9 @@ func (tx *Tx) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 	if err != nil {
 		return err
 	}
+	if v.live && v.hdr.Type.IsCollection() {
+		return ErrWrongType
+	}
 	var cur Entry
 	if v.live {
 		cur = Entry{Value: v.value, ExpiresAt: msToTime(v.hdr.ExpiresAt)}
@@ -812,8 +860,7 @@ func (tx *Tx) Modify(key []byte, fn func(cur Entry, exists bool) (Change, error)
 			return err
 		}
 		w := tx.writes[string(key)]
-		fresh := w != nil && (w.kind == wDelete || w.fresh)
-		tx.writes[string(key)] = &txWrite{kind: wPut, value: append([]byte{}, ch.Value...), exp: exp, fresh: fresh, carry: tx.inherit(w)}
+		tx.writes[string(key)] = &txWrite{kind: wPut, value: append([]byte{}, ch.Value...), exp: exp, fresh: tx.startsAfresh(key), carry: tx.inherit(w)}
 		return nil
 	}
 	return fmt.Errorf("epochdb: Modify: unknown action %d", ch.Action)

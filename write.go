@@ -338,12 +338,13 @@ func (db *DB) applyCacheOps(ops []cacheOp) {
 	}
 }
 
-// put stages the write of value with deadline exp under key, whose current
-// record has header old if existed (an expired one must have been staged
-// as expired first: see expireLazily). A live key keeps its CreatedAt and
-// meta; a new key, or one replacing an expired record, starts both afresh.
-// With keep false, a live key is replaced as if it had been deleted first.
-func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep bool, exp int64, value []byte) {
+// put stages the write of the string value with deadline exp under key,
+// whose current record is (old, oldValue) if existed (an expired one must
+// have been staged as expired first: see expireLazily). A live key keeps
+// its CreatedAt and meta; a new key, or one replacing an expired record,
+// starts both afresh. With keep false, a live key is replaced as if it had
+// been deleted first. A collection replaced loses its members.
+func (w *writeOp) put(key []byte, old keyspace.Header, oldValue []byte, existed, keep bool, exp int64, value []byte) {
 	now := w.now
 	live := keep && existed && !old.Expired(now)
 	hdr := keyspace.Header{CreatedAt: now, UpdatedAt: now, ExpiresAt: exp}
@@ -351,8 +352,10 @@ func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep
 		hdr.CreatedAt = old.CreatedAt
 	}
 	var oldHdr *keyspace.Header
+	oldLen := 0
 	if existed {
 		oldHdr = &old
+		oldLen = w.dropOld(key, old, oldValue)
 	}
 	w.t.add(key, stageRecord(w.b, key, oldHdr, oldLen, hdr, value))
 	w.wrote(key)
@@ -372,10 +375,12 @@ func (w *writeOp) put(key []byte, old keyspace.Header, oldLen int, existed, keep
 // putCarried stages the write of the record (hdr, value) and the meta m
 // under key, replacing whatever key held, its history included: the put of
 // a key that takes over another key's history (Tx.Copy).
-func (w *writeOp) putCarried(key []byte, old keyspace.Header, oldLen int, existed bool, hdr keyspace.Header, value []byte, m keyspace.Meta) {
+func (w *writeOp) putCarried(key []byte, old keyspace.Header, oldValue []byte, existed bool, hdr keyspace.Header, value []byte, m keyspace.Meta) {
 	var oldHdr *keyspace.Header
+	oldLen := 0
 	if existed {
 		oldHdr = &old
+		oldLen = w.dropOld(key, old, oldValue)
 	}
 	w.t.add(key, stageRecord(w.b, key, oldHdr, oldLen, hdr, value))
 	w.wrote(key)
@@ -402,10 +407,10 @@ func (w *writeOp) cacheOp(op cacheOp) {
 	}
 }
 
-// del stages the removal of key, whose record has header hdr and a value
-// of vlen bytes.
-func (w *writeOp) del(key []byte, hdr keyspace.Header, vlen int) {
-	w.t.add(key, stageDelete(w.b, key, hdr, vlen))
+// del stages the removal of key, whose record is (hdr, value); a
+// collection's members go too.
+func (w *writeOp) del(key []byte, hdr keyspace.Header, value []byte) {
+	w.t.add(key, stageDelete(w.b, key, hdr, w.dropOld(key, hdr, value)))
 	w.wrote(key)
 	w.cacheOp(cacheOp{key: key, del: true})
 	w.db.shardFor(key).dropPending(key)
@@ -415,7 +420,7 @@ func (w *writeOp) del(key []byte, hdr keyspace.Header, vlen int) {
 // reads) with a lifecycle event of the given kind.
 func (w *writeOp) retire(kind EventKind, key []byte, rec record, m keyspace.Meta) {
 	w.r.stage(w.b, kind, key, rec.hdr, m, rec.value, w.now)
-	w.del(key, rec.hdr, len(rec.value))
+	w.del(key, rec.hdr, rec.value)
 }
 
 // expireLazily stages, as an expiry like the sweeper's (with its event),

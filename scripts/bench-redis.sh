@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks `epoch serve` against redis-server with redis-benchmark: SET,
-# GET, INCR and SET with EX (a custom command), 50 clients, 100-byte
-# values, without and with pipelining (-P 1, -P 16). The two servers run on
+# GET, INCR and SET with EX (a custom command), the collection tests HSET,
+# SADD, SPOP and HGET (a custom command on the hash HSET fills), 50
+# clients, 100-byte values, without and with pipelining (-P 1, -P 16). The two servers run on
 # 127.0.0.1 on distinct ports, with comparable durability (EpochDB
 # appendfsync everysec = WAL fsync every 100ms; Redis appendonly yes,
 # appendfsync everysec). The runs alternate between the servers, ROUNDS
@@ -11,6 +12,8 @@
 # Usage: scripts/bench-redis.sh            (N=100000 requests per run, ROUNDS=3)
 #        N=20000 ROUNDS=1 scripts/bench-redis.sh
 #        FSYNC=always scripts/bench-redis.sh  (both servers fsync every write)
+#        TESTS="hset HGET sadd spop" PIPELINES=1 scripts/bench-redis.sh
+#                                 (a subset; HGET runs on what hset wrote)
 #
 # Large mode: scripts/bench-redis.sh large
 # the same comparison at a size where the keys no longer fit in the
@@ -45,6 +48,8 @@ LARGE_KEYS=${LARGE_KEYS:-3000000}
 STEPS=${STEPS:-1000000 3000000 6000000 10000000}
 REDIS_MAX=${REDIS_MAX:-3000000}
 SETTLE=${SETTLE:-5}
+TESTS=${TESTS:-set get incr SET_EX hset HGET sadd spop}
+PIPELINES=${PIPELINES:-1 16}
 case "$MODE" in
 compare | memory | large) ;;
 *)
@@ -193,6 +198,8 @@ run() {
 	local args=(-h 127.0.0.1 -p "$port" -n "$N" -c "$CLIENTS" -d "$SIZE" -P "$p" -r "$RANGE" --csv)
 	if [ "$test" = "SET_EX" ]; then
 		redis-benchmark "${args[@]}" SET "key:__rand_int__" "$value" EX 100
+	elif [ "$test" = "HGET" ]; then
+		redis-benchmark "${args[@]}" HGET myhash "element:__rand_int__"
 	else
 		redis-benchmark "${args[@]}" -t "$test"
 	fi | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
@@ -236,8 +243,8 @@ if [ "$MODE" = large ]; then
 fi
 
 printf '%-8s %4s %14s %14s %8s\n' test P epoch_rps redis_rps ratio
-for p in 1 16; do
-	for test in set get incr SET_EX; do
+for p in $PIPELINES; do
+	for test in $TESTS; do
 		: >"$work/e" && : >"$work/r"
 		for round in $(seq "$ROUNDS"); do
 			if [ $((round % 2)) -eq 1 ]; then

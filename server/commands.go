@@ -37,7 +37,7 @@ func filteredMux(keep func(name string) bool) *ServeMux {
 	for _, group := range [][]command{
 		connCommands(), stringCommands(), keyCommands(), serverCommands(),
 		epochCommands(), inspectCommands(), pubsubCommands(), txCommands(),
-		introCommands(), dbCommands(), bitCommands(),
+		introCommands(), dbCommands(), bitCommands(), hashCommands(), setCommands(),
 	} {
 		for _, cmd := range group {
 			if keep(cmd.spec.Name) {

@@ -133,14 +133,14 @@ func cmdExists(c *Conn, cmd Command) {
 }
 
 func cmdType(c *Conn, cmd Command) {
-	ok, err := exists(c.kv(), c.key(cmd.Args[1]))
+	md, err := c.kv().Metadata(c.key(cmd.Args[1]))
 	switch {
+	case errors.Is(err, epochdb.ErrNotFound):
+		c.WriteString("none")
 	case err != nil:
 		c.writeErr(err)
-	case ok:
-		c.WriteString("string")
 	default:
-		c.WriteString("none")
+		c.WriteString(md.Type.String())
 	}
 }
 
@@ -173,6 +173,19 @@ func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 				return nil
 			}
 		}
+		md, err := tx.Metadata(src)
+		if err != nil {
+			return err
+		}
+		if md.Type != epochdb.TypeString {
+			if err := copyCollection(tx, src, dst, md); err != nil {
+				return err
+			}
+			if move {
+				return tx.Delete(src)
+			}
+			return nil
+		}
 		if err := tx.Copy(src, dst); err != nil {
 			return err
 		}
@@ -182,6 +195,50 @@ func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 		return nil
 	})
 	return outcome, err
+}
+
+// copyCollection copies the hash or set src (metadata md) to dst, which
+// starts afresh, in tx: member by member (O(members)), with the fields'
+// deadlines and the key's.
+func copyCollection(tx *epochdb.Tx, src, dst []byte, md epochdb.Metadata) error {
+	if err := tx.Delete(dst); err != nil {
+		return err
+	}
+	switch md.Type {
+	case epochdb.TypeHash:
+		var fields []epochdb.FieldValue
+		err := tx.Hash(src).Scan(nil, func(f epochdb.FieldValue) bool {
+			fields = append(fields, epochdb.FieldValue{Field: bytes.Clone(f.Field), Value: bytes.Clone(f.Value), ExpiresAt: f.ExpiresAt})
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Hash(dst).Modify(func(v *epochdb.HashView) error {
+			for _, f := range fields {
+				if _, err := v.Set(f.Field, f.Value, f.ExpiresAt); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	case epochdb.TypeSet:
+		ms, err := tx.SetOf(src).Members()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.SetOf(dst).Add(ms...); err != nil {
+			return err
+		}
+	}
+	if md.ExpiresAt.IsZero() {
+		return nil
+	}
+	_, err := tx.SetDeadline(dst, md.ExpiresAt, epochdb.Always)
+	return err
 }
 
 // cmdRename is RENAME and RENAMENX, each one transaction.
@@ -459,6 +516,16 @@ func cmdObject(c *Conn, cmd Command) {
 	}
 	key := c.key(args[2])
 	if sub == "encoding" || sub == "refcount" {
+		if md, err := c.kv().Metadata(key); err == nil && md.Type != epochdb.TypeString {
+			if sub == "refcount" {
+				c.WriteInt(1)
+			} else {
+				c.WriteBulkString(c.collEncoding(key, md.Type))
+			}
+			return
+		}
+	}
+	if sub == "encoding" || sub == "refcount" {
 		v, _, ok, err := c.peek(key)
 		switch {
 		case err != nil:
@@ -498,6 +565,22 @@ func refcount(v []byte) int64 {
 		return math.MaxInt32
 	}
 	return 1
+}
+
+// collEncoding is the encoding Redis would report for a hash or set of
+// its size (listpack up to 128 members, with its default settings); sets
+// of integers (intset) are not told apart.
+func (c *Conn) collEncoding(key []byte, t epochdb.Type) string {
+	var n int64
+	if t == epochdb.TypeHash {
+		n, _ = c.kv().hash(key).Len()
+	} else {
+		n, _ = c.kv().set(key).Card()
+	}
+	if n <= 128 {
+		return "listpack"
+	}
+	return "hashtable"
 }
 
 // encoding is the encoding Redis would report for a string value.
@@ -545,7 +628,7 @@ func cmdScan(c *Conn, cmd Command) {
 	}
 	count := 10
 	var pattern []byte
-	typeOK := true
+	var typ []byte // SCAN TYPE: only keys of this type
 	for i := 2; i < len(args); i += 2 {
 		if i+1 >= len(args) {
 			c.WriteError(errSyntax)
@@ -570,7 +653,7 @@ func cmdScan(c *Conn, cmd Command) {
 				pattern = nil
 			}
 		case equalFold(args[i], "type"):
-			typeOK = equalFold(v, "string")
+			typ = v
 		default:
 			c.WriteError(errSyntax)
 			return
@@ -588,13 +671,13 @@ func cmdScan(c *Conn, cmd Command) {
 	var keys [][]byte
 	last := make([]byte, 0, 64) // never nil: the empty key is a position too
 	seen := 0
-	err = c.scanDB(c.db, globPrefix(pattern), after, count+1, func(k []byte, _ epochdb.Metadata) error {
+	err = c.scanDB(c.db, globPrefix(pattern), after, count+1, func(k []byte, md epochdb.Metadata) error {
 		seen++
 		if seen > count {
 			return epochdb.ErrStopScan
 		}
 		last = append(last[:0], k...)
-		if typeOK && (pattern == nil || globMatch(pattern, k)) {
+		if (typ == nil || equalFold(typ, md.Type.String())) && (pattern == nil || globMatch(pattern, k)) {
 			keys = append(keys, append([]byte{}, k...))
 		}
 		return nil

@@ -284,10 +284,12 @@ const (
 	notifyExpired                     // x
 	notifyEvicted                     // e
 	notifyNew                         // n
-	notifyOther                       // l s h z t d m (types EpochDB lacks)
+	notifyOther                       // l z t d m (types EpochDB lacks)
+	notifyHash                        // h
+	notifySet                         // s
 )
 
-const notifyAll = notifyGeneric | notifyString | notifyExpired | notifyEvicted | notifyOther // A
+const notifyAll = notifyGeneric | notifyString | notifyExpired | notifyEvicted | notifyOther | notifyHash | notifySet // A
 
 func parseNotifyFlags(s string) (uint32, bool) {
 	var f uint32
@@ -309,7 +311,11 @@ func parseNotifyFlags(s string) (uint32, bool) {
 			f |= notifyKeyevent
 		case 'n':
 			f |= notifyNew
-		case 'l', 's', 'h', 'z', 't', 'd', 'm':
+		case 'h':
+			f |= notifyHash
+		case 's':
+			f |= notifySet
+		case 'l', 'z', 't', 'd', 'm':
 			f |= notifyOther
 		default:
 			return 0, false
@@ -326,7 +332,7 @@ func notifyFlagsString(f uint32) string {
 		for _, x := range []struct {
 			bit uint32
 			c   string
-		}{{notifyGeneric, "g"}, {notifyString, "$"}, {notifyOther, "lshzdtm"}, {notifyExpired, "x"}, {notifyEvicted, "e"}} {
+		}{{notifyGeneric, "g"}, {notifyString, "$"}, {notifyOther, "l"}, {notifySet, "s"}, {notifyHash, "h"}, {notifyOther, "zdtm"}, {notifyExpired, "x"}, {notifyEvicted, "e"}} {
 			if f&x.bit != 0 {
 				s += x.c
 			}
@@ -391,7 +397,7 @@ func (s *Server) syncEvents() {
 	f := s.cfg.notifyFlags.Load()
 	s.evMu.Lock()
 	defer s.evMu.Unlock()
-	if f&(notifyExpired|notifyEvicted) != 0 && f&(notifyKeyspace|notifyKeyevent) != 0 {
+	if f&(notifyExpired|notifyEvicted|notifyHash) != 0 && f&(notifyKeyspace|notifyKeyevent) != 0 {
 		s.startEventsLocked()
 	} else {
 		s.endEventsLocked()
@@ -400,7 +406,7 @@ func (s *Server) syncEvents() {
 
 // startEventsLocked subscribes to the database's lifecycle events and
 // publishes them as keyspace notifications: "expired" (class x), "evicted"
-// and "pruned" (class e). The subscription drops events a slow publisher
+// and "pruned" (class e), "hexpired" (class h, a hash field's deadline). The subscription drops events a slow publisher
 // cannot take (counted in the DB's Stats.EventsDropped). The caller holds
 // evMu.
 func (s *Server) startEventsLocked() {
@@ -422,6 +428,8 @@ func (s *Server) startEventsLocked() {
 			}
 			class, name := notifyExpired, "expired"
 			switch ev.Kind {
+			case epochdb.EventFieldExpired:
+				class, name = notifyHash, "hexpired"
 			case epochdb.EventEvicted:
 				class, name = notifyEvicted, "evicted"
 			case epochdb.EventPruned:

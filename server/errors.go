@@ -9,6 +9,7 @@ import (
 // Redis's error replies, word for word.
 const (
 	errSyntax       = "ERR syntax error"
+	errWrongType    = "WRONGTYPE Operation against a key holding the wrong kind of value"
 	errNotInteger   = "ERR value is not an integer or out of range"
 	errNotFloat     = "ERR value is not a valid float"
 	errOverflow     = "ERR increment or decrement would overflow"
@@ -44,6 +45,8 @@ func (c *Conn) writeErr(err error) {
 	switch {
 	case errors.As(err, &re):
 		c.WriteError(string(re))
+	case errors.Is(err, epochdb.ErrWrongType):
+		c.WriteError(errWrongType)
 	case errors.Is(err, epochdb.ErrValueTooLarge):
 		c.WriteError(errTooBig)
 	case errors.Is(err, epochdb.ErrKeyTooLarge):

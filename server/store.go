@@ -23,18 +23,25 @@ type kv interface {
 	View(fn func(tx *epochdb.Tx) error) error
 	// remove deletes key and reports whether it was live.
 	remove(key []byte) (bool, error)
+	// hash and set are the collections stored under key.
+	hash(key []byte) *epochdb.Hash
+	set(key []byte) *epochdb.Set
 }
 
 // dbKV is kv on the DB.
 type dbKV struct{ *epochdb.DB }
 
 func (d dbKV) remove(key []byte) (bool, error) { return d.Delete(key) }
+func (d dbKV) hash(key []byte) *epochdb.Hash   { return d.DB.Hash(key) }
+func (d dbKV) set(key []byte) *epochdb.Set     { return d.DB.SetOf(key) }
 
 // txKV is kv inside a transaction: Update and View run in it.
 type txKV struct{ *epochdb.Tx }
 
 func (t txKV) Update(fn func(tx *epochdb.Tx) error) error { return fn(t.Tx) }
 func (t txKV) View(fn func(tx *epochdb.Tx) error) error   { return fn(t.Tx) }
+func (t txKV) hash(key []byte) *epochdb.Hash              { return t.Tx.Hash(key) }
+func (t txKV) set(key []byte) *epochdb.Set                { return t.Tx.SetOf(key) }
 
 func (t txKV) remove(key []byte) (bool, error) {
 	ok, err := txExists(t.Tx, key)

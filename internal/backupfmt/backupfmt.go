@@ -14,15 +14,26 @@
 //	         xxhash64 u64 (of every byte before the trailer) ‖ crc32c u32 (41 bytes)
 //
 // Integers are big-endian. A payload is the zstd compression of raw bytes
-// that hold whole records, each encoded as
+// that hold whole records. In version 2 each record starts with a tag: a
+// key record is
 //
-//	uvarint key length ‖ key ‖ uvarint value length ‖ value ‖
+//	type u8 (0 string, 1 hash, 2 set) ‖ uvarint key length ‖ key ‖
+//	uvarint value length ‖ value ‖
 //	uvarint created-at ‖ uvarint updated-at ‖ uvarint expires-at ‖
 //	uvarint frequency ‖ uvarint last-access ‖ heat (float64 bits, u64)
 //
-// with times in Unix ms (expires-at 0 = never) and heat the decayed access
-// count as of last-access. Keys are strictly ascending
-// across the whole file. Nothing may follow the trailer.
+// (a collection's value is empty) and a member record, which belongs to
+// the collection of the key record before it, is
+//
+//	0xff ‖ uvarint member length ‖ member ‖ uvarint value length ‖ value ‖
+//	uvarint expires-at
+//
+// Version 1 files (strings only) have key records without the type byte;
+// they are read as before. Times are in Unix ms (expires-at 0 = never) and
+// heat is the decayed access count as of last-access. Keys are strictly
+// ascending across the whole file, and the members of a collection
+// strictly ascending after it; a collection has at least one member.
+// Nothing may follow the trailer.
 package backupfmt
 
 import (
@@ -40,8 +51,19 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// Version is the file format version this package writes and reads.
-const Version = 1
+// Version is the file format version this package writes. It reads
+// versions 1 and 2.
+const Version = 2
+
+// tagMember starts a member record (version 2).
+const tagMember = 0xff
+
+// Record types of key records (version 2).
+const (
+	TypeString = 0
+	TypeHash   = 1
+	TypeSet    = 2
+)
 
 // Magic starts every backup file.
 const Magic = "EPOCHBAK"
@@ -58,9 +80,11 @@ const (
 	TrailerLen     = 1 + 8 + 8 + 8 + 8 + 4
 )
 
-// minRecordLen is the encoded size of the smallest record: a one-byte key,
-// an empty value, seven one-byte varints and the heat.
-const minRecordLen = 16
+// minRecordLen is the encoded size of the smallest record: a member
+// record with an empty member and value (a key record is at least 16
+// bytes: a one-byte key, an empty value, seven one-byte varints and the
+// heat).
+const minRecordLen = 4
 
 // Block tags.
 const (
@@ -128,8 +152,12 @@ type Header struct {
 	SourceFormat uint32 // the on-disk format version of the DB backed up
 }
 
-// Record is one key with its value and metadata.
+// Record is one key with its value and metadata, or one member of the
+// collection whose key record came last (Member set: Key is the member,
+// Value its value, ExpiresAt its deadline, the rest zero).
 type Record struct {
+	Member     bool
+	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet
 	Key, Value []byte
 	CreatedAt  int64 // Unix ms
 	UpdatedAt  int64 // Unix ms
@@ -164,6 +192,12 @@ type Writer struct {
 	lastKey []byte
 	tr      Trailer
 
+	version    uint16 // the format version written
+	keys       int64  // key records added
+	inColl     bool   // the last key record is a collection's
+	members    int64  // members added since it
+	lastMember []byte // the last of them
+
 	// The compressing goroutine owns out, n and sum until done closes.
 	jobs  chan []byte   // full blocks: raw length, record count, records; in order
 	free  chan []byte   // job buffers to reuse
@@ -179,7 +213,11 @@ const writerQueue = 2
 
 // NewWriter writes h (Version and Compression are filled in) and returns a
 // Writer for the records.
-func NewWriter(w io.Writer, h Header) (*Writer, error) {
+func NewWriter(w io.Writer, h Header) (*Writer, error) { return newWriter(w, h, Version) }
+
+// newWriter is NewWriter writing format version (1 for the tests of old
+// files: strings only).
+func newWriter(w io.Writer, h Header, version uint16) (*Writer, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true))
 	if err != nil {
@@ -187,7 +225,8 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	}
 	bw := &Writer{w: w, enc: enc, sum: xxhash.New(),
 		jobs: make(chan []byte, writerQueue), free: make(chan []byte, writerQueue+1), done: make(chan struct{})}
-	h.Version, h.Compression = Version, CompressionZstd
+	h.Version, h.Compression = version, CompressionZstd
+	bw.version = version
 	hb := make([]byte, 0, HeaderLen)
 	hb = append(hb, Magic...)
 	hb = binary.BigEndian.AppendUint16(hb, h.Version)
@@ -231,11 +270,22 @@ func (bw *Writer) Add(r *Record) error {
 	if err := bw.failed(); err != nil {
 		return err
 	}
-	if len(r.Key) == 0 || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen {
+	if (len(r.Key) == 0 && !r.Member) || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen || r.Type > TypeSet {
 		return fmt.Errorf("epochdb: backup: record with a %d-byte key and a %d-byte value is outside the format's limits",
 			len(r.Key), len(r.Value))
 	}
-	if bw.tr.Records > 0 && bytes.Compare(r.Key, bw.lastKey) <= 0 {
+	if r.Member {
+		if !bw.inColl || (bw.members > 0 && bytes.Compare(r.Key, bw.lastMember) <= 0) || r.ExpiresAt < 0 {
+			return fmt.Errorf("epochdb: backup: member %q out of place (members follow their collection, ascending)", r.Key)
+		}
+		bw.lastMember = append(bw.lastMember[:0], r.Key...)
+		bw.members++
+		return bw.appendRaw(r)
+	}
+	if bw.inColl && bw.members == 0 {
+		return fmt.Errorf("epochdb: backup: collection %q without members", bw.lastKey)
+	}
+	if bw.keys > 0 && bytes.Compare(r.Key, bw.lastKey) <= 0 {
 		return fmt.Errorf("epochdb: backup: key %q added after %q: keys must ascend", r.Key, bw.lastKey)
 	}
 	if r.CreatedAt < 0 || r.UpdatedAt < 0 || r.ExpiresAt < 0 || r.LastAccess < 0 {
@@ -244,21 +294,46 @@ func (bw *Writer) Add(r *Record) error {
 	if !validHeat(r.Heat) {
 		return fmt.Errorf("epochdb: backup: key %q has heat %v", r.Key, r.Heat)
 	}
-	recLen := 5*binary.MaxVarintLen64 + 2*binary.MaxVarintLen32 + 8 + len(r.Key) + len(r.Value)
+	bw.inColl, bw.members = r.Type != TypeString, 0
+	bw.keys++
+	bw.lastKey = append(bw.lastKey[:0], r.Key...)
+	return bw.appendRaw(r)
+}
+
+// appendRaw adds r's encoding to the open block.
+func (bw *Writer) appendRaw(r *Record) error {
+	recLen := 1 + 5*binary.MaxVarintLen64 + 2*binary.MaxVarintLen32 + 8 + len(r.Key) + len(r.Value)
 	if len(bw.raw) > 0 && len(bw.raw)+recLen > TargetBlockSize {
 		if err := bw.flush(); err != nil {
 			return err
 		}
 	}
-	bw.raw = AppendRecord(bw.raw, r)
+	if bw.version == 1 {
+		if r.Member || r.Type != TypeString {
+			return fmt.Errorf("epochdb: backup: format version 1 holds strings only")
+		}
+		n := len(bw.raw)
+		bw.raw = AppendRecord(bw.raw, r)
+		bw.raw = append(bw.raw[:n], bw.raw[n+1:]...) // no type byte
+	} else {
+		bw.raw = AppendRecord(bw.raw, r)
+	}
 	bw.nrec++
 	bw.tr.Records++
-	bw.lastKey = append(bw.lastKey[:0], r.Key...)
 	return nil
 }
 
-// AppendRecord appends the encoding of r to dst.
+// AppendRecord appends the version 2 encoding of r to dst.
 func AppendRecord(dst []byte, r *Record) []byte {
+	if r.Member {
+		dst = append(dst, tagMember)
+		dst = binary.AppendUvarint(dst, uint64(len(r.Key)))
+		dst = append(dst, r.Key...)
+		dst = binary.AppendUvarint(dst, uint64(len(r.Value)))
+		dst = append(dst, r.Value...)
+		return binary.AppendUvarint(dst, uint64(r.ExpiresAt))
+	}
+	dst = append(dst, r.Type)
 	dst = binary.AppendUvarint(dst, uint64(len(r.Key)))
 	dst = append(dst, r.Key...)
 	dst = binary.AppendUvarint(dst, uint64(len(r.Value)))
@@ -339,6 +414,9 @@ func (bw *Writer) Close() (Trailer, error) {
 	if err := bw.failed(); err != nil {
 		return Trailer{}, err
 	}
+	if bw.inColl && bw.members == 0 {
+		return Trailer{}, fmt.Errorf("epochdb: backup: collection %q without members", bw.lastKey)
+	}
 	bw.tr.Sum = bw.sum.Sum64()
 	tb := make([]byte, 0, TrailerLen)
 	tb = append(tb, tagTrailer)
@@ -379,6 +457,10 @@ type Reader struct {
 	blockAt int64  // file offset of the current block
 	rec     Record
 	recs    uint64 // records returned
+	keys    int64  // key records returned
+	inColl  bool   // the last key record is a collection's
+	members int64  // members returned since it
+	lastMem []byte
 	rawSum  uint64
 	lastKey []byte
 }
@@ -416,7 +498,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 		CreatedAt:    int64(binary.BigEndian.Uint64(hb[12:20])),
 		SourceFormat: binary.BigEndian.Uint32(hb[20:24]),
 	}
-	if br.hdr.Version != Version {
+	if br.hdr.Version != 1 && br.hdr.Version != Version {
 		dec.Close()
 		return nil, br.errf(ErrVersion, 8, -1, "format version %d, this build reads version %d", br.hdr.Version, Version)
 	}
@@ -576,6 +658,9 @@ func (br *Reader) readTrailer(at int64) error {
 		return br.errf(ErrCorrupt, at, -1, "trailer checksum mismatch (stored %08x, computed %08x)", want, got)
 	}
 	br.consume(tb[:])
+	if br.inColl && br.members == 0 {
+		return br.errf(ErrCorrupt, at, -1, "collection %q without members", br.lastKey)
+	}
 	tr := Trailer{
 		Records:  binary.BigEndian.Uint64(tb[1:9]),
 		Blocks:   binary.BigEndian.Uint64(tb[9:17]),
@@ -624,6 +709,23 @@ func (br *Reader) decodeRecord() error {
 		i += n
 		return v, true
 	}
+	typ := uint8(TypeString)
+	if br.hdr.Version >= 2 {
+		if len(p) == 0 {
+			return bad("empty record")
+		}
+		typ = p[0]
+		i++
+		if typ == tagMember {
+			return br.decodeMember(p, i, bad)
+		}
+		if typ > TypeSet {
+			return bad("record type %d", typ)
+		}
+	}
+	if br.inColl && br.members == 0 {
+		return bad("collection %q without members", br.lastKey)
+	}
 	klen, ok := uv()
 	if !ok || klen == 0 || klen > MaxKeyLen || klen > uint64(len(p)-i) {
 		return bad("bad key length")
@@ -658,12 +760,60 @@ func (br *Reader) decodeRecord() error {
 	if br.recs > 0 && bytes.Compare(key, br.lastKey) <= 0 {
 		return bad("key %q does not sort after the previous key %q", key, br.lastKey)
 	}
+	if typ != TypeString && len(value) != 0 {
+		return bad("collection %q with a value", key)
+	}
 	br.lastKey = append(br.lastKey[:0], key...)
+	br.keys++
+	br.inColl, br.members = typ != TypeString, 0
 	br.rec = Record{
-		Key: key, Value: value,
+		Type: typ,
+		Key:  key, Value: value,
 		CreatedAt: int64(f[0]), UpdatedAt: int64(f[1]), ExpiresAt: int64(f[2]),
 		Frequency: f[3], LastAccess: int64(f[4]), Heat: heat,
 	}
 	br.rawOff += i
 	return nil
 }
+
+// decodeMember decodes the member record at p[i:] (after its tag).
+func (br *Reader) decodeMember(p []byte, i int, bad func(string, ...any) error) error {
+	uv := func() (uint64, bool) {
+		v, n := binary.Uvarint(p[i:])
+		if n <= 0 {
+			return 0, false
+		}
+		i += n
+		return v, true
+	}
+	if !br.inColl {
+		return bad("a member outside a collection")
+	}
+	mlen, ok := uv()
+	if !ok || mlen > MaxKeyLen || mlen > uint64(len(p)-i) {
+		return bad("bad member length")
+	}
+	m := p[i : i+int(mlen)]
+	i += int(mlen)
+	vlen, ok := uv()
+	if !ok || vlen > MaxValueLen || vlen > uint64(len(p)-i) {
+		return bad("bad value length")
+	}
+	value := p[i : i+int(vlen)]
+	i += int(vlen)
+	exp, ok := uv()
+	if !ok || exp > 1<<62 {
+		return bad("bad member deadline")
+	}
+	if br.members > 0 && bytes.Compare(m, br.lastMem) <= 0 {
+		return bad("member %q does not sort after the previous member %q", m, br.lastMem)
+	}
+	br.lastMem = append(br.lastMem[:0], m...)
+	br.members++
+	br.rec = Record{Member: true, Key: m, Value: value, ExpiresAt: int64(exp)}
+	br.rawOff += i
+	return nil
+}
+
+// Keys returns the number of key records read so far (members aside).
+func (br *Reader) Keys() int64 { return br.keys }

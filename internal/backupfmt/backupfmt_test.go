@@ -173,3 +173,97 @@ func TestReader_RecordCountMismatch(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestReader_Version1 reads a file of format version 1 (strings only, no
+// type byte), as written before collections.
+func TestReader_Version1(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := newWriter(&buf, Header{CreatedAt: 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if err := w.Add(&Record{Key: []byte(k), Value: []byte("v" + k), CreatedAt: 1, LastAccess: 1, Heat: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []string
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(rec.Key)+"="+string(rec.Value))
+	}
+	if r.Header().Version != 1 || r.Keys() != 2 || fmt.Sprint(got) != "[a=va b=vb]" {
+		t.Fatalf("version %d, %d keys: %v", r.Header().Version, r.Keys(), got)
+	}
+}
+
+// TestWriter_Collections round-trips key and member records and rejects
+// members out of place.
+func TestWriter_Collections(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []Record{
+		{Type: TypeHash, Key: []byte("h"), CreatedAt: 1},
+		{Member: true, Key: []byte("f1"), Value: []byte("v1"), ExpiresAt: 99},
+		{Member: true, Key: []byte("f2"), Value: []byte("v2")},
+		{Key: []byte("s0"), Value: []byte("str")},
+		{Type: TypeSet, Key: []byte("set"), CreatedAt: 1},
+		{Member: true, Key: []byte("")},
+	}
+	for i := range recs {
+		if err := w.Add(&recs[i]); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	if err := w.Add(&Record{Member: true, Key: []byte("")}); err == nil {
+		t.Fatal("a member not after the previous one was accepted")
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := 0; ; i++ {
+		rec, err := r.Next()
+		if err == io.EOF {
+			if i != len(recs) || r.Keys() != 3 {
+				t.Fatalf("%d records, %d keys", i, r.Keys())
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := recs[i]
+		if rec.Member != want.Member || rec.Type != want.Type || string(rec.Key) != string(want.Key) ||
+			string(rec.Value) != string(want.Value) || rec.ExpiresAt != want.ExpiresAt {
+			t.Fatalf("record %d: %+v, want %+v", i, rec, want)
+		}
+	}
+	// A collection without members is refused.
+	w, _ = NewWriter(io.Discard, Header{})
+	_ = w.Add(&Record{Type: TypeSet, Key: []byte("s")})
+	if _, err := w.Close(); err == nil {
+		t.Fatal("an empty collection was written")
+	}
+}

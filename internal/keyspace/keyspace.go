@@ -9,6 +9,9 @@
 //	'm' meta   m ‖ user key                 → meta (frequency, last access)
 //	't' ttl    t ‖ expires-at (BE u64) ‖ key → empty
 //	's' system s ‖ name                      → system record (counters, format)
+//	'e' events e ‖ sequence (BE u64)         → event record
+//	'c' member c ‖ esc(key) ‖ version ‖ member → member record (collection.go)
+//	'f' fields f ‖ expires-at ‖ esc(key) ‖ version ‖ field → empty
 //
 // All times are Unix milliseconds. Zero means "never" for deadlines.
 package keyspace
@@ -101,15 +104,18 @@ type Header struct {
 	CreatedAt int64 // when the key was first written (since its last deletion)
 	UpdatedAt int64 // when its value was last written
 	ExpiresAt int64 // deadline; 0 = never expires
+	Type      Type  // the record's first byte, less one: TypeString for every record written before collections
 }
 
 // Expired reports whether a key with this header is expired at now: a key is
 // invisible from its deadline on.
 func (h Header) Expired(now int64) bool { return h.ExpiresAt != 0 && now >= h.ExpiresAt }
 
-// AppendRecord appends the data record for (h, value) to dst.
+// AppendRecord appends the data record for (h, value) to dst. The first
+// byte is RecordVersion (1) for a string, 1 + h.Type for a collection,
+// whose value is its Coll.
 func AppendRecord(dst []byte, h Header, value []byte) []byte {
-	dst = append(dst, RecordVersion)
+	dst = append(dst, RecordVersion+byte(h.Type))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(h.CreatedAt))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(h.UpdatedAt))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(h.ExpiresAt))
@@ -123,13 +129,14 @@ func DecodeRecord(rec []byte) (Header, []byte, error) {
 		return Header{}, nil, fmt.Errorf("data record of %d bytes, shorter than its %d-byte header: %w",
 			len(rec), HeaderLen, ErrCorrupt)
 	}
-	if rec[0] != RecordVersion {
-		return Header{}, nil, fmt.Errorf("data record version %d, want %d: %w", rec[0], RecordVersion, ErrCorrupt)
+	if rec[0] < RecordVersion || rec[0] > RecordVersion+byte(maxType) {
+		return Header{}, nil, fmt.Errorf("data record version %d, want %d to %d: %w", rec[0], RecordVersion, RecordVersion+byte(maxType), ErrCorrupt)
 	}
 	h := Header{
 		CreatedAt: int64(binary.BigEndian.Uint64(rec[1:9])),
 		UpdatedAt: int64(binary.BigEndian.Uint64(rec[9:17])),
 		ExpiresAt: int64(binary.BigEndian.Uint64(rec[17:25])),
+		Type:      Type(rec[0] - RecordVersion),
 	}
 	if h.CreatedAt < 0 || h.UpdatedAt < 0 || h.ExpiresAt < 0 {
 		return Header{}, nil, fmt.Errorf("data record with a negative timestamp: %w", ErrCorrupt)
@@ -270,6 +277,8 @@ type EventRecord struct {
 	Meta     Meta
 	HasValue bool
 	Value    []byte
+	// Field is the hash field of a field expiry (nil for a key's event).
+	Field []byte
 }
 
 // AppendEvent appends the encoding of e to dst.
@@ -280,12 +289,32 @@ func AppendEvent(dst []byte, e EventRecord) []byte {
 	dst = AppendMeta(dst, e.Meta)
 	dst = binary.AppendUvarint(dst, uint64(len(e.Key)))
 	dst = append(dst, e.Key...)
-	if !e.HasValue {
-		return append(dst, 0)
+	// Flags: bit 0 a value follows (the rest of the record), bit 1 a field
+	// precedes it (uvarint length ‖ field). Records without a field, the
+	// only ones before collections, are unchanged.
+	var flags byte
+	if e.HasValue {
+		flags |= eventHasValue
 	}
-	dst = append(dst, 1)
+	if e.Field != nil {
+		flags |= eventHasField
+	}
+	dst = append(dst, flags)
+	if e.Field != nil {
+		dst = binary.AppendUvarint(dst, uint64(len(e.Field)))
+		dst = append(dst, e.Field...)
+	}
+	if !e.HasValue {
+		return dst
+	}
 	return append(dst, e.Value...)
 }
+
+// Event record flags.
+const (
+	eventHasValue byte = 1 << iota
+	eventHasField
+)
 
 // uvarintLen is the length of the minimal uvarint encoding of v.
 func uvarintLen(v uint64) int {
@@ -320,15 +349,23 @@ func DecodeEvent(b []byte) (EventRecord, error) {
 	}
 	rest = rest[w:]
 	e.Key, rest = rest[:n], rest[n:]
-	switch rest[0] {
-	case 0:
-		if len(rest) != 1 {
-			return EventRecord{}, fmt.Errorf("event record with trailing bytes: %w", ErrCorrupt)
+	flags := rest[0]
+	rest = rest[1:]
+	if flags&^(eventHasValue|eventHasField) != 0 {
+		return EventRecord{}, fmt.Errorf("event record value flag %d: %w", flags, ErrCorrupt)
+	}
+	if flags&eventHasField != 0 {
+		n, w := binary.Uvarint(rest)
+		if w <= 0 || n > uint64(len(rest)-w) || w != uvarintLen(n) {
+			return EventRecord{}, fmt.Errorf("event record field length: %w", ErrCorrupt)
 		}
-	case 1:
-		e.HasValue, e.Value = true, rest[1:]
-	default:
-		return EventRecord{}, fmt.Errorf("event record value flag %d: %w", rest[0], ErrCorrupt)
+		e.Field = rest[w : w+int(n) : w+int(n)]
+		rest = rest[w+int(n):]
+	}
+	if flags&eventHasValue != 0 {
+		e.HasValue, e.Value = true, rest
+	} else if len(rest) != 0 {
+		return EventRecord{}, fmt.Errorf("event record with trailing bytes: %w", ErrCorrupt)
 	}
 	return e, nil
 }
