@@ -175,7 +175,9 @@ func (db *DB) loadApplied() error {
 }
 
 // deriveApplied updates what the DB keeps in memory after applying a batch
-// it did not build.
+// it did not build. Counters are taken from the batch's own merge operands,
+// not re-read: a re-read merges every operand the counter key accumulated
+// since the last compaction, which grows with the write rate.
 func (db *DB) deriveApplied(repr []byte) (err error) {
 	defer func() {
 		if p := recover(); p != nil { // Pebble's batch reader panics on some corrupt input
@@ -208,9 +210,6 @@ func (db *DB) deriveApplied(repr []byte) (err error) {
 				continue
 			}
 			keys = append(keys, bytes.Clone(k[1:]))
-			if len(k) > 1 {
-				touched[k[1]] = true
-			}
 		case keyspace.PrefixTTL:
 			if kind == pebble.InternalKeyKindSet {
 				if exp, _, err := keyspace.DecodeTTLKey(k); err == nil {
@@ -241,8 +240,22 @@ func (db *DB) deriveApplied(repr []byte) (err error) {
 			events = append(events, ev)
 			lastSeq = max(lastSeq, seq)
 		case keyspace.PrefixSys:
-			if ns, ok := bytes.CutPrefix(k[1:], []byte(sysNSCounts)); ok && len(ns) == 1 {
-				touched[ns[0]] = true
+			// A namespace's counters: a merge operand holds the
+			// batch's deltas; a set (a recount) or a delete (a dropped
+			// namespace) replaces them.
+			ns, ok := bytes.CutPrefix(k[1:], []byte(sysNSCounts))
+			if !ok || len(ns) != 1 {
+				continue
+			}
+			switch kind {
+			case pebble.InternalKeyKindMerge:
+				vec, err := keyspace.DecodeCounters(nil, v)
+				if err != nil || len(vec) != 3 {
+					return fmt.Errorf("%w: replicated counters of namespace %d", ErrCorrupt, ns[0])
+				}
+				db.addNSCounters(ns[0], vec[0], vec[1], vec[2])
+			default:
+				touched[ns[0]] = true // re-read from the store once applied
 			}
 		}
 	}
@@ -286,8 +299,21 @@ func (db *DB) deriveApplied(repr []byte) (err error) {
 	return nil
 }
 
+// addNSCounters adds deltas to namespace ns's in-memory counters and the
+// totals.
+func (db *DB) addNSCounters(ns byte, keys, ttlKeys, nbytes int64) {
+	n := &db.ns[ns]
+	n.keys.Add(keys)
+	n.ttlKeys.Add(ttlKeys)
+	n.bytes.Add(nbytes)
+	db.keys.Add(keys)
+	db.ttlKeys.Add(ttlKeys)
+	db.bytes.Add(nbytes)
+}
+
 // reloadNSCounters replaces namespace ns's in-memory counters with the
-// stored ones, adjusting the totals.
+// stored ones, adjusting the totals. It reads the counters' merge
+// operands, so it is for the rare batch that sets or deletes them.
 func (db *DB) reloadNSCounters(ns byte) error {
 	vec, err := db.getCounters(sysNSCounts + string([]byte{ns}))
 	if err != nil {
