@@ -97,15 +97,7 @@ func nsCountsKey(ns byte) []byte { return keyspace.SysKey(sysNSCounts + string([
 // applied, under the shard locks of the keys it wrote.
 func (db *DB) applyCounters(t *tally) {
 	c := t.total
-	db.keys.Add(c.keys)
-	db.ttlKeys.Add(c.ttlKeys)
-	db.bytes.Add(c.bytes)
-	t.each(func(ns byte, c counts) {
-		n := &db.ns[ns]
-		n.keys.Add(c.keys)
-		n.ttlKeys.Add(c.ttlKeys)
-		n.bytes.Add(c.bytes)
-	})
+	t.each(func(ns byte, c counts) { db.addNSCounters(ns, c.keys, c.ttlKeys, c.bytes) })
 	db.noteDeadline(c.minExp)
 	if c.minFieldExp > 0 {
 		db.lowerFieldSweepFrom(c.minFieldExp)
