@@ -239,7 +239,7 @@ func (n *Node) VerifyLeader() error {
 	if !n.ready.Load() {
 		return ErrNotLeader
 	}
-	if err := n.raft.VerifyLeader().Error(); err != nil {
+	if err := n.await(n.raft.VerifyLeader()); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
 	}
 	return nil
@@ -298,7 +298,7 @@ func (n *Node) Replicate(repr []byte) error {
 	data = appendString(data, n.cfg.NodeID)
 	data = binary.BigEndian.AppendUint64(data, seq)
 	data = append(data, repr...)
-	if err := n.raft.Apply(data, applyTimeout).Error(); err != nil {
+	if err := n.await(n.raft.Apply(data, applyTimeout)); err != nil {
 		n.pendMu.Lock()
 		_, mine := n.pending[seq]
 		delete(n.pending, seq)
@@ -312,6 +312,26 @@ func (n *Node) Replicate(repr []byte) error {
 		// Applied meanwhile, as this node's own entry: its result stands.
 	}
 	return <-ch
+}
+
+// await waits for f, or for the node to close, or at most twice the apply
+// timeout: raft does not resolve a future still queued when it shuts down
+// (nor, it was seen, a leadership check on a node that lost the
+// leadership), and a writer waiting on one would hold its keys' locks, and
+// the store's Close, for ever.
+func (n *Node) await(f raft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	t := time.NewTimer(2 * applyTimeout) // a deposed leader may not resolve it either
+	defer t.Stop()
+	select {
+	case err := <-errc:
+		return err
+	case <-n.done:
+		return raft.ErrRaftShutdown
+	case <-t.C:
+		return fmt.Errorf("%w: no answer from raft within %v", ErrNotLeader, 2*applyTimeout)
+	}
 }
 
 // claim takes the proposal seq of this node, if a writer still awaits it.
@@ -336,13 +356,13 @@ func (n *Node) watchLeadership() {
 				n.ready.Store(false)
 				continue
 			}
-			if err := n.raft.Barrier(applyTimeout).Error(); err != nil {
+			if err := n.await(n.raft.Barrier(applyTimeout)); err != nil {
 				n.log.Warn("cluster: barrier after election failed", "err", err)
 				continue
 			}
 			data := appendString([]byte{entryLeader}, n.cfg.NodeID)
 			data = appendString(data, n.cfg.ClientAddr)
-			if err := n.raft.Apply(data, applyTimeout).Error(); err != nil {
+			if err := n.await(n.raft.Apply(data, applyTimeout)); err != nil {
 				n.log.Warn("cluster: publishing the leader's address failed", "err", err)
 				continue
 			}
