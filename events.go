@@ -234,9 +234,17 @@ func (r *retired) finish(applied bool) {
 		r.events = r.events[:0]
 		return
 	}
+	db.publish(r.events)
+	r.events = r.events[:0]
+}
+
+// publish hands events to every subscriber, dropping (and counting) those
+// a full buffer cannot take.
+func (db *DB) publish(events []Event) {
 	db.ev.mu.Lock()
+	defer db.ev.mu.Unlock()
 	for s := range db.ev.subs {
-		for _, ev := range r.events {
+		for _, ev := range events {
 			select {
 			case s.ch <- ev:
 			default:
@@ -244,8 +252,6 @@ func (r *retired) finish(applied bool) {
 			}
 		}
 	}
-	db.ev.mu.Unlock()
-	r.events = r.events[:0]
 }
 
 // loadEventSeq restores the last event-log sequence number.

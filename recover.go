@@ -192,31 +192,39 @@ func (db *DB) reload() error {
 	db.life.pool = nil
 	db.life.evictMu.Unlock()
 	for i := range db.shards {
-		sh := &db.shards[i]
-		sh.mu.Lock()
-		clear(sh.runs)
-		for _, ws := range sh.watchers {
-			for _, w := range ws {
-				w.dirty.Store(true)
-			}
-		}
-		// Keep the tracked reads: the counts move from the cache entries
-		// into the pending map before the cache is emptied.
-		pending := sh.takeTracked()
-		c := &sh.cache
-		c.mu.Lock()
-		c.gen++
-		for k, e := range c.m {
-			db.st.cacheBytes.Add(-e.size(k))
-			db.st.cacheEntries.Add(-1)
-		}
-		clear(c.m)
-		c.bytes = 0
-		c.mu.Unlock()
-		for k, a := range pending {
-			sh.addPending(k, a)
-		}
-		sh.mu.Unlock()
+		db.resetShard(&db.shards[i])
 	}
 	return nil
+}
+
+// resetShard forgets what sh knows of the records (merge runs, the record
+// cache) and marks its watches changed, keeping its tracked reads: their
+// counts move from the cache entries into the pending map first.
+func (db *DB) resetShard(sh *shard) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	clear(sh.runs)
+	for _, ws := range sh.watchers {
+		for _, w := range ws {
+			w.dirty.Store(true)
+		}
+	}
+	pending := sh.takeTracked()
+	db.clearCache(&sh.cache)
+	for k, a := range pending {
+		sh.addPending(k, a)
+	}
+}
+
+// clearCache empties a shard's record cache.
+func (db *DB) clearCache(c *recordCache) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for k, e := range c.m {
+		db.st.cacheBytes.Add(-e.size(k))
+		db.st.cacheEntries.Add(-1)
+	}
+	clear(c.m)
+	c.bytes = 0
 }

@@ -260,17 +260,10 @@ func (db *DB) deriveApplied(repr []byte) (err error) {
 		}
 	}
 	if dropped >= 0 {
-		unlock := db.lockAllShards()
-		db.cacheDropNamespace(byte(dropped))
-		db.droppedNamespace(byte(dropped))
-		unlock()
+		db.forgetNamespace(byte(dropped))
 	}
 	for _, k := range keys {
-		sh := db.shardFor(k)
-		sh.mu.Lock()
-		db.cacheDelete(sh, k, true)
-		db.bumpVersions([][]byte{k})
-		sh.mu.Unlock()
+		db.forgetRecord(k)
 	}
 	for ns := range touched {
 		if touched[ns] {
@@ -283,20 +276,29 @@ func (db *DB) deriveApplied(repr []byte) (err error) {
 		db.ev.logMu.Lock()
 		db.ev.lastSeq = max(db.ev.lastSeq, lastSeq)
 		db.ev.logMu.Unlock()
-		db.ev.mu.Lock()
-		for s := range db.ev.subs {
-			for _, ev := range events {
-				select {
-				case s.ch <- ev:
-				default:
-					db.st.eventsDropped.Add(1)
-				}
-			}
-		}
-		db.ev.mu.Unlock()
+		db.publish(events)
 		db.eventsDurable(lastSeq)
 	}
 	return nil
+}
+
+// forgetNamespace drops what memory holds of namespace ns's records, as a
+// local drop does.
+func (db *DB) forgetNamespace(ns byte) {
+	unlock := db.lockAllShards()
+	defer unlock()
+	db.cacheDropNamespace(ns)
+	db.droppedNamespace(ns)
+}
+
+// forgetRecord drops the cached record of key and stamps its version, so
+// that watches and transactions see the replicated write.
+func (db *DB) forgetRecord(key []byte) {
+	sh := db.shardFor(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	db.cacheDelete(sh, key, true)
+	db.bumpVersions([][]byte{key})
 }
 
 // addNSCounters adds deltas to namespace ns's in-memory counters and the

@@ -498,6 +498,13 @@ func (q *pushQueue) enqueue(c *Conn, b []byte) error {
 	return nil
 }
 
+// queueQuietly appends b to the queue without waking the pusher.
+func (q *pushQueue) queueQuietly(b []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.buf = append(q.buf, b...)
+}
+
 func (q *pushQueue) pendingBytes() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()

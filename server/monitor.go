@@ -69,9 +69,7 @@ func cmdMonitor(c *Conn, cmd Command) {
 	}
 	c.startPushing()
 	q := &c.push
-	q.mu.Lock()
-	q.buf = append(q.buf, "+OK\r\n"...)
-	q.mu.Unlock()
+	q.queueQuietly([]byte("+OK\r\n"))
 	c.in.setFlag(connMonitor, true)
 	c.srv.intro.monitors.add(c)
 	select {
