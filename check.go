@@ -103,7 +103,7 @@ func (db *DB) Check() (CheckReport, error) {
 		r.Records++
 		size := int64(len(key) + len(value))
 		if hdr.Type.IsCollection() {
-			c, err := keyspace.DecodeColl(value)
+			c, err := keyspace.DecodeCollOf(hdr.Type, value)
 			if err != nil {
 				problem("collection %q: %v", key, err)
 				return
@@ -203,7 +203,8 @@ func (db *DB) Check() (CheckReport, error) {
 }
 
 // checkMembers compares the members of the collection (key, c) in snap with
-// its header, and their deadlines with the field index.
+// its header (a list's positions too), and their deadlines with the field
+// index.
 func checkMembers(snap *pebble.Snapshot, key []byte, c keyspace.Coll, problem func(string, ...any)) error {
 	prefix := keyspace.MemberPrefix(nil, key, c.Version)
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyspace.PrefixEnd(prefix)})
@@ -217,6 +218,11 @@ func checkMembers(snap *pebble.Snapshot, key []byte, c keyspace.Coll, problem fu
 		if err != nil {
 			problem("a member of %q: %v", key, err)
 			continue
+		}
+		if c.List {
+			if p, err := keyspace.DecodePosition(m); err != nil || p != c.Head+n {
+				problem("list %q has an item at position %x where its header puts item %d at %d", key, m, n, c.Head+n)
+			}
 		}
 		n++
 		nbytes += int64(len(m) + len(mr.Value))

@@ -11,7 +11,7 @@ import (
 	"github.com/epochdb/epochdb/internal/keyspace"
 )
 
-// Collections (hashes and sets). A collection is one key: one data record
+// Collections (hashes, sets and lists). A collection is one key: one data record
 // whose first byte names its type and whose value is its header (version,
 // member count, member bytes), with the usual meta and ttl-index entry, so
 // that the whole lifecycle (deadline, frequency, heat, pruning, eviction,
@@ -33,6 +33,7 @@ const (
 	TypeString Type = Type(keyspace.TypeString)
 	TypeHash   Type = Type(keyspace.TypeHash)
 	TypeSet    Type = Type(keyspace.TypeSet)
+	TypeList   Type = Type(keyspace.TypeList)
 )
 
 // String returns the type's name as Redis's TYPE reports it.
@@ -44,6 +45,8 @@ func (t Type) String() string {
 		return "hash"
 	case TypeSet:
 		return "set"
+	case TypeList:
+		return "list"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -115,7 +118,7 @@ func (db *DB) newCollView(r pebble.Reader, key []byte, now int64, hdr keyspace.H
 	}
 	v.baseOK, v.baseHdr, v.baseVal = true, hdr, bytes.Clone(value)
 	if hdr.Type.IsCollection() {
-		c, err := keyspace.DecodeColl(value)
+		c, err := keyspace.DecodeCollOf(hdr.Type, value)
 		if err != nil {
 			return nil, corruptErr(key, err)
 		}
@@ -154,7 +157,7 @@ func (v *collView) create(t keyspace.Type) {
 	}
 	v.live, v.fresh, v.dirty = true, true, true
 	v.hdr = keyspace.Header{Type: t, CreatedAt: v.now, UpdatedAt: v.now}
-	v.coll = keyspace.Coll{Version: v.db.collVer.Add(1)}
+	v.coll = keyspace.Coll{Version: v.db.collVer.Add(1), List: t == keyspace.TypeList}
 	clear(v.mem)
 }
 
@@ -564,12 +567,7 @@ func (db *DB) collWrite(key []byte, fn func(v *collView) error) error {
 	var w writeOp
 	db.startWrite(&w, db.nowMs(), key)
 	defer w.release()
-	rec, ok, err := w.read(key)
-	if err != nil {
-		return err
-	}
-	v, err := db.newCollView(db.pdb, key, w.now, rec.hdr, rec.value, ok)
-	rec.release()
+	v, err := w.collView(key)
 	if err != nil {
 		return err
 	}
@@ -584,6 +582,18 @@ func (db *DB) collWrite(key []byte, fn func(v *collView) error) error {
 	}
 	v.flush(&w)
 	return w.commit(nil)
+}
+
+// collView returns the view of key, whose shard w holds locked, over the
+// store.
+func (w *writeOp) collView(key []byte) (*collView, error) {
+	rec, ok, err := w.read(key)
+	if err != nil {
+		return nil, err
+	}
+	v, err := w.db.newCollView(w.db.pdb, key, w.now, rec.hdr, rec.value, ok)
+	rec.release()
+	return v, err
 }
 
 // txColl returns key's view in the transaction: the one it changed, or a

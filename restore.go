@@ -223,7 +223,8 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 			return nil
 		}
 		coll.on = false
-		return writeKey(&coll.rec, coll.hdr, keyspace.AppendColl(nil, coll.c), keyspace.CollLen+coll.c.Bytes)
+		header := keyspace.AppendColl(nil, coll.c)
+		return writeKey(&coll.rec, coll.hdr, header, int64(len(header))+coll.c.Bytes)
 	}
 	for {
 		rec, err := br.Next()
@@ -237,7 +238,16 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 			if coll.skip || (rec.ExpiresAt != 0 && rec.ExpiresAt <= now) {
 				continue
 			}
-			kbuf = keyspace.MemberKey(kbuf[:0], coll.rec.Key, coll.c.Version, rec.Key)
+			member := rec.Key
+			if coll.c.List {
+				// An item's member is its position: the items are
+				// numbered again from 0, in the file's order.
+				if len(member) != keyspace.PositionLen {
+					return RestoreInfo{}, fmt.Errorf("%w: list %q has an item at a position of %d bytes", ErrBackupCorrupt, coll.rec.Key, len(member))
+				}
+				member = keyspace.AppendPosition(nil, coll.c.Count)
+			}
+			kbuf = keyspace.MemberKey(kbuf[:0], coll.rec.Key, coll.c.Version, member)
 			vbuf = keyspace.AppendMember(vbuf[:0], keyspace.Member{ExpiresAt: rec.ExpiresAt, Value: rec.Value})
 			if err := memberSST.set(kbuf, vbuf); err != nil {
 				return RestoreInfo{}, err
@@ -245,7 +255,7 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 			coll.c.Count++
 			coll.c.Bytes += int64(len(rec.Key) + len(rec.Value))
 			if rec.ExpiresAt != 0 {
-				_ = b.Set(keyspace.FieldIndexKey(nil, rec.ExpiresAt, coll.rec.Key, coll.c.Version, rec.Key), nil, nil)
+				_ = b.Set(keyspace.FieldIndexKey(nil, rec.ExpiresAt, coll.rec.Key, coll.c.Version, member), nil, nil)
 			}
 			continue
 		}
@@ -261,7 +271,7 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 			coll.on, coll.skip, coll.hdr = true, expired, hdr
 			coll.rec = *rec
 			coll.rec.Key = bytes.Clone(rec.Key)
-			coll.c = keyspace.Coll{Version: db.collVer.Add(1)}
+			coll.c = keyspace.Coll{Version: db.collVer.Add(1), List: hdr.Type == keyspace.TypeList}
 			continue
 		}
 		if expired {

@@ -14,10 +14,10 @@
 //	         xxhash64 u64 (of every byte before the trailer) ‖ crc32c u32 (41 bytes)
 //
 // Integers are big-endian. A payload is the zstd compression of raw bytes
-// that hold whole records. In version 2 each record starts with a tag: a
-// key record is
+// that hold whole records. In versions 2 and 3 each record starts with a
+// tag: a key record is
 //
-//	type u8 (0 string, 1 hash, 2 set) ‖ uvarint key length ‖ key ‖
+//	type u8 (0 string, 1 hash, 2 set, 4 list) ‖ uvarint key length ‖ key ‖
 //	uvarint value length ‖ value ‖
 //	uvarint created-at ‖ uvarint updated-at ‖ uvarint expires-at ‖
 //	uvarint frequency ‖ uvarint last-access ‖ heat (float64 bits, u64)
@@ -28,8 +28,10 @@
 //	0xff ‖ uvarint member length ‖ member ‖ uvarint value length ‖ value ‖
 //	uvarint expires-at
 //
-// Version 1 files (strings only) have key records without the type byte;
-// they are read as before. Times are in Unix ms (expires-at 0 = never) and
+// A list's members are its items in order, each member its position (8
+// bytes, as the store keys it). Version 3 added list records; version 2
+// files have none, and version 1 files (strings only) have key records
+// without the type byte; both are read as before. Times are in Unix ms (expires-at 0 = never) and
 // heat is the decayed access count as of last-access. Keys are strictly
 // ascending across the whole file, and the members of a collection
 // strictly ascending after it; a collection has at least one member.
@@ -52,18 +54,31 @@ import (
 )
 
 // Version is the file format version this package writes. It reads
-// versions 1 and 2.
-const Version = 2
+// versions 1 to 3.
+const Version = 3
 
 // tagMember starts a member record (version 2).
 const tagMember = 0xff
 
-// Record types of key records (version 2).
+// Record types of key records (version 2; TypeList from version 3).
 const (
 	TypeString = 0
 	TypeHash   = 1
 	TypeSet    = 2
+	TypeList   = 4
 )
+
+// typeIn reports whether a key record of type t may be in a file of
+// format version v.
+func typeIn(t uint8, v uint16) bool {
+	switch {
+	case t <= TypeSet:
+		return v >= 2 || t == TypeString
+	case t == TypeList:
+		return v >= 3
+	}
+	return false
+}
 
 // Magic starts every backup file.
 const Magic = "EPOCHBAK"
@@ -157,7 +172,7 @@ type Header struct {
 // Value its value, ExpiresAt its deadline, the rest zero).
 type Record struct {
 	Member     bool
-	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet
+	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet, TypeList
 	Key, Value []byte
 	CreatedAt  int64 // Unix ms
 	UpdatedAt  int64 // Unix ms
@@ -215,8 +230,8 @@ const writerQueue = 2
 // Writer for the records.
 func NewWriter(w io.Writer, h Header) (*Writer, error) { return newWriter(w, h, Version) }
 
-// newWriter is NewWriter writing format version (1 for the tests of old
-// files: strings only).
+// newWriter is NewWriter writing format version (an older one for the
+// tests of old files).
 func newWriter(w io.Writer, h Header, version uint16) (*Writer, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderCRC(false), zstd.WithLowerEncoderMem(true))
@@ -270,7 +285,7 @@ func (bw *Writer) Add(r *Record) error {
 	if err := bw.failed(); err != nil {
 		return err
 	}
-	if (len(r.Key) == 0 && !r.Member) || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen || r.Type > TypeSet {
+	if (len(r.Key) == 0 && !r.Member) || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen || !typeIn(r.Type, bw.version) {
 		return fmt.Errorf("epochdb: backup: record with a %d-byte key and a %d-byte value is outside the format's limits",
 			len(r.Key), len(r.Value))
 	}
@@ -498,9 +513,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 		CreatedAt:    int64(binary.BigEndian.Uint64(hb[12:20])),
 		SourceFormat: binary.BigEndian.Uint32(hb[20:24]),
 	}
-	if br.hdr.Version != 1 && br.hdr.Version != Version {
+	if br.hdr.Version < 1 || br.hdr.Version > Version {
 		dec.Close()
-		return nil, br.errf(ErrVersion, 8, -1, "format version %d, this build reads version %d", br.hdr.Version, Version)
+		return nil, br.errf(ErrVersion, 8, -1, "format version %d, this build reads versions 1 to %d", br.hdr.Version, Version)
 	}
 	if br.hdr.Compression != CompressionZstd || hb[11] != 0 {
 		dec.Close()
@@ -719,8 +734,8 @@ func (br *Reader) decodeRecord() error {
 		if typ == tagMember {
 			return br.decodeMember(p, i, bad)
 		}
-		if typ > TypeSet {
-			return bad("record type %d", typ)
+		if !typeIn(typ, br.hdr.Version) {
+			return bad("record type %d in a version %d file", typ, br.hdr.Version)
 		}
 	}
 	if br.inColl && br.members == 0 {

@@ -28,21 +28,25 @@ const (
 // Type is the type of the value stored under a key. The first byte of a
 // data record is 1 + its type: 1 for a string (the byte every record had
 // before collections existed, so string records are unchanged), 2 for a
-// hash, 3 for a set. 4 (sorted set) and 5 (list) are reserved.
+// hash, 3 for a set, 5 for a list (list.go). 4 (sorted set) is reserved.
 type Type uint8
 
-// The types.
+// The types (TypeList is in list.go).
 const (
 	TypeString Type = 0
 	TypeHash   Type = 1
 	TypeSet    Type = 2
-	maxType         = TypeSet
 )
+
+// Known reports whether t is a type this code reads: a record of another
+// is corrupt (or written by a later build).
+func (t Type) Known() bool { return t <= TypeSet || t == TypeList }
 
 // IsCollection reports whether t keeps its members in the member keyspace.
 func (t Type) IsCollection() bool { return t != TypeString }
 
-// CollLen is the length of an encoded collection header.
+// CollLen is the length of an encoded collection header (a list's is
+// ListCollLen: its length says its form).
 const CollLen = 8 + 8 + 8
 
 // Coll is the value of a collection's data record.
@@ -50,19 +54,28 @@ type Coll struct {
 	Version uint64 // names the collection's members: (key, Version, member)
 	Count   int64  // member records stored (expired fields not yet swept included)
 	Bytes   int64  // the length of their members and values
+	// List marks a list's header, which holds its end positions too: its
+	// items are at the positions Head … Head+Count-1 (list.go).
+	List bool
+	Head int64
 }
 
 // AppendColl appends the encoding of c to dst.
 func AppendColl(dst []byte, c Coll) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, c.Version)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(c.Count))
-	return binary.BigEndian.AppendUint64(dst, uint64(c.Bytes))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(c.Bytes))
+	if c.List {
+		dst = appendListEnds(dst, c)
+	}
+	return dst
 }
 
 // DecodeColl decodes a collection header (the value of its data record).
+// DecodeCollOf checks its form against the record's type too.
 func DecodeColl(b []byte) (Coll, error) {
-	if len(b) != CollLen {
-		return Coll{}, fmt.Errorf("collection header of %d bytes, want %d: %w", len(b), CollLen, ErrCorrupt)
+	if len(b) != CollLen && len(b) != ListCollLen {
+		return Coll{}, fmt.Errorf("collection header of %d bytes, want %d or %d: %w", len(b), CollLen, ListCollLen, ErrCorrupt)
 	}
 	c := Coll{
 		Version: binary.BigEndian.Uint64(b[0:8]),
@@ -72,7 +85,20 @@ func DecodeColl(b []byte) (Coll, error) {
 	if c.Count <= 0 || c.Bytes < 0 {
 		return Coll{}, fmt.Errorf("collection header with %d members and %d bytes: %w", c.Count, c.Bytes, ErrCorrupt)
 	}
+	if len(b) == ListCollLen {
+		return decodeListEnds(c, b[CollLen:])
+	}
 	return c, nil
+}
+
+// DecodeCollOf decodes the header of a collection of type t: a list's
+// must have the list form, any other's the plain one.
+func DecodeCollOf(t Type, b []byte) (Coll, error) {
+	c, err := DecodeColl(b)
+	if err == nil && c.List != (t == TypeList) {
+		return Coll{}, fmt.Errorf("collection header of %d bytes for a record of type %d: %w", len(b), t, ErrCorrupt)
+	}
+	return c, err
 }
 
 // appendEsc appends the order-preserving encoding of key.

@@ -129,8 +129,8 @@ func DecodeRecord(rec []byte) (Header, []byte, error) {
 		return Header{}, nil, fmt.Errorf("data record of %d bytes, shorter than its %d-byte header: %w",
 			len(rec), HeaderLen, ErrCorrupt)
 	}
-	if rec[0] < RecordVersion || rec[0] > RecordVersion+byte(maxType) {
-		return Header{}, nil, fmt.Errorf("data record version %d, want %d to %d: %w", rec[0], RecordVersion, RecordVersion+byte(maxType), ErrCorrupt)
+	if rec[0] < RecordVersion || !Type(rec[0]-RecordVersion).Known() {
+		return Header{}, nil, fmt.Errorf("data record version %d, not a known type: %w", rec[0], ErrCorrupt)
 	}
 	h := Header{
 		CreatedAt: int64(binary.BigEndian.Uint64(rec[1:9])),
