@@ -563,6 +563,9 @@ func FuzzVerifyBackup(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
+	if _, err := db.List([]byte("list")).PushBack([]byte("a"), []byte("b")); err != nil {
+		f.Fatal(err)
+	}
 	var buf bytes.Buffer
 	if _, err := db.Backup(&buf); err != nil {
 		f.Fatal(err)

@@ -141,18 +141,19 @@ func (v *collView) kill() {
 	clear(v.mem)
 }
 
-// check fails with ErrWrongType if the key holds another type than t.
+// check fails with ErrWrongType if the key holds another type than t (a
+// collection the view emptied holds nothing).
 func (v *collView) check(t keyspace.Type) error {
-	if v.str || (v.live && v.hdr.Type != t) {
+	if v.str || (v.live && v.coll.Count > 0 && v.hdr.Type != t) {
 		return ErrWrongType
 	}
 	return nil
 }
 
 // create makes the view hold a new, empty collection of type t if it holds
-// none.
+// none (or one of another type that it emptied).
 func (v *collView) create(t keyspace.Type) {
-	if v.live {
+	if v.live && (v.coll.Count > 0 || v.hdr.Type == t) {
 		return
 	}
 	v.live, v.fresh, v.dirty = true, true, true

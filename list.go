@@ -102,7 +102,7 @@ func (l *List) push(end End, existing bool, values [][]byte) (int64, error) {
 	var n int64
 	err := l.h.write(func(v *collView) error {
 		n = 0
-		if existing && !v.live {
+		if existing && !(lview{v}).exists() {
 			return nil
 		}
 		var err error
@@ -230,21 +230,22 @@ func (l *List) Pos(value []byte, o PosOptions) ([]int64, error) {
 }
 
 // Move pops an item from the from end of the list and pushes it at the to
-// end of the list dst (created if needed), atomically, and returns it, as
-// Redis's LMOVE; dst may be the list itself (a rotation). It returns
-// ErrNotFound if the list is empty, and ErrWrongType if dst holds another
-// type (only checked when there is an item to move, as Redis does).
-func (l *List) Move(from End, dst []byte, to End) ([]byte, error) {
+// end of the list dst (created if needed), atomically, as Redis's LMOVE;
+// dst may be the list itself (a rotation). It returns the item and the
+// length of the list after (0: it was removed). It returns ErrNotFound if
+// the list is empty, and ErrWrongType if dst holds another type (only
+// checked when there is an item to move, as Redis does).
+func (l *List) Move(from End, dst []byte, to End) (item []byte, left int64, err error) {
 	if err := checkKey(dst); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var out []byte
-	err := l.h.write2(dst, func(src, dv *collView) error {
+	err = l.h.write2(dst, func(src, dv *collView) error {
 		var err error
-		out, err = lview{src}.move(from, dv, to)
+		item, err = lview{src}.move(from, dv, to)
+		left = src.length()
 		return err
 	})
-	return out, err
+	return item, left, err
 }
 
 // Modify runs fn on the list atomically, as Hash.Modify does on a hash.
@@ -268,8 +269,8 @@ type ListView struct {
 	ro bool
 }
 
-// Exists reports whether the list exists.
-func (lv *ListView) Exists() bool { return lv.l.v.live }
+// Exists reports whether the list exists (it has an item).
+func (lv *ListView) Exists() bool { return lv.l.exists() }
 
 // Len is List.Len.
 func (lv *ListView) Len() int64 { return lv.l.v.length() }
@@ -342,6 +343,10 @@ func (lv *ListView) Trim(start, stop int64) error {
 
 // lview is the list operations on a collection view.
 type lview struct{ v *collView }
+
+// exists reports whether the view holds a list with an item (one it
+// emptied is gone).
+func (l lview) exists() bool { return l.v.live && l.v.length() > 0 }
 
 // posKey is the member of position p.
 func posKey(p int64) []byte { return keyspace.AppendPosition(make([]byte, 0, keyspace.PositionLen), p) }
@@ -582,7 +587,7 @@ func (l lview) rangeOf(start, stop int64) ([][]byte, error) {
 
 func (l lview) set(i int64, value []byte) error {
 	v := l.v
-	if !v.live {
+	if !l.exists() {
 		return ErrNotFound
 	}
 	if i < 0 {
@@ -641,7 +646,7 @@ func (l lview) shift(i, j, d int64) error {
 // equal to pivot; it returns the length, -1 without pivot, 0 without list.
 func (l lview) insert(pivot, value []byte, after int64) (int64, error) {
 	v := l.v
-	if !v.live {
+	if !l.exists() {
 		return 0, nil
 	}
 	at, err := l.find(pivot)

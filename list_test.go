@@ -75,11 +75,11 @@ func TestList_Operations(t *testing.T) {
 		{"pop back 2", func() (any, error) { v, err := l.PopBack(2); return strs(v), err }, []string{"c", "q"}, nil},
 		{"pop 0", func() (any, error) { v, err := l.PopBack(0); return len(v), err }, 0, nil},
 		{"after pops", func() (any, error) { return listItems(t, l), nil }, []string{"y", "a", "B"}, nil},
-		{"move rotates", func() (any, error) { v, err := l.Move(Front, []byte("l"), Back); return string(v), err }, "y", nil},
-		{"move to another", func() (any, error) { v, err := l.Move(Back, []byte("l2"), Front); return string(v), err }, "y", nil},
+		{"move rotates", func() (any, error) { v, n, err := l.Move(Front, []byte("l"), Back); return fmt.Sprintf("%s %d", v, n), err }, "y 3", nil},
+		{"move to another", func() (any, error) { v, n, err := l.Move(Back, []byte("l2"), Front); return fmt.Sprintf("%s %d", v, n), err }, "y 2", nil},
 		{"after moves", func() (any, error) { return listItems(t, l), nil }, []string{"a", "B"}, nil},
 		{"moved", func() (any, error) { return listItems(t, db.List([]byte("l2"))), nil }, []string{"y"}, nil},
-		{"move from empty", func() (any, error) { return db.List([]byte("none")).Move(Front, []byte("l"), Back) }, []byte(nil), ErrNotFound},
+		{"move from empty", func() (any, error) { _, _, err := db.List([]byte("none")).Move(Front, []byte("l"), Back); return nil, err }, nil, ErrNotFound},
 		{"trim to one", func() (any, error) { return nil, l.Trim(1, 1) }, nil, nil},
 		{"after trim", func() (any, error) { return listItems(t, l), nil }, []string{"B"}, nil},
 		{"trim to nothing deletes", func() (any, error) { return nil, l.Trim(5, 10) }, nil, nil},
@@ -100,7 +100,7 @@ func TestList_Operations(t *testing.T) {
 		"push":  func() error { _, err := db.List([]byte("s")).PushBack([]byte("x")); return err },
 		"range": func() error { _, err := db.List([]byte("s")).Range(0, -1); return err },
 		"len":   func() error { _, err := db.List([]byte("s")).Len(); return err },
-		"move":  func() error { _, err := db.List([]byte("l2")).Move(Front, []byte("s"), Back); return err },
+		"move":  func() error { _, _, err := db.List([]byte("l2")).Move(Front, []byte("s"), Back); return err },
 	} {
 		if err := f(); !errors.Is(err, ErrWrongType) {
 			t.Errorf("%s on a string: %v", name, err)
@@ -263,7 +263,7 @@ func TestList_TransactionsAndModify(t *testing.T) {
 	testutil.Must(t, err)
 	err = db.Update(func(tx *Tx) error {
 		a, b := tx.List([]byte("a")), tx.List([]byte("b"))
-		if _, err := a.Move(Back, []byte("b"), Front); err != nil {
+		if _, _, err := a.Move(Back, []byte("b"), Front); err != nil {
 			return err
 		}
 		if _, err := b.PushBack([]byte("x")); err != nil {
@@ -276,7 +276,7 @@ func TestList_TransactionsAndModify(t *testing.T) {
 		if n, err := a.Len(); err != nil || n != 2 {
 			return fmt.Errorf("len %d %v", n, err)
 		}
-		_, err := a.Move(Front, []byte("a"), Back)
+		_, _, err := a.Move(Front, []byte("a"), Back)
 		return err
 	})
 	testutil.Must(t, err)
@@ -311,6 +311,26 @@ func TestList_TransactionsAndModify(t *testing.T) {
 	testutil.Must(t, err)
 	if err := tx.Commit(); !errors.Is(err, ErrConflict) {
 		t.Fatalf("commit after a concurrent push: %v", err)
+	}
+	// A list a transaction emptied is gone for the rest of it: X pushes
+	// push nothing, and the key may take another type.
+	err = db.Update(func(tx *Tx) error {
+		l := tx.List([]byte("b"))
+		if _, err := l.PopFront(10); err != nil {
+			return err
+		}
+		if n, err := l.PushBackX([]byte("x")); err != nil || n != 0 {
+			return fmt.Errorf("pushx on an emptied list: %d %v", n, err)
+		}
+		if err := l.Set(0, []byte("x")); !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("set on an emptied list: %v", err)
+		}
+		_, err := tx.Hash([]byte("b")).Set([]byte("f"), []byte("v"))
+		return err
+	})
+	testutil.Must(t, err)
+	if md, err := db.Metadata([]byte("b")); err != nil || md.Type != TypeHash {
+		t.Fatalf("b after the transaction: %+v %v", md, err)
 	}
 	// Modify: several steps as one write; View: read-only.
 	err = db.List([]byte("a")).Modify(func(v *ListView) error {
@@ -468,8 +488,8 @@ func TestList_Model(t *testing.T) {
 			}
 		}
 	}
-	// apply runs op on the list under k in the store (l) and in the model
-	// (items: nil for a missing list; the result is the new items).
+	// listOp runs a random operation on the list l and on its model items
+	// (empty: no list), and returns the new items and the outcome.
 	type outcome struct {
 		got, want string
 	}
@@ -499,7 +519,7 @@ func TestList_Model(t *testing.T) {
 			default:
 				n, err = l.PushBack(bs(vs...)...)
 			}
-			if !(x && items == nil) {
+			if !x || len(items) > 0 {
 				for _, v := range vs {
 					if front {
 						items = append([]string{v}, items...)
@@ -553,7 +573,7 @@ func TestList_Model(t *testing.T) {
 			}
 			var want error
 			switch {
-			case items == nil:
+			case len(items) == 0:
 				want = ErrNotFound
 			case j < 0 || j >= int64(len(items)):
 				want = ErrIndexOutOfRange
@@ -571,7 +591,7 @@ func TestList_Model(t *testing.T) {
 				n, err = l.InsertBefore([]byte(pivot), []byte(v))
 			}
 			want := int64(0)
-			if items != nil {
+			if len(items) > 0 {
 				want = -1
 				if at := slices.Index(items, pivot); at >= 0 {
 					items = slices.Insert(items, at+after, v)
@@ -668,8 +688,14 @@ func TestList_Model(t *testing.T) {
 				rollback = rng.IntN(4) == 0
 				errRollback := errors.New("rollback")
 				err := db.Update(func(tx *Tx) error {
+					// A few operations on the key in one transaction.
 					l = tx.List([]byte(k))
-					next, res = listOp(k, slices.Clone(items))
+					next = slices.Clone(items)
+					for range 1 + rng.IntN(3) {
+						if next, res = listOp(k, next); res.got != res.want {
+							break
+						}
+					}
 					if rollback {
 						return errRollback
 					}
@@ -700,7 +726,7 @@ func TestList_Model(t *testing.T) {
 			k2 := keys[rng.IntN(len(keys))]
 			from, to := End(rng.IntN(2)), End(rng.IntN(2))
 			e, e2 := live(k), live(k2)
-			got, err := db.List([]byte(k)).Move(from, []byte(k2), to)
+			got, left, err := db.List([]byte(k)).Move(from, []byte(k2), to)
 			switch {
 			case e != nil && e.str:
 				if !errors.Is(err, ErrWrongType) {
@@ -733,8 +759,12 @@ func TestList_Model(t *testing.T) {
 				} else {
 					e2.items = append(e2.items, item)
 				}
-				if err != nil || string(got) != item {
-					t.Fatalf("step %d: move: %q %v, want %q", step, got, err, item)
+				want := int64(len(e.items))
+				if k == k2 {
+					want = int64(len(e2.items))
+				}
+				if err != nil || string(got) != item || left != want {
+					t.Fatalf("step %d: move: %q %d %v, want %q %d", step, got, left, err, item, want)
 				}
 			}
 		case op == 13 && rng.IntN(4) == 0: // a string over the key

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Blocking commands (EPOCH.EVENTS BLOCK). A blocking command waits in its
+// Blocking commands (EPOCH.EVENTS BLOCK, and the commands that block on
+// keys: blocking.go). A blocking command waits in its
 // handler, on the connection's goroutine (holding no lock), on a context
 // that ends when:
 //
@@ -17,18 +18,35 @@ import (
 //     context. Bytes the client sends meanwhile (pipelined commands) stay in
 //     the connection's buffer and are served after the blocking command;
 //     once they fill the buffer (16 KiB), only shutdown or an event ends
-//     the wait.
+//     the wait;
+//   - CLIENT UNBLOCK ends it (as a timeout, or with an error).
 //
 // Inside EXEC a blocking command does not block (as in Redis).
 
+// Why CLIENT UNBLOCK ended a wait (connShared.unblocked).
+const (
+	unblockNone int32 = iota
+	unblockTimeout
+	unblockError
+)
+
 // blockContext returns the context a blocking command waits on, and the
-// function that ends the wait; call it before writing the reply.
+// function that ends the wait (idempotent); call it before writing the
+// reply. CLIENT UNBLOCK cancels the context too, having set the reason
+// unblockReason reports.
 func (c *Conn) blockContext() (context.Context, func()) {
 	s := c.srv
 	blockedAt := time.Now()
 	ctx, cancel := context.WithCancel(s.baseCtx)
 	s.st.blocked.Add(1)
 	c.shared.blocked.Store(true)
+	c.shared.unblocked.Store(unblockNone)
+	c.shared.mu.Lock()
+	c.shared.unblock = func(reason int32) {
+		c.shared.unblocked.Store(reason)
+		cancel()
+	}
+	c.shared.mu.Unlock()
 	// Disarm the idle timeout: blocked clients do not time out (Redis
 	// exempts them too). From here until the watcher has exited, only
 	// wake-ups (shutdown, stop below) set the read deadline, so a wake-up
@@ -55,7 +73,15 @@ func (c *Conn) blockContext() (context.Context, func()) {
 			}
 		}
 	}()
+	stopped := false
 	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		c.shared.mu.Lock()
+		c.shared.unblock = nil
+		c.shared.mu.Unlock()
 		cancel()
 		_ = c.nc.SetReadDeadline(time.Now()) // wake the watcher
 		<-done
@@ -66,4 +92,20 @@ func (c *Conn) blockContext() (context.Context, func()) {
 		s.st.blocked.Add(-1)
 	}
 	return ctx, stop
+}
+
+// unblockReason is why CLIENT UNBLOCK ended the current (or last) wait,
+// unblockNone if it did not.
+func (c *Conn) unblockReason() int32 { return c.shared.unblocked.Load() }
+
+// unblockBy ends o's wait for CLIENT UNBLOCK (from any goroutine), and
+// reports whether o was blocked.
+func (o *Conn) unblockBy(reason int32) bool {
+	o.shared.mu.Lock()
+	defer o.shared.mu.Unlock()
+	if o.shared.unblock == nil {
+		return false
+	}
+	o.shared.unblock(reason)
+	return true
 }

@@ -21,8 +21,9 @@ import (
 //     it is linearizable; a follower forwards it, unless the connection
 //     sent READONLY, when it reads its own store (possibly stale, as Redis
 //     Cluster's replicas);
-//   - MULTI/EXEC and WATCH run on the leader only: a follower refuses
-//     them with the leader's address.
+//   - MULTI/EXEC, WATCH and the blocking writes (BLPOP, BLMOVE, ...) run
+//     on the leader only: a follower refuses them with the leader's
+//     address.
 //
 // Connection, server and EpochDB administration commands run where they
 // are sent.
@@ -68,11 +69,17 @@ func (c *Conn) routeCluster(e *entry, args [][]byte) bool {
 		return true
 	}
 	addr := c.leaderAddr()
-	if flags&FlagTx != 0 || e.spec.Name == "watch" {
+	if flags&FlagTx != 0 || e.spec.Name == "watch" || flags&(FlagBlocking|FlagWrite) == FlagBlocking|FlagWrite {
+		// A forwarded command must end within the forward timeout: a
+		// blocking one may wait for ever.
+		what := "transactions"
+		if flags&FlagBlocking != 0 {
+			what = "blocking commands"
+		}
 		if addr == "" {
 			c.WriteError("TRYAGAIN no leader is elected yet")
 		} else {
-			c.WriteError("READONLY transactions run on the leader, at " + addr)
+			c.WriteError("READONLY " + what + " run on the leader, at " + addr)
 		}
 		return false
 	}

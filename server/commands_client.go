@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// CLIENT: ID GETNAME SETNAME SETINFO INFO LIST KILL PAUSE UNPAUSE NO-EVICT
-// NO-TOUCH HELP.
+// CLIENT: ID GETNAME SETNAME SETINFO INFO LIST KILL PAUSE UNPAUSE UNBLOCK
+// NO-EVICT NO-TOUCH HELP.
 
 func cmdClient(c *Conn, cmd Command) {
 	args := cmd.Args
@@ -45,6 +45,8 @@ func cmdClient(c *Conn, cmd Command) {
 	case sub == "unpause" && n == 2:
 		c.srv.intro.pause.unpause()
 		c.WriteOK()
+	case sub == "unblock" && (n == 3 || n == 4):
+		clientUnblock(c, args[2:])
 	case sub == "no-evict" && n == 3:
 		// Clients are never evicted: the mode only shows in CLIENT LIST.
 		if on, ok := onOff(args[2]); ok {
@@ -80,6 +82,8 @@ func cmdClient(c *Conn, cmd Command) {
 			"    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)", "      Return clients of specified type.",
 			"    * ID <client-id> [<client-id> ...]", "      Return clients with the specified IDs.",
 			"UNPAUSE", "    Stop the current client pause, resuming traffic.",
+			"UNBLOCK <clientid> [TIMEOUT|ERROR]",
+			"    Unblock the specified blocked client.",
 			"PAUSE <timeout> [WRITE|ALL]",
 			"    Suspend all, or just write, clients for <timeout> milliseconds.",
 			"SETNAME <name>", "    Assign the name <name> to the current connection.",
@@ -90,7 +94,7 @@ func cmdClient(c *Conn, cmd Command) {
 			"    Will not touch LRU/LFU stats when this mode is on.",
 		})
 	case sub == "id" || sub == "getname" || sub == "setname" || sub == "setinfo" || sub == "info" ||
-		sub == "kill" || sub == "pause" || sub == "unpause" || sub == "no-evict" || sub == "no-touch" ||
+		sub == "kill" || sub == "pause" || sub == "unpause" || sub == "unblock" || sub == "no-evict" || sub == "no-touch" ||
 		sub == "help":
 		c.WriteError(wrongArgs("client|" + sub))
 	default:
@@ -163,6 +167,35 @@ func parsePause(opts [][]byte) (d time.Duration, all bool, errMsg string) {
 		}
 	}
 	return time.Duration(min(ms, int64(maxPause/time.Millisecond))) * time.Millisecond, all, ""
+}
+
+// clientUnblock answers CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client
+// was blocked and is no longer (it answers as on a timeout, or with an
+// UNBLOCKED error), 0 otherwise.
+func clientUnblock(c *Conn, opts [][]byte) {
+	id, ok := parseInt(opts[0])
+	if !ok {
+		c.WriteError(errNotInteger)
+		return
+	}
+	reason := unblockTimeout
+	if len(opts) == 2 {
+		switch {
+		case equalFold(opts[1], "timeout"):
+		case equalFold(opts[1], "error"):
+			reason = unblockError
+		default:
+			c.WriteError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
+	}
+	for _, o := range c.srv.snapshotConns() {
+		if o.id == id && o != c && o.unblockBy(reason) {
+			c.WriteInt(1)
+			return
+		}
+	}
+	c.WriteInt(0)
 }
 
 // maxPause bounds a pause (Go durations end near 292 years).

@@ -120,8 +120,11 @@ func cmdEpochEvents(c *Conn, cmd Command) {
 		}
 		stop()
 		switch {
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled) && c.unblockReason() == unblockTimeout:
 			err = nil // BLOCK ms passed: the cursor and no events
+		case errors.Is(err, context.Canceled) && c.unblockReason() == unblockError:
+			c.WriteError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+			return
 		case errors.Is(err, context.Canceled):
 			err = epochdb.ErrClosed // shutdown, or the client went away
 		}

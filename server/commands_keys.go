@@ -197,7 +197,7 @@ func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 	return outcome, err
 }
 
-// copyCollection copies the hash or set src (metadata md) to dst, which
+// copyCollection copies the hash, set or list src (metadata md) to dst, which
 // starts afresh, in tx: member by member (O(members)), with the fields'
 // deadlines and the key's.
 func copyCollection(tx *epochdb.Tx, src, dst []byte, md epochdb.Metadata) error {
@@ -231,6 +231,10 @@ func copyCollection(tx *epochdb.Tx, src, dst []byte, md epochdb.Metadata) error 
 			return err
 		}
 		if _, err := tx.SetOf(dst).Add(ms...); err != nil {
+			return err
+		}
+	case epochdb.TypeList:
+		if err := copyList(tx, src, dst); err != nil {
 			return err
 		}
 	}
@@ -572,9 +576,12 @@ func refcount(v []byte) int64 {
 // of integers (intset) are not told apart.
 func (c *Conn) collEncoding(key []byte, t epochdb.Type) string {
 	var n int64
-	if t == epochdb.TypeHash {
+	switch t {
+	case epochdb.TypeHash:
 		n, _ = c.kv().hash(key).Len()
-	} else {
+	case epochdb.TypeList:
+		return c.listEncoding(key)
+	default:
 		n, _ = c.kv().set(key).Card()
 	}
 	if n <= 128 {

@@ -284,12 +284,13 @@ const (
 	notifyExpired                     // x
 	notifyEvicted                     // e
 	notifyNew                         // n
-	notifyOther                       // l z t d m (types EpochDB lacks)
+	notifyOther                       // z t d m (types EpochDB lacks)
 	notifyHash                        // h
 	notifySet                         // s
+	notifyList                        // l
 )
 
-const notifyAll = notifyGeneric | notifyString | notifyExpired | notifyEvicted | notifyOther | notifyHash | notifySet // A
+const notifyAll = notifyGeneric | notifyString | notifyExpired | notifyEvicted | notifyOther | notifyHash | notifySet | notifyList // A
 
 func parseNotifyFlags(s string) (uint32, bool) {
 	var f uint32
@@ -315,7 +316,9 @@ func parseNotifyFlags(s string) (uint32, bool) {
 			f |= notifyHash
 		case 's':
 			f |= notifySet
-		case 'l', 'z', 't', 'd', 'm':
+		case 'l':
+			f |= notifyList
+		case 'z', 't', 'd', 'm':
 			f |= notifyOther
 		default:
 			return 0, false
@@ -332,7 +335,7 @@ func notifyFlagsString(f uint32) string {
 		for _, x := range []struct {
 			bit uint32
 			c   string
-		}{{notifyGeneric, "g"}, {notifyString, "$"}, {notifyOther, "l"}, {notifySet, "s"}, {notifyHash, "h"}, {notifyOther, "zdtm"}, {notifyExpired, "x"}, {notifyEvicted, "e"}} {
+		}{{notifyGeneric, "g"}, {notifyString, "$"}, {notifyList, "l"}, {notifySet, "s"}, {notifyHash, "h"}, {notifyOther, "zdtm"}, {notifyExpired, "x"}, {notifyEvicted, "e"}} {
 			if f&x.bit != 0 {
 				s += x.c
 			}
@@ -374,8 +377,10 @@ type note struct {
 }
 
 // notifyKey publishes a keyspace notification for the client key key of
-// database db, if its class is enabled.
+// database db, if its class is enabled. Enabled or not, the key's write
+// is committed: the clients blocked on it are served first.
 func (s *Server) notifyKey(db int, class uint32, event string, key []byte) {
+	s.wakeKey(db, key)
 	f := s.cfg.notifyFlags.Load()
 	if f&class == 0 || f&(notifyKeyspace|notifyKeyevent) == 0 {
 		return

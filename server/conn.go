@@ -81,7 +81,7 @@ type Conn struct {
 
 // connShared is what other goroutines read for CLIENT LIST and INFO.
 type connShared struct {
-	mu      sync.Mutex // guards name, libName, libVer
+	mu      sync.Mutex // guards name, libName, libVer, unblock
 	name    string
 	libName string
 	libVer  string
@@ -92,6 +92,11 @@ type connShared struct {
 	multi   atomic.Int32 // queued commands, -1 outside MULTI
 	killed  atomic.Bool
 	blocked atomic.Bool // in a blocking command (CLIENT LIST flag b)
+
+	// unblock ends the current wait of a blocking command (nil when not
+	// blocked), recording why in unblocked: CLIENT UNBLOCK (block.go).
+	unblock   func(reason int32)
+	unblocked atomic.Int32
 }
 
 func newConn(s *Server, nc net.Conn) *Conn {

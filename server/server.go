@@ -197,6 +197,8 @@ type Server struct {
 	st      serverStats
 	intro   introState // command statistics, latency, MONITOR, CLIENT PAUSE (intro.go)
 	started time.Time
+
+	waits waitRegistry // clients blocked on keys (blocking.go)
 }
 
 // serverStats are the server's counters for INFO.

@@ -1,0 +1,323 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"math"
+	"math/big"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/epochdb/epochdb"
+)
+
+// Blocking on keys: BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP (and any command
+// that waits for a key to hold something: the machinery knows nothing of
+// lists).
+//
+// A blocking command first tries its operation on its keys in order, as
+// the non-blocking command would. If none can serve it (and it is not
+// inside EXEC, where nothing blocks and it answers as a timeout, as in
+// Redis), the client registers a waiter on each of its keys in the
+// server's registry (waits): per (database, key), the waiters in the order
+// they blocked. It then waits on its own goroutine, holding no lock, until
+// it is served, its timeout passes, CLIENT UNBLOCK ends the wait, the
+// client disconnects or the server shuts down (block.go).
+//
+// Every write that may give a waiting client something publishes a
+// keyspace notification for the key once it is committed (inside EXEC:
+// once EXEC commits), and notifyKey hands every notified key to the
+// registry (wake), whether notifications are on or not: with nobody
+// waiting that is one atomic load. wake serves the key's waiters oldest
+// first, one server at a time per key (so the order holds when several
+// clients write the key at once): it claims a waiter, runs the waiter's
+// try function on the key (the pop: one atomic library operation, on the
+// writing client's goroutine, before that client gets its own reply, as
+// Redis serves blocked clients before the next command), and hands the
+// result to the waiting goroutine, which writes the reply and publishes
+// the pop's notifications (which wake the waiters of a BLMOVE's
+// destination in turn). wake stops at the first waiter whose try finds
+// nothing: the key is empty again (or holds another type: the waiter
+// stays blocked, as in Redis).
+//
+// No item is popped for a client that has gone: a waiter is claimed only
+// while its wait has not ended, and a wait that ends while its waiter is
+// claimed waits for the outcome (an item popped for it is its reply). As
+// in Redis, a client that disconnects unnoticed (its end not yet read) may
+// still be served, and the reply is lost with the connection.
+//
+// A sorted-set blocking command (BZPOPMIN, BZPOPMAX, BZMPOP) needs only its
+// own try function: see blockingPop.
+
+// tryFunc attempts a blocking command's operation on key (a client key of
+// the command's database) through s. It returns the function that writes
+// the reply (and publishes the command's notifications) on the client's
+// connection, ok false when the key has nothing for it, or an error (the
+// key's type: WRONGTYPE) that the first attempt replies and a served
+// waiter takes as nothing.
+type tryFunc func(s kv, key []byte) (reply func(c *Conn), ok bool, err error)
+
+// waitKey names a key of a database.
+type waitKey struct {
+	db  int
+	key string // the client key
+}
+
+// waitRegistry is the clients blocked on keys.
+type waitRegistry struct {
+	n    atomic.Int64 // waiters registered: wake's fast path
+	mu   sync.Mutex   // guards keys
+	keys map[waitKey][]*waiter
+	// serving is held by wake while it serves a key (the stripe of its
+	// hash): one server at a time per key keeps the order.
+	serving [64]sync.Mutex
+}
+
+// waiter is one blocked client.
+type waiter struct {
+	db   int
+	keys []string // client keys, distinct
+	ctx  context.Context
+	try  tryFunc
+
+	mu    sync.Mutex // guards state and quit
+	state waiterState
+	quit  bool             // the wait ended while claimed
+	done  chan func(*Conn) // the outcome once claimed: a reply, or nil
+}
+
+type waiterState uint8
+
+const (
+	waiting  waiterState = iota
+	claimed              // a wake runs its try
+	finished             // served, or gone
+)
+
+// claim reserves w for a try: only a waiter still waiting whose wait has
+// not ended.
+func (w *waiter) claim() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != waiting || w.ctx.Err() != nil {
+		return false
+	}
+	w.state = claimed
+	return true
+}
+
+// unclaim ends a try that found nothing: w waits again, unless its wait
+// ended meanwhile, when it learns that nothing came.
+func (w *waiter) unclaim() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.quit {
+		w.state = finished
+		w.done <- nil
+		return
+	}
+	w.state = waiting
+}
+
+// serve hands the reply of a successful try to w.
+func (w *waiter) serve(reply func(*Conn)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.state = finished
+	w.done <- reply
+}
+
+// leave ends w's wait: it reports true if w was waiting (nothing will
+// come), false if a try is running or done (the outcome is on done).
+func (w *waiter) leave() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch w.state {
+	case waiting:
+		w.state = finished
+		return true
+	case claimed:
+		w.quit = true
+	}
+	return false
+}
+
+// add registers w on each of its keys.
+func (r *waitRegistry) add(w *waiter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys == nil {
+		r.keys = make(map[waitKey][]*waiter)
+	}
+	for _, k := range w.keys {
+		wk := waitKey{w.db, k}
+		r.keys[wk] = append(r.keys[wk], w)
+	}
+	r.n.Add(1)
+}
+
+// remove unregisters w from its keys.
+func (r *waitRegistry) remove(w *waiter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range w.keys {
+		wk := waitKey{w.db, k}
+		ws := slices.DeleteFunc(r.keys[wk], func(o *waiter) bool { return o == w })
+		if len(ws) == 0 {
+			delete(r.keys, wk)
+		} else {
+			r.keys[wk] = ws
+		}
+	}
+	r.n.Add(-1)
+}
+
+// has reports whether a client waits on the key.
+func (r *waitRegistry) has(db int, key []byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.keys[waitKey{db, string(key)}]) > 0
+}
+
+// waiters returns the key's waiters now, oldest first.
+func (r *waitRegistry) waiters(db int, key []byte) []*waiter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.keys[waitKey{db, string(key)}])
+}
+
+// wake serves the waiters of key of database db in the order they
+// blocked, through s (the DB), until one finds nothing.
+func (r *waitRegistry) wake(s kv, db int, key []byte) {
+	if r.n.Load() == 0 || !r.has(db, key) {
+		return
+	}
+	h := fnv.New32a()
+	_, _ = h.Write(key)
+	mu := &r.serving[(h.Sum32()+uint32(db))%uint32(len(r.serving))]
+	mu.Lock()
+	defer mu.Unlock()
+	for _, w := range r.waiters(db, key) {
+		if !w.claim() {
+			continue
+		}
+		reply, ok, err := w.try(s, key)
+		if err != nil || !ok {
+			w.unclaim()
+			return
+		}
+		r.remove(w)
+		w.serve(reply)
+	}
+}
+
+// wakeKey serves the clients blocked on the client key key of database db
+// (see wake).
+func (s *Server) wakeKey(db int, key []byte) { s.waits.wake(dbKV{s.DB}, db, key) }
+
+// blockingPop runs a blocking command: try on each key in order, then,
+// unless inside EXEC (where it answers timedOut at once), wait for one of
+// them until timeout (0: for ever). timedOut writes the timeout reply.
+//
+// BZPOPMIN key... timeout, for instance, is
+//
+//	c.blockingPop(keys, timeout, zpopTry(min), (*Conn).WriteNullArray)
+//
+// with a zpopTry that pops the key's lowest member through s.zset(key) and
+// returns the reply [key, member, score].
+func (c *Conn) blockingPop(keys [][]byte, timeout time.Duration, try tryFunc, timedOut func(*Conn)) {
+	for _, k := range keys {
+		reply, ok, err := try(c.kv(), k)
+		if err != nil {
+			c.writeErr(err)
+			return
+		}
+		if ok {
+			reply(c)
+			return
+		}
+	}
+	if c.execTx != nil {
+		timedOut(c)
+		return
+	}
+	c.block(keys, timeout, try, timedOut)
+}
+
+// block waits until the waiter on keys is served or its wait ends, and
+// writes the reply.
+func (c *Conn) block(keys [][]byte, timeout time.Duration, try tryFunc, timedOut func(*Conn)) {
+	s := c.srv
+	ctx, stop := c.blockContext()
+	defer stop()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	w := &waiter{db: c.db, ctx: ctx, try: try, done: make(chan func(*Conn), 1)}
+	seen := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			w.keys = append(w.keys, string(k))
+		}
+	}
+	s.waits.add(w)
+	// A write that came between the first attempt and the registration
+	// woke nobody: try again, in turn with the clients blocked before.
+	for _, k := range w.keys {
+		s.wakeKey(c.db, []byte(k))
+	}
+	var reply func(*Conn)
+	select {
+	case reply = <-w.done:
+	case <-ctx.Done():
+		if w.leave() {
+			s.waits.remove(w)
+		} else if reply = <-w.done; reply == nil {
+			s.waits.remove(w)
+		}
+	}
+	stop()
+	switch {
+	case reply != nil:
+		reply(c)
+	case c.unblockReason() == unblockError:
+		c.WriteError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), c.unblockReason() == unblockTimeout:
+		timedOut(c)
+	default: // shutdown, or the client went away
+		c.writeErr(epochdb.ErrClosed)
+	}
+}
+
+// parseTimeout parses a blocking command's timeout in seconds as Redis 7
+// does: a long double, in milliseconds rounded up; 0 waits for ever. It
+// returns the error reply for a bad one.
+func parseTimeout(arg []byte) (time.Duration, string) {
+	x, ok := parseLongDouble(arg)
+	if !ok {
+		return 0, "ERR timeout is not a float or out of range"
+	}
+	// Redis converts the milliseconds to a long long: out of its range
+	// (infinities included) the result is negative on x86-64.
+	ms := new(big.Float).SetPrec(ldPrec).Mul(x, big.NewFloat(1000))
+	if ms.IsInf() || ms.Cmp(big.NewFloat(math.MaxInt64)) >= 0 || ms.Cmp(big.NewFloat(math.MinInt64)) < 0 {
+		return 0, "ERR timeout is negative"
+	}
+	n, acc := ms.Int64()
+	if acc == big.Below { // rounded toward zero: up for a positive value
+		n++
+	}
+	switch {
+	case n < 0:
+		return 0, "ERR timeout is negative"
+	case n > int64(maxPause/time.Millisecond):
+		return maxPause, ""
+	}
+	return time.Duration(n) * time.Millisecond, ""
+}
