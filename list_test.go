@@ -75,11 +75,20 @@ func TestList_Operations(t *testing.T) {
 		{"pop back 2", func() (any, error) { v, err := l.PopBack(2); return strs(v), err }, []string{"c", "q"}, nil},
 		{"pop 0", func() (any, error) { v, err := l.PopBack(0); return len(v), err }, 0, nil},
 		{"after pops", func() (any, error) { return listItems(t, l), nil }, []string{"y", "a", "B"}, nil},
-		{"move rotates", func() (any, error) { v, n, err := l.Move(Front, []byte("l"), Back); return fmt.Sprintf("%s %d", v, n), err }, "y 3", nil},
-		{"move to another", func() (any, error) { v, n, err := l.Move(Back, []byte("l2"), Front); return fmt.Sprintf("%s %d", v, n), err }, "y 2", nil},
+		{"move rotates", func() (any, error) {
+			v, n, err := l.Move(Front, []byte("l"), Back)
+			return fmt.Sprintf("%s %d", v, n), err
+		}, "y 3", nil},
+		{"move to another", func() (any, error) {
+			v, n, err := l.Move(Back, []byte("l2"), Front)
+			return fmt.Sprintf("%s %d", v, n), err
+		}, "y 2", nil},
 		{"after moves", func() (any, error) { return listItems(t, l), nil }, []string{"a", "B"}, nil},
 		{"moved", func() (any, error) { return listItems(t, db.List([]byte("l2"))), nil }, []string{"y"}, nil},
-		{"move from empty", func() (any, error) { _, _, err := db.List([]byte("none")).Move(Front, []byte("l"), Back); return nil, err }, nil, ErrNotFound},
+		{"move from empty", func() (any, error) {
+			_, _, err := db.List([]byte("none")).Move(Front, []byte("l"), Back)
+			return nil, err
+		}, nil, ErrNotFound},
 		{"trim to one", func() (any, error) { return nil, l.Trim(1, 1) }, nil, nil},
 		{"after trim", func() (any, error) { return listItems(t, l), nil }, []string{"B"}, nil},
 		{"trim to nothing deletes", func() (any, error) { return nil, l.Trim(5, 10) }, nil, nil},
