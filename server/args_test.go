@@ -67,10 +67,19 @@ func TestArgs_EveryCommandWithExtremeIntegers(t *testing.T) {
 		}
 		var req strings.Builder
 		sent := 0
+		// A blocking command runs inside MULTI, where it does not block
+		// (a timeout of 0 would wait for ever).
+		blocking := spec.Flags&FlagBlocking != 0
 		for _, x := range extremeInts {
 			for _, shape := range extremeShapes(x) {
+				if blocking {
+					req.WriteString(encodeCommand("MULTI"))
+				}
 				req.WriteString(encodeCommand(append([]string{spec.Name}, shape...)...))
 				sent++
+				if blocking {
+					req.WriteString(encodeCommand("EXEC"))
+				}
 			}
 		}
 		if spec.Name == "config" { // CONFIG SET maxclients 1 would refuse the next connections

@@ -29,19 +29,20 @@ import (
 //
 // Every write that may give a waiting client something publishes a
 // keyspace notification for the key once it is committed (inside EXEC:
-// once EXEC commits), and notifyKey hands every notified key to the
-// registry (wake), whether notifications are on or not: with nobody
-// waiting that is one atomic load. wake serves the key's waiters oldest
-// first, one server at a time per key (so the order holds when several
-// clients write the key at once): it claims a waiter, runs the waiter's
-// try function on the key (the pop: one atomic library operation, on the
-// writing client's goroutine, before that client gets its own reply, as
-// Redis serves blocked clients before the next command), and hands the
-// result to the waiting goroutine, which writes the reply and publishes
-// the pop's notifications (which wake the waiters of a BLMOVE's
-// destination in turn). wake stops at the first waiter whose try finds
-// nothing: the key is empty again (or holds another type: the waiter
-// stays blocked, as in Redis).
+// once EXEC commits), and the connection notes every notified key, whether
+// notifications are on or not (with nobody waiting that is one atomic
+// load). Once the command is done (its reply written, all its
+// notifications published), the connection hands the keys to the registry
+// (wake), as Redis serves blocked clients after each command. wake serves
+// the key's waiters oldest first, one server at a time per key (so the
+// order holds when several clients write the key at once): it claims a
+// waiter, runs the waiter's try function on the key (the pop: one atomic
+// library operation, on the writing client's goroutine, before that client
+// runs its next command), and hands the result to the waiting goroutine,
+// which writes the reply and publishes the pop's notifications (and, once
+// done, wakes the waiters of a BLMOVE's destination in turn). wake stops
+// at the first waiter whose try finds nothing: the key is empty again (or
+// holds another type: the waiter stays blocked, as in Redis).
 //
 // No item is popped for a client that has gone: a waiter is claimed only
 // while its wait has not ended, and a wait that ends while its waiter is
@@ -217,6 +218,24 @@ func (r *waitRegistry) wake(s kv, db int, key []byte) {
 // wakeKey serves the clients blocked on the client key key of database db
 // (see wake).
 func (s *Server) wakeKey(db int, key []byte) { s.waits.wake(dbKV{s.DB}, db, key) }
+
+// wakeLater notes that the command wrote the client key key of database
+// db, if any client is blocked on a key.
+func (c *Conn) wakeLater(db int, key []byte) {
+	if c.srv.waits.n.Load() > 0 {
+		c.written = append(c.written, waitKey{db, string(key)})
+	}
+}
+
+// wakeWritten serves the clients blocked on the keys the command wrote.
+func (c *Conn) wakeWritten() {
+	for len(c.written) > 0 {
+		k := c.written[0]
+		c.written = c.written[1:]
+		c.srv.wakeKey(k.db, []byte(k.key))
+	}
+	c.written = nil
+}
 
 // blockingPop runs a blocking command: try on each key in order, then,
 // unless inside EXEC (where it answers timedOut at once), wait for one of

@@ -366,6 +366,7 @@ func (c *Conn) notifyIn(db int, class uint32, event string, key []byte) {
 		return
 	}
 	c.srv.notifyKey(db, class, event, key)
+	c.wakeLater(db, key)
 }
 
 // note is a keyspace notification held back until EXEC commits.
@@ -377,10 +378,8 @@ type note struct {
 }
 
 // notifyKey publishes a keyspace notification for the client key key of
-// database db, if its class is enabled. Enabled or not, the key's write
-// is committed: the clients blocked on it are served first.
+// database db, if its class is enabled.
 func (s *Server) notifyKey(db int, class uint32, event string, key []byte) {
-	s.wakeKey(db, key)
 	f := s.cfg.notifyFlags.Load()
 	if f&class == 0 || f&(notifyKeyspace|notifyKeyevent) == 0 {
 		return

@@ -130,6 +130,7 @@ func cmdExec(c *Conn, cmd Command) {
 	}
 	for _, n := range c.execNotes {
 		c.srv.notifyKey(n.db, n.class, n.event, n.key)
+		c.wakeLater(n.db, n.key)
 	}
 	clear(c.execNotes)
 	c.execNotes = c.execNotes[:0]

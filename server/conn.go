@@ -61,6 +61,7 @@ type Conn struct {
 	tx          *txState       // non-nil inside MULTI
 	execTx      *epochdb.Tx    // the transaction running EXEC's queued commands, nil otherwise
 	execNotes   []note         // keyspace notifications of EXEC's commands, published if it commits
+	written     []waitKey      // keys the command wrote, whose blocked clients it serves (blocking.go)
 	group       *epochdb.Batch // pipelined SETs committed together (group.go)
 	grouped     []groupedSet   // their replies to write
 	quit        bool           // close after writing the replies

@@ -88,6 +88,9 @@ func (c *Conn) call(e *entry, cmd Command) {
 	start := time.Now()
 	c.blockedFor = 0
 	e.h.ServeRESP(c, cmd)
+	if c.execTx == nil {
+		c.wakeWritten() // the clients blocked on the keys it wrote
+	}
 	// As in Redis, the time a blocking command spent waiting is not
 	// execution time.
 	took := time.Since(start) - c.blockedFor
