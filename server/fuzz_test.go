@@ -37,6 +37,9 @@ func FuzzServer_Commands(f *testing.F) {
 		"OBJECT\r\nPUBSUB\r\nSLOWLOG\r\nMULTI\r\nOBJECT\r\nEXEC\r\n",
 		encodeCommand("MONITOR") + encodeCommand("AUTH", "x") + encodeCommand("SET", "m", "\x00\n"),
 		"MEMORY USAGE k SAMPLES 0\r\nLATENCY HISTOGRAM\r\nCOMMAND GETKEYS mset a 1\r\nWAIT 0 0\r\nINFO all\r\n",
+		encodeCommand("RPUSH", "l", "a", "b", "a") + encodeCommand("LPOS", "l", "a", "RANK", "-1", "COUNT", "0") +
+			encodeCommand("LINSERT", "l", "BEFORE", "b", "x") + encodeCommand("LMPOP", "2", "m", "l", "RIGHT", "COUNT", "2"),
+		encodeCommand("LMOVE", "l", "m", "LEFT", "RIGHT") + encodeCommand("BLPOP", "nokey", "0") + encodeCommand("LRANGE", "m", "0", "-1"),
 	} {
 		f.Add([]byte(seed))
 	}

@@ -1,7 +1,13 @@
 package server
 
 import (
+	"context"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // List commands: Redis's replies and errors, over RESP2 on a raw socket.
@@ -99,4 +105,119 @@ func TestCommands_List(t *testing.T) {
 		LRANGE r3 0 -1 => ["1"]
 		SCAN 0 TYPE list => ["0" ["r3"]]
 	`)
+}
+
+// FuzzListArgs feeds the list commands' argument parsers: no panic, and
+// every refusal is one of Redis's errors.
+func FuzzListArgs(f *testing.F) {
+	for _, s := range []string{"0", "0.001", "-0.0001", "1e400", "inf", "nan", "0x10", "9223372036854775.807", "x", ""} {
+		f.Add(s, "RANK", "-1")
+	}
+	f.Add("2", "COUNT", "0")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		d, msg := parseTimeout([]byte(a))
+		switch msg {
+		case "":
+			if d < 0 {
+				t.Fatalf("timeout %q: %v", a, d)
+			}
+		case "ERR timeout is not a float or out of range", "ERR timeout is negative":
+		default:
+			t.Fatalf("timeout %q: %s", a, msg)
+		}
+		o, _, msg := parsePos([][]byte{[]byte(b), []byte(c), []byte(a), []byte(c)})
+		if msg == "" && (o.Rank == 0 || o.Count < 0 || o.MaxLen < 0) {
+			t.Fatalf("LPOS options %q %q %q: %+v", b, c, a, o)
+		}
+		keys, _, count, msg := parseMPop([][]byte{[]byte(a), []byte(b), []byte(c), []byte("LEFT"), []byte("COUNT"), []byte(c)})
+		if msg == "" && (len(keys) == 0 || count <= 0) {
+			t.Fatalf("LMPOP %q %q %q: %d keys, count %d", a, b, c, len(keys), count)
+		}
+	})
+}
+
+func TestGoRedis_Lists(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	for _, proto := range []int{2, 3} {
+		c := ts.client(t, func(o *redis.Options) { o.Protocol = proto })
+		must(t, c.FlushDB(ctx).Err())
+		if n, err := c.RPush(ctx, "l", "a", "b", "c").Result(); err != nil || n != 3 {
+			t.Fatal(n, err)
+		}
+		if n, err := c.LPush(ctx, "l", "z").Result(); err != nil || n != 4 {
+			t.Fatal(n, err)
+		}
+		if items, err := c.LRange(ctx, "l", 0, -1).Result(); err != nil || !slices.Equal(items, []string{"z", "a", "b", "c"}) {
+			t.Fatalf("resp%d: lrange %v %v", proto, items, err)
+		}
+		if v, err := c.LIndex(ctx, "l", -1).Result(); err != nil || v != "c" {
+			t.Fatal(v, err)
+		}
+		if _, err := c.LIndex(ctx, "l", 10).Result(); err != redis.Nil {
+			t.Fatalf("lindex out of range: %v", err)
+		}
+		if err := c.LSet(ctx, "nokey", 0, "x").Err(); err == nil || err.Error() != "ERR no such key" {
+			t.Fatalf("lset on a missing key: %v", err)
+		}
+		if n, err := c.LInsertAfter(ctx, "l", "a", "a2").Result(); err != nil || n != 5 {
+			t.Fatal(n, err)
+		}
+		if pos, err := c.LPosCount(ctx, "l", "a2", 0, redis.LPosArgs{Rank: -1}).Result(); err != nil || !slices.Equal(pos, []int64{2}) {
+			t.Fatalf("resp%d: lpos %v %v", proto, pos, err)
+		}
+		if v, err := c.LMove(ctx, "l", "m", "LEFT", "RIGHT").Result(); err != nil || v != "z" {
+			t.Fatal(v, err)
+		}
+		if items, err := c.LPopCount(ctx, "l", 2).Result(); err != nil || !slices.Equal(items, []string{"a", "a2"}) {
+			t.Fatalf("resp%d: lpop count %v %v", proto, items, err)
+		}
+		key, items, err := c.LMPop(ctx, "right", 5, "nokey", "l").Result()
+		if err != nil || key != "l" || !slices.Equal(items, []string{"c", "b"}) {
+			t.Fatalf("resp%d: lmpop %q %v %v", proto, key, items, err)
+		}
+		if r, err := c.BLPop(ctx, time.Second, "nokey", "m").Result(); err != nil || !slices.Equal(r, []string{"m", "z"}) {
+			t.Fatalf("resp%d: blpop %v %v", proto, r, err)
+		}
+		if typ, err := c.Type(ctx, "m").Result(); err != nil || typ != "none" {
+			t.Fatal(typ, err)
+		}
+		must(t, c.RPush(ctx, "t", "1").Err())
+		pipe := c.TxPipeline()
+		pipe.RPush(ctx, "t", "2")
+		pipe.BRPop(ctx, 0, "t")
+		pipe.LLen(ctx, "t")
+		cmds, err := pipe.Exec(ctx)
+		if err != nil || cmds[2].(*redis.IntCmd).Val() != 1 {
+			t.Fatalf("resp%d: tx %v %v", proto, cmds, err)
+		}
+		keys, _, err := c.ScanType(ctx, 0, "*", 10, "list").Result()
+		if err != nil || !slices.Equal(keys, []string{"t"}) {
+			t.Fatalf("resp%d: scan type list %v %v", proto, keys, err)
+		}
+	}
+}
+
+func TestRedisCLI_Lists(t *testing.T) {
+	ts := startServer(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"RPUSH", "l", "a", "two words", "c"}, "3"},
+		{[]string{"LRANGE", "l", "0", "-1"}, "a\ntwo words\nc"},
+		{[]string{"LPOS", "l", "c"}, "2"},
+		{[]string{"BLMPOP", "0", "1", "l", "LEFT", "COUNT", "2"}, "l\na\ntwo words"},
+		{[]string{"BRPOP", "nokey", "0.01"}, ""},
+		{[]string{"TYPE", "l"}, "list"},
+		{[]string{"LPUSH", "s", "x"}, "1"},
+		{[]string{"OBJECT", "ENCODING", "s"}, "listpack"},
+		{[]string{"SET", "str", "v"}, "OK"},
+		{[]string{"LLEN", "str"}, "WRONGTYPE Operation against a key holding the wrong kind of value"},
+	} {
+		out, _ := redisCLI(t, ts, tc.args...)
+		if strings.TrimRight(out, "\n") != tc.want {
+			t.Errorf("redis-cli %s\n got: %q\nwant: %q", strings.Join(tc.args, " "), out, tc.want)
+		}
+	}
 }
