@@ -812,3 +812,59 @@ func powerLossWith(t *testing.T, fs *vfs.MemFS, db *DB, opts Options) (*DB, *vfs
 	testutil.Must(t, db.Close())
 	return openCrashable(t, crashed, opts), crashed
 }
+
+// TestList_Replicated: a follower applying the leader's batches holds the
+// same lists (items, positions, counters), also after reading them
+// (cached headers follow the leader's writes) and after a big list is
+// dropped with a range deletion.
+func TestList_Replicated(t *testing.T) {
+	clk := testutil.NewClock()
+	repl := &logReplicator{isLeader: true}
+	leader, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: repl})
+	testutil.Must(t, err)
+	defer leader.Close()
+	follower, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: followerRepl{}})
+	testutil.Must(t, err)
+	defer follower.Close()
+	repl.leader, repl.followers = leader, []*DB{follower}
+
+	l := leader.List([]byte("l"))
+	_, err = l.PushBack(bs("a", "b", "c", "d")...)
+	testutil.Must(t, err)
+	if got := listItems(t, follower.List([]byte("l"))); fmt.Sprint(got) != "[a b c d]" {
+		t.Fatalf("follower: %q", got)
+	}
+	_, err = l.PushFront([]byte("z"))
+	testutil.Must(t, err)
+	_, err = l.InsertAfter([]byte("b"), []byte("b2"))
+	testutil.Must(t, err)
+	_, err = l.Remove(1, []byte("c"))
+	testutil.Must(t, err)
+	_, _, err = l.Move(Back, []byte("m"), Front)
+	testutil.Must(t, err)
+	testutil.Must(t, l.Trim(0, -2))
+	var big [][]byte
+	for i := range 300 {
+		big = append(big, fmt.Appendf(nil, "%d", i))
+	}
+	_, err = leader.List([]byte("big")).PushBack(big...)
+	testutil.Must(t, err)
+	_, err = leader.Delete([]byte("big"))
+	testutil.Must(t, err)
+	if _, err := follower.List([]byte("l")).PushBack([]byte("x")); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("a push on the follower: %v", err)
+	}
+	for _, k := range []string{"l", "m"} {
+		lg, fg := listItems(t, leader.List([]byte(k))), listItems(t, follower.List([]byte(k)))
+		if !slices.Equal(lg, fg) {
+			t.Fatalf("%s: leader %q, follower %q", k, lg, fg)
+		}
+	}
+	if ls, fs := leader.Stats(), follower.Stats(); ls.Keys != fs.Keys || ls.LiveBytes != fs.LiveBytes || ls.Keys != 2 {
+		t.Fatalf("counters: leader %+v follower %+v", ls, fs)
+	}
+	if n := countMembers(t, follower); n != 4 {
+		t.Fatalf("follower holds %d members, want 4", n)
+	}
+	mustCheck(t, follower)
+}
