@@ -14,6 +14,8 @@
 #        FSYNC=always scripts/bench-redis.sh  (both servers fsync every write)
 #        TESTS="hset HGET sadd spop" PIPELINES=1 scripts/bench-redis.sh
 #                                 (a subset; HGET runs on what hset wrote)
+#        TESTS="lpush rpush lpop rpop lrange_100" PIPELINES=1 scripts/bench-redis.sh
+#                                 (lists: the pops take what the pushes left)
 #
 # Large mode: scripts/bench-redis.sh large
 # the same comparison at a size where the keys no longer fit in the
@@ -202,7 +204,7 @@ run() {
 		redis-benchmark "${args[@]}" HGET myhash "element:__rand_int__"
 	else
 		redis-benchmark "${args[@]}" -t "$test"
-	fi | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2; exit }'
+	fi | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); v = $2 } END { print v }' # the last test: lrange_100 fills first
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
