@@ -385,23 +385,13 @@ func (l lview) load(i, j int64) error {
 	if j-i < 2 || v.fresh || !v.live {
 		return nil // a point read is as good, or nothing is stored
 	}
-	head := v.coll.Head
-	var perr error
-	err := v.each(posKey(head+i), func(m, value []byte, _ int64) bool {
-		p, err := keyspace.DecodePosition(m)
-		if err != nil {
-			perr = corruptErr(v.key, err)
-			return false
-		}
-		if p >= head+j {
-			return false
-		}
+	return l.scan(i, j, func(k int64, value []byte) bool {
+		m := posKey(v.coll.Head + k)
 		if v.mem[string(m)] == nil {
 			v.mem[string(m)] = &memberState{baseOK: true, ok: true, value: append([]byte{}, value...)}
 		}
 		return true
 	})
-	return errors.Join(err, perr)
 }
 
 // scan calls fn for the items at indexes [i, j) in order, until fn

@@ -248,22 +248,31 @@ func (c *Conn) wakeWritten() {
 // with a zpopTry that pops the key's lowest member through s.zset(key) and
 // returns the reply [key, member, score].
 func (c *Conn) blockingPop(keys [][]byte, timeout time.Duration, try tryFunc, timedOut func(*Conn)) {
-	for _, k := range keys {
-		reply, ok, err := try(c.kv(), k)
-		if err != nil {
-			c.writeErr(err)
-			return
-		}
-		if ok {
-			reply(c)
-			return
-		}
+	if c.tryKeys(keys, try) {
+		return
 	}
 	if c.execTx != nil {
 		timedOut(c)
 		return
 	}
 	c.block(keys, timeout, try, timedOut)
+}
+
+// tryKeys runs try on each key in order until one answers (an error
+// included), and reports whether one did: its reply is written.
+func (c *Conn) tryKeys(keys [][]byte, try tryFunc) bool {
+	for _, k := range keys {
+		reply, ok, err := try(c.kv(), k)
+		if err != nil {
+			c.writeErr(err)
+			return true
+		}
+		if ok {
+			reply(c)
+			return true
+		}
+	}
+	return false
 }
 
 // block waits until the waiter on keys is served or its wait ends, and

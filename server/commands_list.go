@@ -488,14 +488,8 @@ func cmdLMove(c *Conn, cmd Command) {
 	}
 	try := listMoveTry(c.db, args[2], from, to)
 	if !blocking {
-		reply, ok, err := try(c.kv(), args[1])
-		switch {
-		case err != nil:
-			c.writeErr(err)
-		case !ok:
+		if !c.tryKeys(args[1:2], try) {
 			c.WriteNull()
-		default:
-			reply(c)
 		}
 		return
 	}
@@ -538,18 +532,9 @@ func cmdLMPop(c *Conn, cmd Command) {
 	}
 	try := listPopTry(c.db, end, count, true)
 	if !blocking {
-		for _, k := range keys {
-			reply, ok, err := try(c.kv(), k)
-			if err != nil {
-				c.writeErr(err)
-				return
-			}
-			if ok {
-				reply(c)
-				return
-			}
+		if !c.tryKeys(keys, try) {
+			c.WriteNullArray()
 		}
-		c.WriteNullArray()
 		return
 	}
 	timeout, msg := parseTimeout(args[1])
