@@ -221,3 +221,35 @@ func TestRedisCLI_Lists(t *testing.T) {
 		}
 	}
 }
+
+func TestCommands_ListLifecycleAndWatch(t *testing.T) {
+	ts := startServer(t)
+	rc, other := ts.dial(t), ts.dial(t)
+	runScript(t, ts, rc, `
+		RPUSH l a b => :2
+		EXPIRE l 10 => :1
+		TTL l => :10
+		WATCH l => +OK
+	`)
+	eq(t, "other pops", other.do("LPOP", "l"), `"a"`)
+	runScript(t, ts, rc, `
+		MULTI => +OK
+		LLEN l => +QUEUED
+		EXEC => nil
+		TTL l => :10
+		!advance 10s
+		LLEN l => :0
+		EXISTS l => :0
+		RPUSH l x => :1
+		TTL l => :-1
+		OBJECT FREQ l => :0
+		LINDEX l 0 => "x"
+		OBJECT FREQ l => :1
+		DEL l => :1
+		LPUSH l x => :1
+		UNLINK l => :1
+		SWAPDB 0 1 => +OK
+		RPUSH l x => :1
+		SWAPDB 0 1 => -WRONGTYPE Operation against a key holding the wrong kind of value
+	`)
+}
