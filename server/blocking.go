@@ -38,11 +38,12 @@ import (
 // order holds when several clients write the key at once): it claims a
 // waiter, runs the waiter's try function on the key (the pop: one atomic
 // library operation, on the writing client's goroutine, before that client
-// runs its next command), and hands the result to the waiting goroutine,
-// which writes the reply and publishes the pop's notifications (and, once
-// done, wakes the waiters of a BLMOVE's destination in turn). wake stops
-// at the first waiter whose try finds nothing: the key is empty again (or
-// holds another type: the waiter stays blocked, as in Redis).
+// runs its next command), publishes the pop's notifications (so they
+// follow the writer's own, as in Redis, and a BLMOVE's destination is
+// served in turn) and hands the reply to the waiting goroutine, which
+// writes it. wake stops at the first waiter whose try finds nothing: the
+// key is empty again (or holds another type: the waiter stays blocked, as
+// in Redis).
 //
 // No item is popped for a client that has gone: a waiter is claimed only
 // while its wait has not ended, and a wait that ends while its waiter is
@@ -54,12 +55,28 @@ import (
 // own try function: see blockingPop.
 
 // tryFunc attempts a blocking command's operation on key (a client key of
-// the command's database) through s. It returns the function that writes
-// the reply (and publishes the command's notifications) on the client's
-// connection, ok false when the key has nothing for it, or an error (the
-// key's type: WRONGTYPE) that the first attempt replies and a served
-// waiter takes as nothing.
-type tryFunc func(s kv, key []byte) (reply func(c *Conn), ok bool, err error)
+// the command's database) through s. It returns what it did (nil when the
+// key has nothing for it), or an error (the key's type: WRONGTYPE) that
+// the first attempt replies and a served waiter takes as nothing.
+type tryFunc func(s kv, key []byte) (*popped, error)
+
+// popped is what a successful try did: the reply to write on the blocked
+// client's connection, and the keyspace notifications of its writes,
+// published by whoever ran it (the writer that served the client, right
+// after its own command's, as Redis publishes them).
+type popped struct {
+	reply func(c *Conn)
+	notes []note
+}
+
+// publish publishes p's notifications from c (inside EXEC, once it
+// commits), which serves the clients blocked on the keys they name once
+// its command is done.
+func (c *Conn) publish(p *popped) {
+	for _, n := range p.notes {
+		c.notifyIn(n.db, n.class, n.event, n.key)
+	}
+}
 
 // waitKey names a key of a database.
 type waitKey struct {
@@ -191,8 +208,9 @@ func (r *waitRegistry) waiters(db int, key []byte) []*waiter {
 }
 
 // wake serves the waiters of key of database db in the order they
-// blocked, through s (the DB), until one finds nothing.
-func (r *waitRegistry) wake(s kv, db int, key []byte) {
+// blocked, through s (the DB), until one finds nothing; by publishes what
+// the served clients' pops wrote.
+func (r *waitRegistry) wake(by *Conn, s kv, db int, key []byte) {
 	if r.n.Load() == 0 || !r.has(db, key) {
 		return
 	}
@@ -205,19 +223,20 @@ func (r *waitRegistry) wake(s kv, db int, key []byte) {
 		if !w.claim() {
 			continue
 		}
-		reply, ok, err := w.try(s, key)
-		if err != nil || !ok {
+		p, err := w.try(s, key)
+		if err != nil || p == nil {
 			w.unclaim()
 			return
 		}
 		r.remove(w)
-		w.serve(reply)
+		by.publish(p)
+		w.serve(p.reply)
 	}
 }
 
 // wakeKey serves the clients blocked on the client key key of database db
 // (see wake).
-func (s *Server) wakeKey(db int, key []byte) { s.waits.wake(dbKV{s.DB}, db, key) }
+func (c *Conn) wakeKey(db int, key []byte) { c.srv.waits.wake(c, dbKV{c.srv.DB}, db, key) }
 
 // wakeLater notes that the command wrote the client key key of database
 // db, if any client is blocked on a key.
@@ -232,7 +251,7 @@ func (c *Conn) wakeWritten() {
 	for len(c.written) > 0 {
 		k := c.written[0]
 		c.written = c.written[1:]
-		c.srv.wakeKey(k.db, []byte(k.key))
+		c.wakeKey(k.db, []byte(k.key))
 	}
 	c.written = nil
 }
@@ -262,13 +281,14 @@ func (c *Conn) blockingPop(keys [][]byte, timeout time.Duration, try tryFunc, ti
 // included), and reports whether one did: its reply is written.
 func (c *Conn) tryKeys(keys [][]byte, try tryFunc) bool {
 	for _, k := range keys {
-		reply, ok, err := try(c.kv(), k)
+		p, err := try(c.kv(), k)
 		if err != nil {
 			c.writeErr(err)
 			return true
 		}
-		if ok {
-			reply(c)
+		if p != nil {
+			c.publish(p)
+			p.reply(c)
 			return true
 		}
 	}
@@ -298,7 +318,7 @@ func (c *Conn) block(keys [][]byte, timeout time.Duration, try tryFunc, timedOut
 	// A write that came between the first attempt and the registration
 	// woke nobody: try again, in turn with the clients blocked before.
 	for _, k := range w.keys {
-		s.wakeKey(c.db, []byte(k))
+		c.wakeKey(c.db, []byte(k))
 	}
 	var reply func(*Conn)
 	select {

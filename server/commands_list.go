@@ -125,15 +125,6 @@ func popItems(s kv, key []byte, end epochdb.End, count int) (items [][]byte, exi
 	return items, existed, gone, err
 }
 
-// notifyPop publishes the events of a pop from the client key key of
-// database db.
-func (c *Conn) notifyPop(db int, key []byte, end epochdb.End, gone bool) {
-	c.notifyIn(db, notifyList, popEvent(end), key)
-	if gone {
-		c.notifyIn(db, notifyGeneric, "del", key)
-	}
-}
-
 // cmdPop is LPOP and RPOP key [count].
 func cmdPop(c *Conn, cmd Command) {
 	if len(cmd.Args) > 3 {
@@ -166,7 +157,7 @@ func cmdPop(c *Conn, cmd Command) {
 		return
 	}
 	if len(items) > 0 {
-		c.notifyPop(c.db, cmd.Args[1], end, gone)
+		c.publish(&popped{notes: popNotes(nil, c.db, cmd.Args[1], end, gone)})
 	}
 	if !hasCount {
 		c.WriteBulk(items[0])
@@ -424,50 +415,62 @@ func parsePos(opts [][]byte) (o epochdb.PosOptions, hasCount bool, msg string) {
 // listPopTry is the tryFunc of BLPOP, BRPOP (count 1) and BLMPOP (mpop:
 // the reply is [key, [items]]), and of LMPOP's attempts, for database db.
 func listPopTry(db int, end epochdb.End, count int, mpop bool) tryFunc {
-	return func(s kv, key []byte) (func(*Conn), bool, error) {
+	return func(s kv, key []byte) (*popped, error) {
 		items, _, gone, err := popItems(s, libKey(db, key), end, count)
 		if err != nil || len(items) == 0 {
-			return nil, false, err
+			return nil, err
 		}
 		key = append([]byte{}, key...)
-		return func(c *Conn) {
-			c.WriteArray(2)
-			c.WriteBulk(key)
-			if mpop {
-				c.writeItems(items)
-			} else {
-				c.WriteBulk(items[0])
-			}
-			c.notifyPop(db, key, end, gone)
-		}, true, nil
+		return &popped{
+			reply: func(c *Conn) {
+				c.WriteArray(2)
+				c.WriteBulk(key)
+				if mpop {
+					c.writeItems(items)
+				} else {
+					c.WriteBulk(items[0])
+				}
+			},
+			notes: popNotes(nil, db, key, end, gone),
+		}, nil
 	}
+}
+
+// popNotes appends the notifications of a pop at end from the client key
+// key of database db.
+func popNotes(dst []note, db int, key []byte, end epochdb.End, gone bool) []note {
+	dst = append(dst, note{db: db, class: notifyList, event: popEvent(end), key: key})
+	if gone {
+		dst = append(dst, note{db: db, class: notifyGeneric, event: "del", key: key})
+	}
+	return dst
 }
 
 // listMoveTry is the tryFunc of LMOVE, RPOPLPUSH, BLMOVE and BRPOPLPUSH
 // from a source key (the key tried) to dst, of database db.
 func listMoveTry(db int, dst []byte, from, to epochdb.End) tryFunc {
 	dst = append([]byte{}, dst...)
-	return func(s kv, key []byte) (func(*Conn), bool, error) {
+	return func(s kv, key []byte) (*popped, error) {
 		src := libKey(db, key)
 		item, left, err := s.list(src).Move(from, libKey(db, dst), to)
 		switch {
 		case errors.Is(err, epochdb.ErrNotFound):
-			return nil, false, nil
+			return nil, nil
 		case errors.Is(err, epochdb.ErrWrongType):
 			if _, lerr := s.list(src).Len(); lerr != nil {
-				return nil, false, lerr // the source's type
+				return nil, lerr // the source's type
 			}
 			// The destination's: the source keeps its item.
-			return func(c *Conn) { c.WriteError(errWrongType) }, true, nil
+			return &popped{reply: func(c *Conn) { c.WriteError(errWrongType) }}, nil
 		case err != nil:
-			return nil, false, err
+			return nil, err
 		}
 		key = append([]byte{}, key...)
-		return func(c *Conn) {
-			c.WriteBulk(item)
-			c.notifyIn(db, notifyList, pushEvent(to), dst)
-			c.notifyPop(db, key, from, left == 0)
-		}, true, nil
+		notes := []note{{db: db, class: notifyList, event: pushEvent(to), key: dst}}
+		return &popped{
+			reply: func(c *Conn) { c.WriteBulk(item) },
+			notes: popNotes(notes, db, key, from, left == 0),
+		}, nil
 	}
 }
 
