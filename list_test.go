@@ -868,3 +868,43 @@ func TestList_Replicated(t *testing.T) {
 	}
 	mustCheck(t, follower)
 }
+
+// TestList_BudgetAndEvents: a list is one key for the budget (MaxKeys
+// counts it once, a push that would add a key over it fails, a push onto
+// it does not) and for expiry, which deletes it whole with one event.
+func TestList_BudgetAndEvents(t *testing.T) {
+	db, clk := mustOpen(t, &Options{MaxKeys: 1, ExpiryInterval: time.Hour})
+	l := db.List([]byte("l"))
+	for range 3 {
+		_, err := l.PushBack(bs("a", "b")...)
+		testutil.Must(t, err)
+	}
+	if _, err := db.List([]byte("other")).PushBack([]byte("x")); !errors.Is(err, ErrFull) {
+		t.Fatalf("a second list over MaxKeys 1: %v", err)
+	}
+	sub, err := db.Subscribe(8)
+	testutil.Must(t, err)
+	defer sub.Close()
+	testutil.Must(t, db.Expire([]byte("l"), time.Second))
+	clk.Advance(time.Second)
+	n, err := db.expireDue(nil)
+	testutil.Must(t, err)
+	if n != 1 {
+		t.Fatalf("expired %d keys", n)
+	}
+	select {
+	case ev := <-sub.C():
+		if ev.Kind != EventExpired || string(ev.Key) != "l" || ev.Metadata.Type != TypeList {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no expiry event")
+	}
+	if n := countMembers(t, db); n != 0 {
+		t.Fatalf("%d items left after the expiry", n)
+	}
+	if st := db.Stats(); st.Keys != 0 || st.LiveBytes != 0 {
+		t.Fatalf("stats after the expiry: %+v", st)
+	}
+	mustCheck(t, db)
+}
