@@ -141,6 +141,20 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	if err := fc.Watch(ctx, func(tx *redis.Tx) error { return nil }, "k1"); err == nil || !strings.Contains(err.Error(), "READONLY") {
 		t.Fatalf("WATCH on a follower: %v, want a READONLY error naming the leader", err)
 	}
+	// Lists: pushes and pops are forwarded; a blocking pop, which could
+	// outwait the forwarding, runs on the leader only.
+	if n, err := fc.RPush(ctx, "list", "a", "b").Result(); err != nil || n != 2 {
+		t.Fatalf("RPUSH through the follower = %d, %v", n, err)
+	}
+	if v, err := fc.LPop(ctx, "list").Result(); err != nil || v != "a" {
+		t.Fatalf("LPOP through the follower = %q, %v", v, err)
+	}
+	if _, err := fc.BLPop(ctx, 0, "list").Result(); err == nil || !strings.Contains(err.Error(), "READONLY blocking commands run on the leader, at "+leader.addr) {
+		t.Fatalf("BLPOP on a follower: %v, want a READONLY error naming the leader", err)
+	}
+	if r, err := lc.BLPop(ctx, 0, "list").Result(); err != nil || r[1] != "b" {
+		t.Fatalf("BLPOP on the leader = %v, %v", r, err)
+	}
 	// A fourth node joins (epoch cluster join, sent to the leader), catches
 	// up from the log, shows in the status, and is removed.
 	n4 := &clusterNode{sec: sec, id: "n4", dir: filepath.Join(tmp, "n4"), raftAddr: freeTCPAddr(t)}
