@@ -42,8 +42,9 @@ import (
 // follow the writer's own, as in Redis, and a BLMOVE's destination is
 // served in turn) and hands the reply to the waiting goroutine, which
 // writes it. wake stops at the first waiter whose try finds nothing: the
-// key is empty again (or holds another type: the waiter stays blocked, as
-// in Redis).
+// key is empty again. A waiter whose try fails (the key holds another
+// type) stays blocked, as in Redis, and the next is tried: a client
+// blocked on the key for that type may be served.
 //
 // No item is popped for a client that has gone: a waiter is claimed only
 // while its wait has not ended, and a wait that ends while its waiter is
@@ -208,8 +209,8 @@ func (r *waitRegistry) waiters(db int, key []byte) []*waiter {
 }
 
 // wake serves the waiters of key of database db in the order they
-// blocked, through s (the DB), until one finds nothing; by publishes what
-// the served clients' pops wrote.
+// blocked, through s (the DB), until one finds nothing (one that fails is
+// passed over); by publishes what the served clients' pops wrote.
 func (r *waitRegistry) wake(by *Conn, s kv, db int, key []byte) {
 	if r.n.Load() == 0 || !r.has(db, key) {
 		return
@@ -226,6 +227,9 @@ func (r *waitRegistry) wake(by *Conn, s kv, db int, key []byte) {
 		p, err := w.try(s, key)
 		if err != nil || p == nil {
 			w.unclaim()
+			if err != nil {
+				continue // the key holds another type: a waiter of that type may follow
+			}
 			return
 		}
 		r.remove(w)
@@ -241,9 +245,13 @@ func (c *Conn) wakeKey(db int, key []byte) { c.srv.waits.wake(c, dbKV{c.srv.DB},
 // wakeLater notes that the command wrote the client key key of database
 // db, if any client is blocked on a key.
 func (c *Conn) wakeLater(db int, key []byte) {
-	if c.srv.waits.n.Load() > 0 {
-		c.written = append(c.written, waitKey{db, string(key)})
+	if c.srv.waits.n.Load() == 0 {
+		return
 	}
+	if n := len(c.written); n > 0 && c.written[n-1].db == db && c.written[n-1].key == string(key) {
+		return // a command's several notifications of one key
+	}
+	c.written = append(c.written, waitKey{db, string(key)})
 }
 
 // wakeWritten serves the clients blocked on the keys the command wrote.
