@@ -431,8 +431,16 @@ func TestList_LifecycleAndBackup(t *testing.T) {
 	}
 	mustCheck(t, db2)
 
-	// Overwriting a list with a string and dropping the namespace remove
-	// its items.
+	// Overwriting a list with a string (directly or in a batch) and
+	// dropping the namespace remove its items.
+	_, err = db.List([]byte("b")).PushBack(big...)
+	testutil.Must(t, err)
+	batch := db.NewBatch()
+	testutil.Must(t, batch.Set([]byte("b"), []byte("a string now"), 0))
+	testutil.Must(t, batch.Commit())
+	if v := mustGet(t, db, "b"); v != "a string now" {
+		t.Fatalf("b = %q", v)
+	}
 	mustSet(t, db, "l", "now a string", 0)
 	for _, ns := range "sg" { // "short", and "gone" (expired, not swept yet)
 		_, err = db.DropNamespace(byte(ns))
