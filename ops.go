@@ -168,13 +168,22 @@ func (db *DB) read(sh *shard, key []byte) (v []byte, hdr keyspace.Header, e *cac
 	if db.cacheOn() {
 		if e, gen = sh.cache.get(key); e != nil {
 			db.st.cacheHits.Add(1)
+			if e.absent {
+				return nil, keyspace.Header{}, nil, nil
+			}
 			return append(make([]byte, 0, len(e.value)), e.value...), e.hdr, e, nil
 		}
 		db.st.cacheMisses.Add(1)
 	}
 	rec, ok, err := db.getRecord(db.pdb, key)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, keyspace.Header{}, nil, err
+	}
+	if !ok {
+		if db.cacheOn() {
+			db.cacheFillAbsent(sh, key, gen)
+		}
+		return nil, keyspace.Header{}, nil, nil
 	}
 	defer rec.release()
 	if db.cacheOn() {

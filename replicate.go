@@ -297,7 +297,7 @@ func (db *DB) forgetRecord(key []byte) {
 	sh := db.shardFor(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	db.cacheDelete(sh, key, true)
+	db.cacheForget(sh, key)
 	db.bumpVersions([][]byte{key})
 }
 

@@ -136,7 +136,7 @@ func (w *writeOp) release() {
 		// Failed or interrupted (a panic) between the cache's notice and
 		// its update: forget what it holds of the keys, applied or not.
 		for _, op := range w.cops {
-			w.db.cacheDelete(w.db.shardFor(op.key), op.key, true)
+			w.db.cacheForget(w.db.shardFor(op.key), op.key)
 		}
 	}
 	w.unlock()
@@ -315,7 +315,7 @@ func (w *writeOp) read(key []byte) (record, bool, error) {
 	if db.cacheOn() {
 		if e := db.shardFor(key).cache.peek(key); e != nil && e.hasVal {
 			db.st.cacheHits.Add(1)
-			return record{hdr: e.hdr, value: e.value}, true, nil
+			return record{hdr: e.hdr, value: e.value}, !e.absent, nil
 		}
 		db.st.cacheMisses.Add(1)
 	}
@@ -331,7 +331,7 @@ func (db *DB) applyCacheOps(ops []cacheOp) {
 	for _, op := range ops {
 		sh := db.shardFor(op.key)
 		if op.del {
-			db.cacheDelete(sh, op.key, false)
+			db.cacheDelete(sh, op.key)
 		} else {
 			db.cacheSet(sh, op.key, op.hdr, op.value, op.keepReads)
 		}
