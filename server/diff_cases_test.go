@@ -750,6 +750,59 @@ var diffCases = []string{
 	RESET
 	EXEC
 	GET c`,
+	// SORT and SORT_RO over sets (lists and sorted sets with their types).
+	`SADD s 3 1 2 10 -5 2.5
+	SORT s
+	SORT s DESC
+	SORT s ALPHA
+	SORT s ALPHA DESC
+	SORT s LIMIT 1 2
+	SORT s LIMIT 0 0
+	SORT s LIMIT -1 3
+	SORT s LIMIT 5 -1
+	SORT s LIMIT 100 2
+	SORT s LIMIT 0 -1 DESC
+	SORT s LIMIT x 1
+	SORT s LIMIT 1
+	SORT s DESC ASC
+	SORT_RO s DESC
+	SORT_RO s STORE d
+	SORT s FOO
+	SORT nokey
+	SORT nokey STORE d
+	SORT_RO nokey
+	SET str v
+	SORT str
+	SORT_RO str
+	SADD w a b
+	SORT w
+	SORT w ALPHA`,
+	`SADD s a b c d
+	SET w_a 3
+	SET w_b 1
+	SET w_c 2
+	SORT s BY w_*
+	SORT s BY w_* DESC
+	SORT s BY w_* GET #
+	SORT s BY w_* GET # GET w_*
+	SORT s BY w_* GET nostar
+	SORT s BY w_* LIMIT 1 2 GET w_*
+	SET v_a x3
+	SET v_b x1
+	SET v_c x2
+	SORT s BY v_*
+	SORT s BY v_* ALPHA GET #
+	SORT s BY v_* ALPHA DESC GET # GET v_*
+	HSET h_a f 30 g z
+	HSET h_b f 10 g y
+	HSET h_c f 20
+	HSET h_d g w
+	SORT s BY h_*->f GET # GET h_*->g
+	SORT s BY h_*->f DESC GET h_*->f
+	SORT s BY h_*-> GET #
+	SORT s BY h_*->g ALPHA GET #
+	SADD h_e f
+	SORT s BY w_* GET h_*->f GET h_e`,
 	// Arity and unknown commands.
 	`GET
 	SET k
@@ -767,6 +820,8 @@ var diffCases = []string{
 	COPY k
 	RENAME k
 	TYPE
+	SORT
+	SORT_RO
 	NOSUCH a b
 	EXISTS`,
 }
