@@ -247,10 +247,23 @@ func showArgs(args [][]byte) string {
 //     order: the key lists are compared sorted.
 //   - SCAN cursors are opaque and differ (EpochDB's are random ids): a
 //     non-zero cursor is compared as "cursor".
+//   - Set members and hash fields come in Redis's hash order and in
+//     EpochDB's byte order (random ones in random orders): they are
+//     compared sorted, HGETALL's and HRANDFIELD WITHVALUES's by pair.
 func diffNormalize(args [][]byte, raw []byte) []byte {
 	name := strings.ToLower(string(args[0]))
 	switch name {
-	case "keys":
+	case "hrandfield":
+		if len(args) < 4 {
+			if elems := parseRaw(raw); elems != nil {
+				return joinSorted(elems)
+			}
+			break
+		}
+		return diffNormalizePairs(raw)
+	case "hgetall":
+		return diffNormalizePairs(raw)
+	case "keys", "smembers", "sinter", "sunion", "sdiff", "hkeys", "hvals", "srandmember", "spop":
 		if elems := parseRaw(raw); elems != nil {
 			return joinSorted(elems)
 		}
@@ -265,6 +278,19 @@ func diffNormalize(args [][]byte, raw []byte) []byte {
 		}
 	}
 	return raw
+}
+
+// diffNormalizePairs sorts a flat array of field-value pairs by pair.
+func diffNormalizePairs(raw []byte) []byte {
+	elems := parseRaw(raw)
+	if elems == nil || len(elems)%2 != 0 {
+		return raw
+	}
+	pairs := make([][]byte, 0, len(elems)/2)
+	for i := 0; i < len(elems); i += 2 {
+		pairs = append(pairs, append(slices.Clip(elems[i]), elems[i+1]...))
+	}
+	return joinSorted(pairs)
 }
 
 func joinSorted(elems [][]byte) []byte {
