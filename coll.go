@@ -89,6 +89,7 @@ type collView struct {
 	hdr     keyspace.Header
 	coll    keyspace.Coll
 	fresh   bool // the collection is new: the base's members are not part of it
+	rebased bool // fresh only because rebase moved the members to a new version
 	dirty   bool // something must be written
 	touched bool // a caller's write: UpdatedAt moves to now
 	mem     map[string]*memberState
@@ -270,6 +271,12 @@ func (v *collView) length() int64 {
 // each calls fn for each visible member from the first at or after from,
 // in order, until fn returns false. value is valid during the call.
 func (v *collView) each(from []byte, fn func(m, value []byte, exp int64) bool) error {
+	return v.walk(from, false, fn)
+}
+
+// walk is each, with the stored members whose deadline passed too if
+// expired.
+func (v *collView) walk(from []byte, expired bool, fn func(m, value []byte, exp int64) bool) error {
 	if !v.live {
 		return nil
 	}
@@ -282,7 +289,7 @@ func (v *collView) each(from []byte, fn func(m, value []byte, exp int64) bool) e
 	slices.Sort(over)
 	emitOver := func(m string) bool {
 		s := v.mem[m]
-		if !s.visible(v.now) {
+		if !s.visible(v.now) && !(expired && s.ok) {
 			return true
 		}
 		return fn([]byte(m), s.value, s.exp)
@@ -327,7 +334,7 @@ func (v *collView) each(from []byte, fn func(m, value []byte, exp int64) bool) e
 		if err != nil {
 			return corruptErr(v.key, err)
 		}
-		if mr.Expired(v.now) {
+		if mr.Expired(v.now) && !expired {
 			continue
 		}
 		if !fn(m, mr.Value, mr.ExpiresAt) {
@@ -374,11 +381,109 @@ func (v *collView) bounds() (first, last []byte, err error) {
 	return first, last, nil
 }
 
+// Sparse collections. Deleting a member leaves a tombstone in the engine
+// until compactions drop it, and every walk of the collection's members
+// steps over the tombstones in its way: a set drained by SPOP, or a hash
+// most of whose fields were deleted, would cost a walk over every member
+// it ever had. The shard therefore counts the member deletions of each
+// collection since its version began, and the write that makes them more
+// than four times the members left (and at least sparseMinDead), in a
+// collection of at most rebaseMax members, first moves its members to a
+// new version (rebase): the old version's members and tombstones are then
+// out of every walk's way, and are dropped like a deleted collection's.
+// One copy of at most a quarter as many members as deletions: amortized,
+// a rebase costs each deletion a quarter of a member write. The counts
+// are memory only (a restart forgets them, which only postpones a
+// rebase) and cleared when there are maxRunKeys, as the merge runs are.
+const (
+	rebaseMax     = 4096
+	sparseMinDead = 512
+)
+
+// deadCount is a collection's member deletions since its version began.
+type deadCount struct {
+	version uint64
+	n       int64
+}
+
+// noteDeletions adds the member deletions the view stages to its
+// collection's count, and reports whether the collection is sparse
+// enough to rebase. The caller holds the key's shard lock.
+func (v *collView) noteDeletions(sh *shard) bool {
+	var n int64
+	for _, s := range v.mem {
+		if s.changed && s.baseOK && !s.ok {
+			n++
+		}
+	}
+	if n == 0 || v.fresh || !v.live {
+		return false
+	}
+	d := sh.dead[string(v.key)]
+	if d.version != v.coll.Version {
+		d = deadCount{version: v.coll.Version}
+	}
+	d.n += n
+	if len(sh.dead) >= maxRunKeys {
+		clear(sh.dead)
+	}
+	sh.dead[string(v.key)] = d
+	return d.n >= sparseMinDead && d.n > 4*v.coll.Count && v.coll.Count > 0 && v.coll.Count <= rebaseMax
+}
+
+// rebase moves the view's members, as it sees them (expired fields not
+// yet swept included, so that the sweeper still reports them), to a new
+// version of the collection, keeping the key's header and history. It does
+// nothing (and returns false) when the view holds a change it could not
+// carry: an expired field being replaced or removed, whose expiry event
+// the flush stages from the member's base.
+func (v *collView) rebase() (bool, error) {
+	for _, s := range v.mem {
+		if s.changed && s.baseOK && s.baseExp != 0 && s.baseExp <= v.now {
+			return false, nil
+		}
+	}
+	type member struct {
+		m, value []byte
+		exp      int64
+	}
+	var all []member
+	err := v.walk(nil, true, func(m, value []byte, exp int64) bool {
+		all = append(all, member{bytes.Clone(m), bytes.Clone(value), exp})
+		return true
+	})
+	if err != nil {
+		return false, err
+	}
+	clear(v.mem)
+	v.coll = keyspace.Coll{Version: v.db.collVer.Add(1)}
+	v.fresh, v.rebased = true, true
+	for _, x := range all {
+		if x.value == nil {
+			x.value = []byte{}
+		}
+		v.mem[string(x.m)] = &memberState{ok: true, exp: x.exp, value: x.value, changed: true}
+		v.coll.Count++
+		v.coll.Bytes += int64(len(x.m) + len(x.value))
+	}
+	return true, nil
+}
+
 // flush stages the view's changes in w, whose shard lock of the key is
 // held and whose store state of the key is the view's base.
 func (v *collView) flush(w *writeOp) {
 	if !v.dirty {
 		return
+	}
+	if v.noteDeletions(v.db.shardFor(v.key)) {
+		switch ok, err := v.rebase(); {
+		case err != nil:
+			// The members as they are still flush correctly: the rebase
+			// waits for a later write.
+			v.db.log.Warn("epochdb: rebasing a sparse collection", "key", v.key, "err", err)
+		case ok:
+			v.db.st.rebases.Add(1)
+		}
 	}
 	db, key, now := v.db, v.key, w.now
 	var oldHdr *keyspace.Header
@@ -441,8 +546,8 @@ func (v *collView) flush(w *writeOp) {
 		payload := keyspace.AppendColl(nil, v.coll)
 		w.t.add(key, stageRecord(w.b, key, oldHdr, oldSize, hdr, payload))
 		w.t.add(key, counts{bytes: v.coll.Bytes})
-		w.cacheOp(cacheOp{key: key, hdr: hdr, value: payload, keepReads: !v.fresh})
-		if v.fresh {
+		w.cacheOp(cacheOp{key: key, hdr: hdr, value: payload, keepReads: !v.fresh || v.rebased})
+		if v.fresh && !v.rebased {
 			_ = w.b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now, Heat: 1}), nil)
 			sh.dropPending(key)
 			delete(sh.runs, string(key))

@@ -128,6 +128,7 @@ type DB struct {
 type shard struct {
 	mu       sync.Mutex           // serializes writes to this shard's keys; guards what follows up to trackMu
 	runs     map[string]uint8     // meta merge operands written per key since its last collapse
+	dead     map[string]deadCount // member deletions per collection since its version began (coll.go)
 	vers     [versionSlots]uint64 // commit sequence of the latest write per key slot (versions.go)
 	watchers map[string][]*Watch  // open watches per key
 	trackMu  sync.Mutex           // guards pending; taken after mu when both are held
@@ -226,6 +227,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	for i := range db.shards {
 		db.shards[i].pending = make(map[string]access)
 		db.shards[i].runs = make(map[string]uint8)
+		db.shards[i].dead = make(map[string]deadCount)
 		db.shards[i].cache.m = make(map[string]*cacheEntry)
 	}
 	if o.RecordCacheSize > 0 {
