@@ -431,7 +431,7 @@ func (db *DB) trackLoop(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			if !db.writesHere() {
-				db.dropTracked()
+				db.forwardTracked()
 				continue
 			}
 			if err := db.flushTracked(); err != nil {

@@ -646,7 +646,7 @@ func (db *DB) collRead(key []byte, fn func(v *collView) error) error {
 	if err := fn(v); err != nil {
 		return err
 	}
-	if v.live && !db.opts.DisableReadTracking && db.writesHere() {
+	if v.live && db.tracksReads() {
 		if e != nil {
 			sh.trackEntry(e, now)
 		} else {
@@ -682,7 +682,7 @@ func (db *DB) collWrite(key []byte, fn func(v *collView) error) error {
 		return err
 	}
 	if !v.dirty {
-		if v.live && !db.opts.DisableReadTracking && db.writesHere() {
+		if v.live && db.tracksReads() {
 			db.track(key, w.now)
 		}
 		return nil
@@ -774,7 +774,7 @@ func (h collHandle) read(fn func(v *collView) error) error {
 	if err := run(v); err != nil {
 		return err
 	}
-	if v.live && !h.tx.db.opts.DisableReadTracking && h.tx.db.writesHere() {
+	if v.live && h.tx.db.tracksReads() {
 		h.tx.db.track(h.key, h.tx.db.nowMs())
 	}
 	return nil

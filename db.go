@@ -52,8 +52,11 @@ type DB struct {
 
 	// repl, if set, commits the writes instead of the DB (replicate.go);
 	// applied is the index of the last replicated entry applied.
-	repl    Replicator
-	applied atomic.Uint64
+	repl Replicator
+	// readSink receives the reads tracked while this node does not lead
+	// (reads.go).
+	readSink atomic.Pointer[ReadSink]
+	applied  atomic.Uint64
 
 	// settings are the options Reconfigure changes (settings.go).
 	settings   atomic.Pointer[Settings]

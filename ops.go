@@ -150,7 +150,7 @@ func (db *DB) get(key []byte, touch bool) (_ []byte, err error) {
 	if hdr.Type.IsCollection() {
 		return nil, ErrWrongType
 	}
-	if touch && !db.opts.DisableReadTracking && db.writesHere() {
+	if touch && db.tracksReads() {
 		if e != nil {
 			sh.trackEntry(e, now)
 		} else {

@@ -34,8 +34,8 @@ import (
 //
 // Background work that writes — expiry, pruning, eviction, the event log's
 // trimming, the flush of tracked reads — runs only on the node whose
-// Replicator says it leads; elsewhere it waits, and reads tracked there are
-// dropped (only the leader's reads count).
+// Replicator says it leads; elsewhere it waits, and reads tracked there go
+// to the ReadSink, which hands them to the leader (reads.go).
 
 // Replicator commits a DB's writes to a replicated log; see
 // Options.Replicator.

@@ -310,8 +310,10 @@ func (db *DB) awaitDurable(b *pebble.Batch, sync bool, lastEvent uint64) error {
 // read returns key's current data record (ok false if absent, expired
 // records included), from the record cache when it holds the key. The
 // caller must release it.
-func (w *writeOp) read(key []byte) (record, bool, error) {
-	db := w.db
+func (w *writeOp) read(key []byte) (record, bool, error) { return w.db.readLocked(key) }
+
+// readLocked is writeOp.read for a caller that holds key's shard lock.
+func (db *DB) readLocked(key []byte) (record, bool, error) {
 	if db.cacheOn() {
 		if e := db.shardFor(key).cache.peek(key); e != nil && e.hasVal {
 			db.st.cacheHits.Add(1)

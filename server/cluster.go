@@ -3,13 +3,13 @@ package server
 import (
 	"bufio"
 	"errors"
-
 	"fmt"
-	"github.com/epochdb/epochdb"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/epochdb/epochdb"
 )
 
 // ClusterNode is the replication a server runs on (the cluster package's
@@ -125,17 +125,11 @@ func (c *Conn) forward(addr string, args [][]byte) error {
 		f = nil
 	}
 	if f == nil {
-		nc, err := net.DialTimeout("tcp", addr, forwardTimeout)
-		if err != nil {
+		var err error
+		if f, err = c.srv.dialLeader(addr); err != nil {
 			return err
 		}
-		f = &forwarder{addr: addr, nc: nc, br: bufio.NewReader(nc), resp: 2}
 		c.fwd = f
-		if pass := c.srv.cfg.plainPassword(); pass != "" {
-			if err := f.do(nil, "AUTH", pass); err != nil {
-				return err
-			}
-		}
 	}
 	if f.resp != c.resp {
 		if err := f.do(nil, "HELLO", strconv.Itoa(c.resp)); err != nil {
@@ -159,6 +153,23 @@ func (c *Conn) forward(addr string, args [][]byte) error {
 	}
 	c.out = append(c.out, reply...)
 	return nil
+}
+
+// dialLeader connects to the leader's client address, authenticated with
+// the server's own password if it has one.
+func (s *Server) dialLeader(addr string) (*forwarder, error) {
+	nc, err := net.DialTimeout("tcp", addr, forwardTimeout)
+	if err != nil {
+		return nil, err
+	}
+	f := &forwarder{addr: addr, nc: nc, br: bufio.NewReader(nc), resp: 2}
+	if pass := s.cfg.plainPassword(); pass != "" {
+		if err := f.do(nil, "AUTH", pass); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+	}
+	return f, nil
 }
 
 // do sends one command and reads its reply, appended raw to *into (nil:

@@ -278,6 +278,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	s.syncEvents()
+	s.startReadForwarding()
 	defer s.trackListener(&ln, false)
 	s.log.Info("server: listening", "addr", ln.Addr().String(), "tls", s.TLSConfig != nil)
 
@@ -406,6 +407,7 @@ func (s *Server) beginShutdown() {
 	}
 	if first {
 		s.log.Info("server: shutting down")
+		s.stopReadForwarding()
 		s.drainOnce.Do(func() {
 			go func() {
 				s.connWG.Wait()

@@ -41,6 +41,27 @@ func (n *clusterNode) start(t *testing.T, peers string) {
 	t.Cleanup(func() { _ = n.c.Close() })
 }
 
+// frequency is EPOCH.META's frequency of key (-1 if it cannot be read).
+func frequency(ctx context.Context, c *redis.Client, key string) int64 {
+	v, err := c.Do(ctx, "EPOCH.META", key).Result()
+	if err != nil {
+		return -1
+	}
+	switch v := v.(type) {
+	case map[any]any: // RESP3
+		n, _ := v["frequency"].(int64)
+		return n
+	case []any:
+		for i := 0; i+1 < len(v); i += 2 {
+			if v[i] == "frequency" {
+				n, _ := v[i+1].(int64)
+				return n
+			}
+		}
+	}
+	return -1
+}
+
 func role(ctx context.Context, c *redis.Client) string {
 	v, err := c.Do(ctx, "ROLE").Slice()
 	if err != nil || len(v) == 0 {
@@ -137,6 +158,20 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 			t.Fatalf("the follower's own store lacks k199: %q %v", v, err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// Reads the follower serves itself count on the leader, which decides
+	// the lifecycle, and come back to every node with its flush.
+	for range 20 {
+		must(t, ro.Get(ctx, "k5").Err())
+	}
+	for _, c := range []*redis.Client{lc, ro} {
+		deadline = time.Now().Add(20 * time.Second)
+		for frequency(ctx, c, "k5") < 20 {
+			if time.Now().After(deadline) {
+				t.Fatalf("k5's frequency %d after 20 reads on the follower, want 20", frequency(ctx, c, "k5"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if err := fc.Watch(ctx, func(tx *redis.Tx) error { return nil }, "k1"); err == nil || !strings.Contains(err.Error(), "READONLY") {
 		t.Fatalf("WATCH on a follower: %v, want a READONLY error naming the leader", err)
