@@ -248,7 +248,7 @@ func (db *DB) expireBatch(now int64, lower []byte) (n int, next []byte, err erro
 			return 0, nil, err
 		}
 	}
-	n = len(w.keys)
+	n = w.keys.n
 	if err := w.commit(nil); err != nil {
 		return 0, nil, fmt.Errorf("epochdb: expiry: %w", err)
 	}

@@ -107,12 +107,29 @@ func (c *recordCache) peek(key []byte) *cacheEntry {
 // newEntry builds the entry of a record, keeping the value if it is at
 // most valueMax bytes (copied).
 func newEntry(hdr keyspace.Header, value []byte, valueMax int) *cacheEntry {
+	if len(value) <= smallValue && len(value) <= valueMax {
+		// One allocation for the entry and its value (counters, flags,
+		// short strings).
+		se := &smallEntry{cacheEntry: cacheEntry{hdr: hdr, vlen: len(value), hasVal: true}}
+		se.value = append(se.buf[:0:len(value)], value...)
+		return &se.cacheEntry
+	}
 	e := &cacheEntry{hdr: hdr, vlen: len(value)}
 	if len(value) <= valueMax {
 		e.value = append(make([]byte, 0, len(value)), value...)
 		e.hasVal = true
 	}
 	return e
+}
+
+// smallValue is the largest value a cache entry holds in the same
+// allocation as itself.
+const smallValue = 24
+
+// smallEntry is a cache entry with room for a small value.
+type smallEntry struct {
+	cacheEntry
+	buf [smallValue]byte
 }
 
 // cacheFill caches a record read by a Get if no write to the shard happened

@@ -298,7 +298,7 @@ func (db *DB) forgetRecord(key []byte) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	db.cacheForget(sh, key)
-	db.bumpVersions([][]byte{key})
+	db.bumpVersions(&keyList{first: key, n: 1})
 }
 
 // addNSCounters adds deltas to namespace ns's in-memory counters and the

@@ -33,6 +33,7 @@ const (
 // network. A Conn is used by its own goroutine only: handlers must not keep
 // it or call it from other goroutines.
 type Conn struct {
+	incr     incrOp     // the INCR family's step, reused (commands_string.go)
 	fwd      *forwarder // the link to the leader, on a follower (cluster.go)
 	readOnly bool       // READONLY: reads served here even on a follower
 	srv      *Server
@@ -62,6 +63,7 @@ type Conn struct {
 	execTx      *epochdb.Tx    // the transaction running EXEC's queued commands, nil otherwise
 	execNotes   []note         // keyspace notifications of EXEC's commands, published if it commits
 	group       *epochdb.Batch // pipelined SETs committed together (group.go)
+	groupBuf    *epochdb.Batch // the batch groups reuse
 	grouped     []groupedSet   // their replies to write
 	quit        bool           // close after writing the replies
 	nameBuf     []byte
