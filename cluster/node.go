@@ -254,7 +254,8 @@ func (n *Node) State() string { return n.raft.State().String() }
 // Stats returns raft's counters (commit_index, applied_index, term, …)
 // and the node's own: apply_lag, first_log_index, leader_changes,
 // snapshots, snapshot_failures, last_snapshot_duration,
-// snapshot_restores, snapshot_restore_failures.
+// snapshot_restores, snapshot_restore_failures,
+// last_snapshot_restore_duration.
 func (n *Node) Stats() map[string]string {
 	st := n.raft.Stats()
 	m := n.Metrics()
@@ -267,6 +268,7 @@ func (n *Node) Stats() map[string]string {
 	st["last_snapshot_duration"] = m.LastSnapshotDuration.String()
 	st["snapshot_restores"] = u(m.Restores)
 	st["snapshot_restore_failures"] = u(m.RestoreFailures)
+	st["last_snapshot_restore_duration"] = m.LastRestoreDuration.String()
 	return st
 }
 

@@ -330,6 +330,7 @@ func (s *Server) replicationInfo() [][2]string {
 		{"cluster_last_snapshot_duration", st["last_snapshot_duration"]},
 		{"cluster_snapshot_installs", st["snapshot_restores"]},
 		{"cluster_snapshot_install_failures", st["snapshot_restore_failures"]},
+		{"cluster_last_snapshot_install_duration", st["last_snapshot_restore_duration"]},
 	}
 }
 
