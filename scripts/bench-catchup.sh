@@ -77,12 +77,23 @@ mset() {
 		}
 	}'
 }
+# load FIRST COUNT: writes keys key:FIRST … through the leader, in chunks of
+# 20 MSETs, four connections at once (redis-cli --pipe gives up when a reply
+# takes 30 s, and one connection's commands run one after another).
+load() {
+	local first=$1 count=$2 chunk=$((BATCH * 20)) i
+	for ((i = 0; i < count; i += chunk)); do
+		echo "$((first + i)) $((count - i < chunk ? count - i : chunk))"
+	done | xargs -P 4 -L 1 bash -c 'mset "$0" "$1" | redis-cli -p "'"$lport"'" --pipe >/dev/null'
+}
+export -f mset
+export BATCH
 t0=$(now)
-mset 0 "$KEYS" | redis-cli -p "$lport" --pipe >/dev/null
+load 0 "$KEYS"
 load=$(since "$t0")
 dbsize() { redis-cli -p "$1" DBSIZE 2>/dev/null; }
 [ "$(dbsize "$lport")" = "$KEYS" ] || { echo "bench-catchup: the leader holds $(dbsize "$lport") keys" >&2; exit 1; }
-echo "load: $KEYS keys in $load s through the leader n$leader (MSET of $BATCH keys: one raft entry each)"
+echo "load: $KEYS keys in $load s through the leader n$leader (MSETs of $BATCH keys, one raft entry each, on 4 connections)"
 
 # The leader's newest snapshot covers the load, but for fewer than 512
 # entries; its log starts past the first entries.
@@ -98,7 +109,7 @@ node 4 ""
 listening() { redis-cli -p 16484 PING >/dev/null 2>&1; }
 wait_for "n4 to listen" listening
 extra=$((KEYS / 20))
-(mset "$KEYS" "$extra" | redis-cli -p "$lport" --pipe >/dev/null) &
+(load "$KEYS" "$extra") &
 writer=$!
 t0=$(now)
 "$work/epoch" cluster join n4 127.0.0.1:17204 --addr "127.0.0.1:$lport" >/dev/null
