@@ -567,16 +567,8 @@ func FuzzVerifyBackup(f *testing.F) {
 	if _, err := db.Backup(&buf); err != nil {
 		f.Fatal(err)
 	}
-	im, err := db.Image() // a store image: entry records in the same container
-	if err != nil {
-		f.Fatal(err)
-	}
-	var img bytes.Buffer
-	if _, err := im.WriteTo(&img); err != nil {
-		f.Fatal(err)
-	}
-	_ = im.Close()
-	f.Add(img.Bytes())
+	img, _ := imageOf(f, db) // a store image: entry records in the same container
+	f.Add(img)
 	_ = db.Close()
 	good := buf.Bytes()
 	f.Add(good)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -18,30 +19,23 @@ import (
 // them.
 func entries(t *testing.T, db *DB) []string {
 	t.Helper()
-	im, err := db.Image()
-	testutil.Must(t, err)
-	defer im.Close()
-	var buf bytes.Buffer
-	_, err = im.WriteTo(&buf)
-	testutil.Must(t, err)
-	br, err := backupfmt.NewReader(&buf)
+	img, _ := imageOf(t, db)
+	br, err := backupfmt.NewReader(bytes.NewReader(img))
 	testutil.Must(t, err)
 	defer br.Close()
 	var out []string
 	for {
 		rec, err := br.Next()
-		if err != nil {
-			if err.Error() == "EOF" {
-				return out
-			}
-			t.Fatal(err)
+		if err == io.EOF {
+			return out
 		}
+		testutil.Must(t, err)
 		out = append(out, fmt.Sprintf("%q=%x", rec.Key, rec.Value))
 	}
 }
 
 // imageOf writes db's image into a buffer.
-func imageOf(t *testing.T, db *DB) ([]byte, uint64) {
+func imageOf(t testing.TB, db *DB) ([]byte, uint64) {
 	t.Helper()
 	im, err := db.Image()
 	testutil.Must(t, err)
@@ -114,7 +108,7 @@ func TestDB_InstallImage_ThenFollows(t *testing.T) {
 	if !w.Changed() {
 		t.Fatal("a watch on the joiner did not see the install")
 	}
-	if _, err := mustGetErr(joiner, "stale"); !errors.Is(err, ErrNotFound) {
+	if _, err := joiner.Get([]byte("stale")); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the joiner's own key survived the install: %v", err)
 	}
 
@@ -144,8 +138,6 @@ func TestDB_InstallImage_ThenFollows(t *testing.T) {
 	defer joiner.Close()
 	sameStores(t, leader, joiner)
 }
-
-func mustGetErr(db *DB, key string) ([]byte, error) { return db.Get([]byte(key)) }
 
 // mustBatchRepr returns the encoding of a batch that sets key, as a
 // leader's Replicate would hand it over.
@@ -283,17 +275,8 @@ func FuzzInstallImage(f *testing.F) {
 			f.Fatal(err)
 		}
 	}
-	im, err := src.Image()
-	if err != nil {
-		f.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if _, err := im.WriteTo(&buf); err != nil {
-		f.Fatal(err)
-	}
-	_ = im.Close()
+	good, _ := imageOf(f, src)
 	_ = src.Close()
-	good := buf.Bytes()
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Add(good[:backupfmt.HeaderLen])
@@ -322,4 +305,20 @@ func FuzzInstallImage(f *testing.F) {
 			t.Fatalf("a refused image lost a key: %q %v (%v)", v, gerr, err)
 		}
 	})
+}
+
+// Restore, which reads logical backups, refuses a store image.
+func TestRestore_RefusesImage(t *testing.T) {
+	src, err := Open("", &Options{InMemory: true})
+	testutil.Must(t, err)
+	defer src.Close()
+	mustSet(t, src, "k", "v", 0)
+	img, _ := imageOf(t, src)
+	dir := t.TempDir() + "/restored"
+	if _, err := Restore(bytes.NewReader(img), dir, nil); !errors.Is(err, ErrBackupVersion) {
+		t.Fatalf("Restore of an image: %v, want ErrBackupVersion", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused restore created %s: %v", dir, err)
+	}
 }

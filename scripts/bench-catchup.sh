@@ -62,17 +62,22 @@ find_leader() {
 wait_for "a leader" find_leader
 lport=1648$leader
 
-# mset FIRST COUNT: RESP for MSETs of keys key:FIRST … key:FIRST+COUNT-1
-# (100-byte values), BATCH keys each, for redis-cli --pipe.
+# mset FIRST COUNT: RESP for MSETs of keys key:FIRST … key:FIRST+COUNT-1,
+# BATCH keys each, for redis-cli --pipe. A value is 100 bytes, about half
+# of them pseudo-random (as the backup benchmark's), so that compression
+# does not flatter the snapshot.
 mset() {
 	awk -v first="$1" -v n="$2" -v batch="$BATCH" 'BEGIN {
-		val = sprintf("%0100d", 7)
+		srand(first)
+		pad = sprintf("%052d", 0)
 		for (i = 0; i < n; i += batch) {
 			m = (n - i < batch) ? n - i : batch
 			printf "*%d\r\n$4\r\nMSET\r\n", 1 + 2 * m
 			for (j = 0; j < m; j++) {
 				k = sprintf("key:%010d", first + i + j)
-				printf "$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, val
+				v = sprintf("%s%08x%08x%08x%08x%08x%08x", pad, rand() * 4294967295, rand() * 4294967295,
+					rand() * 4294967295, rand() * 4294967295, rand() * 4294967295, rand() * 4294967295)
+				printf "$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, v
 			}
 		}
 	}'
