@@ -149,6 +149,9 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 		return RestoreInfo{}, err
 	}
 	defer br.Close()
+	if br.Header().Image {
+		return RestoreInfo{}, fmt.Errorf("%w: a store image (a cluster's snapshot), not a logical backup", ErrBackupVersion)
+	}
 
 	dataSST, err := newSSTSink(vfs.Default, filepath.Join(dir, "restore-data.sst"), db.sstWriterOptions())
 	if err != nil {
