@@ -7,8 +7,12 @@
 # phases (snapshot installed, caught up with the leader) and the install's own
 # duration as the new node reports it.
 #
+# With MODE=log the nodes never snapshot, and the new node replays the whole
+# log instead: the way it caught up before snapshots, for comparison.
+#
 # Usage: scripts/bench-catchup.sh                 (KEYS=1000000, 100-byte values)
 #        KEYS=200000 scripts/bench-catchup.sh
+#        MODE=log scripts/bench-catchup.sh
 # Everything is bounded: each wait gives up after LIMIT seconds (default 600).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +20,7 @@ cd "$(dirname "$0")/.."
 KEYS=${KEYS:-1000000}
 BATCH=${BATCH:-100}    # keys per MSET: one raft entry each (KEYS/BATCH must pass 512)
 LIMIT=${LIMIT:-600}
+MODE=${MODE:-snapshot}
 command -v redis-cli >/dev/null || { echo "bench-catchup: needs redis-tools" >&2; exit 2; }
 
 work=$(mktemp -d)
@@ -45,6 +50,7 @@ wait_for() {
 
 # Snapshots every 512 entries (checked every second), 256 kept behind each.
 raftflags=(--raft-snapshot-threshold 512 --raft-snapshot-interval 1s --raft-trailing-logs 256)
+[ "$MODE" = log ] && raftflags=(--raft-snapshot-threshold 1000000000)
 node() { # i peers
 	"$work/epoch" serve --cluster --node-id "n$1" --raft-addr "127.0.0.1:1720$1" --peers "$2" "${raftflags[@]}" \
 		--dir "$work/n$1" --addr "127.0.0.1:1648$1" --http-addr "" --log-level info 2>>"$work/log" &
@@ -104,10 +110,14 @@ echo "load: $KEYS keys in $load s through the leader n$leader (MSETs of $BATCH k
 # entries; its log starts past the first entries.
 applied=$(info "$lport" cluster_applied_index)
 covered() { [ "$(info "$lport" cluster_last_snapshot_index)" -ge $((applied - 512)) ] && [ "$(info "$lport" cluster_first_log_index)" -gt 1 ]; }
-wait_for "the leader's snapshot" covered
-snapfile=$(ls -t "$work/n$leader"/raft/snapshots/*/state.bin | head -1)
-echo "leader's snapshot: $(info "$lport" cluster_snapshots) taken, the last in $(info "$lport" cluster_last_snapshot_duration)," \
-	"$(du -m "$snapfile" | cut -f1) MiB at index $(info "$lport" cluster_last_snapshot_index); log from index $(info "$lport" cluster_first_log_index) to $applied"
+if [ "$MODE" = log ]; then
+	echo "no snapshots: the leader's log holds entries $(info "$lport" cluster_first_log_index) to $applied"
+else
+	wait_for "the leader's snapshot" covered
+	snapfile=$(ls -t "$work/n$leader"/raft/snapshots/*/state.bin | head -1)
+	echo "leader's snapshot: $(info "$lport" cluster_snapshots) taken, the last in $(info "$lport" cluster_last_snapshot_duration)," \
+		"$(du -m "$snapfile" | cut -f1) MiB at index $(info "$lport" cluster_last_snapshot_index); log from index $(info "$lport" cluster_first_log_index) to $applied"
+fi
 
 # A fourth node joins while a writer adds keys through the leader.
 node 4 ""
@@ -119,7 +129,7 @@ writer=$!
 t0=$(now)
 "$work/epoch" cluster join n4 127.0.0.1:17204 --addr "127.0.0.1:$lport" >/dev/null
 installed() { [ "$(info 16484 cluster_snapshot_installs)" = 1 ]; }
-wait_for "n4's snapshot install" installed
+[ "$MODE" = log ] || wait_for "n4's snapshot install" installed
 install=$(since "$t0")
 wait "$writer"
 target=$(info "$lport" cluster_commit_index)
@@ -129,5 +139,10 @@ total=$(since "$t0")
 want=$((KEYS + extra))
 n4keys=$(printf 'READONLY\nDBSIZE\n' | redis-cli -p 16484 | tail -1)
 [ "$n4keys" = "$want" ] || { echo "bench-catchup: n4 holds $n4keys keys, want $want" >&2; exit 1; }
-echo "join: n4 installed the snapshot $install s after the join (the install itself: $(info 16484 cluster_last_snapshot_install_duration))," \
-	"and caught up with the leader (index $target, $want keys, $extra written meanwhile) after $total s"
+if [ "$MODE" = log ]; then
+	[ "$(info 16484 cluster_snapshot_installs)" = 0 ] || { echo "bench-catchup: n4 installed a snapshot" >&2; exit 1; }
+	echo "join: n4 replayed the log and caught up with the leader (index $target, $want keys, $extra written meanwhile) after $total s"
+else
+	echo "join: n4 installed the snapshot $install s after the join (the install itself: $(info 16484 cluster_last_snapshot_install_duration))," \
+		"and caught up with the leader (index $target, $want keys, $extra written meanwhile) after $total s"
+fi
