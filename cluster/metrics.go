@@ -99,8 +99,12 @@ func (n *Node) Metrics() Metrics {
 		LeaderChanges: n.met.leaderChanges.Load(),
 		LastContact:   -1,
 	}
-	if first, err := n.logs.FirstIndex(); err == nil {
-		m.FirstLogIndex = first
+	select {
+	case <-n.done: // the log store is closed, or about to be
+	default:
+		if first, err := n.logs.FirstIndex(); err == nil {
+			m.FirstLogIndex = first
+		}
 	}
 	switch last := r.LastContact(); {
 	case r.State() == raft.Leader:
