@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -218,6 +220,31 @@ func TestCluster_FollowerDownPastCompaction(t *testing.T) {
 	if m := c.nodes[down].Metrics(); m.Restores != 1 {
 		t.Fatalf("the restarted follower installed %d snapshots, want 1", m.Restores)
 	}
+}
+
+// A node whose store directory was lost (its raft directory kept) comes
+// back from its own newest snapshot, installed at start because the
+// empty store is behind it, then the log.
+func TestCluster_LostStoreRestoredFromOwnSnapshot(t *testing.T) {
+	c := newCluster(t, 3, snapshotting)
+	l := c.leader()
+	writeMix(t, c, l, "a", 90)
+	c.converged(l)
+	var id string
+	for id = range c.nodes {
+		if id != l.ID() {
+			break
+		}
+	}
+	testutil.Must(t, c.nodes[id].Snapshot())
+	c.stop(id)
+	testutil.Must(t, os.RemoveAll(filepath.Join(c.dirs[id], "data")))
+	c.start(id)
+	if m := c.nodes[id].Metrics(); m.Restores != 1 {
+		t.Fatalf("the node with a lost store installed %d snapshots at start, want 1", m.Restores)
+	}
+	testutil.Must(t, l.DB().Set([]byte("after"), []byte("v"), 0))
+	c.identical(l)
 }
 
 // memSink is a raft.SnapshotSink in memory.
