@@ -19,10 +19,15 @@ import (
 )
 
 // snapshotting makes every node keep few entries behind a snapshot, and
-// take snapshots only when told (Node.Snapshot).
+// take snapshots only when told (Node.Snapshot). Its timeouts are longer
+// than the other tests': installing a snapshot in the same process, under
+// the race detector on a loaded machine, can starve the leader's
+// heartbeats past a 100 ms lease, and these tests write through one
+// leader.
 func snapshotting(cfg *Config) {
 	cfg.TrailingLogs = 10
 	cfg.SnapshotThreshold = 1 << 40
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
 }
 
 // startJoiner starts a node that is in no configuration yet (no Peers), as
