@@ -198,20 +198,27 @@ func TestCluster_JoinCatchesUpFromSnapshot(t *testing.T) {
 	}
 }
 
-// A follower down while the leader compacts its log past the follower's
-// last entry catches up on restart from the leader's snapshot.
-func TestCluster_FollowerDownPastCompaction(t *testing.T) {
+// loadedFollower starts three nodes that snapshot when told, writes a
+// mix through the leader, and returns the leader and a follower's ID once
+// every node holds it.
+func loadedFollower(t *testing.T) (*testCluster, *Node, string) {
 	c := newCluster(t, 3, snapshotting)
 	l := c.leader()
 	writeMix(t, c, l, "a", 90)
 	c.converged(l)
-	var down string
 	for id := range c.nodes {
 		if id != l.ID() {
-			down = id
-			break
+			return c, l, id
 		}
 	}
+	t.Fatal("no follower")
+	return nil, nil, ""
+}
+
+// A follower down while the leader compacts its log past the follower's
+// last entry catches up on restart from the leader's snapshot.
+func TestCluster_FollowerDownPastCompaction(t *testing.T) {
+	c, l, down := loadedFollower(t)
 	downLast, err := c.nodes[down].logs.LastIndex()
 	testutil.Must(t, err)
 	c.stop(down)
@@ -231,16 +238,7 @@ func TestCluster_FollowerDownPastCompaction(t *testing.T) {
 // back from its own newest snapshot, installed at start because the
 // empty store is behind it, then the log.
 func TestCluster_LostStoreRestoredFromOwnSnapshot(t *testing.T) {
-	c := newCluster(t, 3, snapshotting)
-	l := c.leader()
-	writeMix(t, c, l, "a", 90)
-	c.converged(l)
-	var id string
-	for id = range c.nodes {
-		if id != l.ID() {
-			break
-		}
-	}
+	c, l, id := loadedFollower(t)
 	testutil.Must(t, c.nodes[id].Snapshot())
 	c.stop(id)
 	testutil.Must(t, os.RemoveAll(filepath.Join(c.dirs[id], "data")))
