@@ -121,6 +121,9 @@ type DB struct {
 	// recovering while the loop that retries it runs.
 	reopening  atomic.Bool
 	recovering atomic.Bool
+	// installing is set while InstallImage swaps the contents (image.go):
+	// calls are refused meanwhile.
+	installing atomic.Bool
 	recoverWG  sync.WaitGroup
 	dir        string
 }
@@ -407,6 +410,10 @@ func (db *DB) enter() error {
 	if db.reopening.Load() {
 		db.inflight.Add(-1)
 		return errReopening(db.engineErr())
+	}
+	if db.installing.Load() {
+		db.inflight.Add(-1)
+		return ErrInstallingImage
 	}
 	return nil
 }

@@ -157,20 +157,14 @@ func checkRepr(repr []byte) error {
 	return nil
 }
 
-// loadApplied reads the applied index at Open.
+// loadApplied reads the applied index at Open, and after the store was
+// reopened or replaced.
 func (db *DB) loadApplied() error {
-	v, closer, err := db.pdb.Get(keyspace.SysKey(sysApplied))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
-	}
+	n, err := readApplied(db.pdb)
 	if err != nil {
 		return err
 	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return fmt.Errorf("%w: applied index of %d bytes", ErrCorrupt, len(v))
-	}
-	db.applied.Store(binary.BigEndian.Uint64(v))
+	db.applied.Store(n)
 	return nil
 }
 

@@ -149,18 +149,21 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 		return RestoreInfo{}, err
 	}
 	defer br.Close()
+	if br.Header().Image {
+		return RestoreInfo{}, fmt.Errorf("%w: a store image (a cluster's snapshot), not a logical backup", ErrBackupVersion)
+	}
 
-	dataSST, err := newSSTSink(filepath.Join(dir, "restore-data.sst"), db.sstWriterOptions())
+	dataSST, err := newSSTSink(vfs.Default, filepath.Join(dir, "restore-data.sst"), db.sstWriterOptions())
 	if err != nil {
 		return RestoreInfo{}, err
 	}
 	defer dataSST.abort()
-	metaSST, err := newSSTSink(filepath.Join(dir, "restore-meta.sst"), db.sstWriterOptions())
+	metaSST, err := newSSTSink(vfs.Default, filepath.Join(dir, "restore-meta.sst"), db.sstWriterOptions())
 	if err != nil {
 		return RestoreInfo{}, err
 	}
 	defer metaSST.abort()
-	memberSST, err := newSSTSink(filepath.Join(dir, "restore-members.sst"), db.sstWriterOptions())
+	memberSST, err := newSSTSink(vfs.Default, filepath.Join(dir, "restore-members.sst"), db.sstWriterOptions())
 	if err != nil {
 		return RestoreInfo{}, err
 	}
@@ -315,18 +318,19 @@ func (db *DB) sstWriterOptions() sstable.WriterOptions {
 
 // sstSink writes one sstable for ingestion.
 type sstSink struct {
+	fs   vfs.FS
 	path string
 	w    *sstable.Writer
 	n    int64
 	done bool
 }
 
-func newSSTSink(path string, wo sstable.WriterOptions) (*sstSink, error) {
-	f, err := vfs.Default.Create(path, vfs.WriteCategoryUnspecified)
+func newSSTSink(fs vfs.FS, path string, wo sstable.WriterOptions) (*sstSink, error) {
+	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return nil, fmt.Errorf("epochdb: restore: %w", err)
 	}
-	return &sstSink{path: path, w: sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)}, nil
+	return &sstSink{fs: fs, path: path, w: sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)}, nil
 }
 
 func (s *sstSink) set(k, v []byte) error {
@@ -342,11 +346,11 @@ func (s *sstSink) set(k, v []byte) error {
 func (s *sstSink) finish() (string, error) {
 	s.done = true
 	if err := s.w.Close(); err != nil {
-		_ = os.Remove(s.path)
+		_ = s.fs.Remove(s.path)
 		return "", fmt.Errorf("epochdb: restore: close %s: %w", filepath.Base(s.path), err)
 	}
 	if s.n == 0 {
-		_ = os.Remove(s.path)
+		_ = s.fs.Remove(s.path)
 		return "", nil
 	}
 	return s.path, nil
@@ -357,7 +361,7 @@ func (s *sstSink) abort() {
 	if !s.done {
 		s.done = true
 		_ = s.w.Close()
-		_ = os.Remove(s.path)
+		_ = s.fs.Remove(s.path)
 	}
 }
 

@@ -130,12 +130,19 @@ func (c *testCluster) converged(leader *Node) {
 
 func contents(t *testing.T, db *epochdb.DB) []string {
 	t.Helper()
-	var out []string
-	testutil.Must(t, db.Scan(epochdb.ScanOptions{}, func(k, v []byte, md epochdb.Metadata) error {
-		out = append(out, fmt.Sprintf("%s=%s@%d/%d/%d", k, v, md.CreatedAt.UnixMilli(), md.ExpiresAt.UnixMilli(), md.Frequency))
-		return nil
-	}))
-	return out
+	for {
+		var out []string
+		err := db.Scan(epochdb.ScanOptions{}, func(k, v []byte, md epochdb.Metadata) error {
+			out = append(out, fmt.Sprintf("%s=%s@%d/%d/%d", k, v, md.CreatedAt.UnixMilli(), md.ExpiresAt.UnixMilli(), md.Frequency))
+			return nil
+		})
+		if errors.Is(err, epochdb.ErrInstallingImage) { // a snapshot being installed: in a moment
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		testutil.Must(t, err)
+		return out
+	}
 }
 
 // Three nodes: writes on the leader reach every node, a follower refuses

@@ -7,17 +7,17 @@
 package cluster
 
 import (
+	"cmp"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +59,24 @@ type Config struct {
 	TLS, ClientTLS *tls.Config
 	// Timing, for tests; zero values take raft's defaults.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// make the node take a snapshot of its store and compact its log; it
+	// checks every SnapshotInterval (with jitter). TrailingLogs entries
+	// are kept behind a snapshot, so that a follower a little behind
+	// catches up from the log rather than a whole snapshot. Zero values
+	// mean 8192 entries, 2 minutes and 10240 entries.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
 }
+
+// Defaults of Config's snapshot settings.
+const (
+	DefaultSnapshotThreshold = 8192
+	DefaultSnapshotInterval  = 2 * time.Minute
+	DefaultTrailingLogs      = 10240
+)
 
 // Node is one member of a replicated EpochDB: a store whose writes go
 // through raft.
@@ -80,6 +97,8 @@ type Node struct {
 	leaderMu     sync.Mutex
 	leaderID     string // as published by the leader (entryLeader)
 	leaderClient string
+
+	met snapMetrics
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -164,11 +183,12 @@ func (n *Node) startRaft() error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
 	rc.Logger = n.hclog()
-	// The store is the state machine and persists itself: no snapshot
-	// restore at start, and no snapshots (the log is not compacted yet).
-	rc.NoSnapshotRestoreOnStart = true
-	rc.SnapshotThreshold = math.MaxUint64
-	rc.SnapshotInterval = 24 * 365 * time.Hour
+	// Snapshots are images of the store (snapshot.go). At start raft hands
+	// the state machine its newest one, which the store, persistent and
+	// holding its applied index, skips unless it is behind it.
+	rc.SnapshotThreshold = cmp.Or(n.cfg.SnapshotThreshold, DefaultSnapshotThreshold)
+	rc.SnapshotInterval = cmp.Or(n.cfg.SnapshotInterval, DefaultSnapshotInterval)
+	rc.TrailingLogs = cmp.Or(n.cfg.TrailingLogs, DefaultTrailingLogs)
 	if n.cfg.HeartbeatTimeout > 0 {
 		rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
 	}
@@ -197,6 +217,7 @@ func (n *Node) startRaft() error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	n.raft = r
+	r.RegisterObserver(raft.NewObserver(nil, false, n.met.countLeaders))
 	return nil
 }
 
@@ -230,8 +251,36 @@ func (n *Node) LeaderInfo() (id, clientAddr string) {
 // State is raft's view of this node: Leader, Follower, Candidate.
 func (n *Node) State() string { return n.raft.State().String() }
 
-// Stats returns raft's counters (commit_index, applied_index, term, …).
-func (n *Node) Stats() map[string]string { return n.raft.Stats() }
+// Stats returns raft's counters (commit_index, applied_index, term, …)
+// and the node's own: apply_lag, first_log_index, leader_changes,
+// snapshots, snapshot_failures, last_snapshot_duration,
+// snapshot_restores, snapshot_restore_failures,
+// last_snapshot_restore_duration.
+func (n *Node) Stats() map[string]string {
+	st := n.raft.Stats()
+	m := n.Metrics()
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	st["apply_lag"] = u(m.ApplyLag())
+	st["first_log_index"] = u(m.FirstLogIndex)
+	st["leader_changes"] = u(m.LeaderChanges)
+	st["snapshots"] = u(m.Snapshots)
+	st["snapshot_failures"] = u(m.SnapshotFailures)
+	st["last_snapshot_duration"] = m.LastSnapshotDuration.String()
+	st["snapshot_restores"] = u(m.Restores)
+	st["snapshot_restore_failures"] = u(m.RestoreFailures)
+	st["last_snapshot_restore_duration"] = m.LastRestoreDuration.String()
+	return st
+}
+
+// Snapshot takes a snapshot now and compacts the log behind it (keeping
+// TrailingLogs entries), as raft does by itself every SnapshotThreshold
+// entries.
+func (n *Node) Snapshot() error {
+	if err := n.await(n.raft.Snapshot()); err != nil {
+		return fmt.Errorf("cluster: snapshot: %w", err)
+	}
+	return nil
+}
 
 // VerifyLeader confirms, by a round trip to a quorum, that this node still
 // leads: a read served after it is linearizable.
@@ -267,7 +316,8 @@ func (n *Node) Members() ([]Member, error) {
 }
 
 // Join adds a node (its ID and raft address) to the cluster as a voter. It
-// runs on the leader; the new node catches up by replaying the log.
+// runs on the leader; the new node catches up from the leader's latest
+// snapshot, if the log was compacted past its start, then the log.
 func (n *Node) Join(id, raftAddr string) error {
 	if n.raft.State() != raft.Leader {
 		return ErrNotLeader
@@ -440,17 +490,6 @@ func (f *fsm) Apply(l *raft.Log) any {
 		}
 	}
 	return nil
-}
-
-// Snapshot is not supported yet: the node sets raft's snapshot threshold
-// so that it never asks, and the log is kept whole.
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return nil, errors.New("cluster: snapshots are not supported yet")
-}
-
-func (f *fsm) Restore(r io.ReadCloser) error {
-	_ = r.Close()
-	return errors.New("cluster: snapshots are not supported yet")
 }
 
 func appendString(b []byte, s string) []byte {

@@ -331,6 +331,17 @@ func (s *Server) replicationInfo() [][2]string {
 		{"cluster_applied_index", st["applied_index"]},
 		{"cluster_last_contact", st["last_contact"]},
 		{"cluster_peers", st["num_peers"]},
+		{"cluster_apply_lag", st["apply_lag"]},
+		{"cluster_first_log_index", st["first_log_index"]},
+		{"cluster_last_log_index", st["last_log_index"]},
+		{"cluster_leader_changes", st["leader_changes"]},
+		{"cluster_last_snapshot_index", st["last_snapshot_index"]},
+		{"cluster_snapshots", st["snapshots"]},
+		{"cluster_snapshot_failures", st["snapshot_failures"]},
+		{"cluster_last_snapshot_duration", st["last_snapshot_duration"]},
+		{"cluster_snapshot_installs", st["snapshot_restores"]},
+		{"cluster_snapshot_install_failures", st["snapshot_restore_failures"]},
+		{"cluster_last_snapshot_install_duration", st["last_snapshot_restore_duration"]},
 	}
 }
 

@@ -63,6 +63,10 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError(budgetOOM(err))
 	case errors.Is(err, epochdb.ErrConflict):
 		c.WriteError("ERR transaction conflict persisted after retries; try again")
+	case errors.Is(err, epochdb.ErrInstallingImage):
+		// A replica switching to a snapshot it received, as a Redis replica
+		// loading the leader's dataset: clients retry.
+		c.WriteError("LOADING the node is installing a snapshot from the leader; try again in a moment")
 	case errors.Is(err, epochdb.ErrClosed):
 		c.WriteError("ERR the server is shutting down")
 	case errors.Is(err, epochdb.ErrEventLogOff):

@@ -91,7 +91,8 @@ func waitLeader(t *testing.T, ctx context.Context, nodes []*clusterNode) *cluste
 // would: writes sent to a follower are forwarded to the leader, reads are
 // the leader's (or the follower's own after READONLY), and after the
 // leader is killed with SIGKILL another takes over with every
-// acknowledged write.
+// acknowledged write. The nodes snapshot and compact their logs often, so
+// that a node joining later catches up from a snapshot.
 func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -99,7 +100,8 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	cert, key, _ := testutil.SelfSigned(t, tmp)
 	secret := filepath.Join(tmp, "raft-secret")
 	must(t, os.WriteFile(secret, []byte("cluster secret\n"), 0o600))
-	sec := []string{"--raft-secret-file", secret, "--raft-tls-cert", cert, "--raft-tls-key", key, "--raft-tls-ca", cert}
+	sec := []string{"--raft-secret-file", secret, "--raft-tls-cert", cert, "--raft-tls-key", key, "--raft-tls-ca", cert,
+		"--raft-snapshot-threshold", "64", "--raft-snapshot-interval", "50ms", "--raft-trailing-logs", "16"}
 	var nodes []*clusterNode
 	var peers []string
 	for i := range 3 {
@@ -176,8 +178,21 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	if err := fc.Watch(ctx, func(tx *redis.Tx) error { return nil }, "k1"); err == nil || !strings.Contains(err.Error(), "READONLY") {
 		t.Fatalf("WATCH on a follower: %v, want a READONLY error naming the leader", err)
 	}
+	// The leader has compacted its log by now.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		info, err := leader.c.Info(ctx, "replication").Result()
+		must(t, err)
+		if !strings.Contains(info, "cluster_first_log_index:1\r") && !strings.Contains(info, "cluster_snapshots:0\r") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader did not snapshot and compact its log:\n%s", info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	// A fourth node joins (epoch cluster join, sent to the leader), catches
-	// up from the log, shows in the status, and is removed.
+	// up from a snapshot and the log, shows in the status, and is removed.
 	n4 := &clusterNode{sec: sec, id: "n4", dir: filepath.Join(tmp, "n4"), raftAddr: freeTCPAddr(t)}
 	n4.start(t, "")
 	wantFail(t, "membership changes run on the leader, at "+leader.addr, "cluster", "join", "n4", n4.raftAddr, "--addr", follower.addr)
@@ -195,6 +210,9 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 			t.Fatal("the joined node did not catch up")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if info, err := n4.c.Info(ctx, "replication").Result(); err != nil || !strings.Contains(info, "cluster_snapshot_installs:1\r") {
+		t.Fatalf("the joined node did not install a snapshot (%v):\n%s", err, info)
 	}
 	status := mustEpoch(t, "cluster", "status", "--addr", follower.addr)
 	for _, want := range []string{"role: slave", "cluster_leader_id: " + leader.id, "[n4 " + n4.raftAddr + " voter]"} {

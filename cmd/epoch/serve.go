@@ -47,6 +47,9 @@ type serveOptions struct {
 	raftTLSCert     string
 	raftTLSKey      string
 	raftTLSCA       string
+	raftSnapThresh  uint64
+	raftSnapEvery   time.Duration
+	raftTrailing    uint64
 	syncInterval    time.Duration
 	timeout         int
 	maxclients      int
@@ -168,6 +171,9 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.raftTLSCert, "raft-tls-cert", "", "with --cluster: TLS certificate (PEM) for raft's traffic; with --raft-tls-key and --raft-tls-ca")
 	f.StringVar(&o.raftTLSKey, "raft-tls-key", "", "with --cluster: TLS private key (PEM) for raft's traffic")
 	f.StringVar(&o.raftTLSCA, "raft-tls-ca", "", "with --cluster: PEM file of the CA that signed the nodes' raft certificates")
+	f.Uint64Var(&o.raftSnapThresh, "raft-snapshot-threshold", cluster.DefaultSnapshotThreshold, "with --cluster: log entries since the last snapshot that make the node snapshot its store and compact its log")
+	f.DurationVar(&o.raftSnapEvery, "raft-snapshot-interval", cluster.DefaultSnapshotInterval, "with --cluster: how often the node checks --raft-snapshot-threshold")
+	f.Uint64Var(&o.raftTrailing, "raft-trailing-logs", cluster.DefaultTrailingLogs, "with --cluster: log entries kept behind a snapshot, so that a follower a little behind catches up from the log rather than a snapshot")
 	f.StringVar(&o.appendfsync, "appendfsync", "everysec", "durability: always (fsync each write), everysec (fsync every --sync-interval), no (leave it to the OS)")
 	f.DurationVar(&o.syncInterval, "sync-interval", 100*time.Millisecond, "WAL fsync interval with appendfsync everysec")
 	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
@@ -533,7 +539,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 			log.Warn("http: serving without a password on a non-loopback address (--http-insecure)", "addr", o.httpAddr)
 		}
 		dash = newDashboard(srv, db, o.requirepass, log)
-		httpSrv = newHTTPServer(newHTTPHandler(db, &stopping, check, dash.Handler))
+		httpSrv = newHTTPServer(newHTTPHandler(db, node, &stopping, check, dash.Handler))
 		httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		httpLn = newLimitListener(httpLn, httpMaxConns)
 		go func() {
@@ -596,6 +602,10 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 	cfg := cluster.Config{
 		NodeID: o.nodeID, RaftAddr: o.raftAddr, Peers: peers, Dir: filepath.Join(o.dir, "raft"),
 		ClientAddr: clientAddr, Logger: log,
+		SnapshotThreshold: o.raftSnapThresh, SnapshotInterval: o.raftSnapEvery, TrailingLogs: o.raftTrailing,
+	}
+	if o.raftSnapThresh == 0 || o.raftTrailing == 0 || o.raftSnapEvery < 5*time.Millisecond {
+		return nil, errors.New("cluster: --raft-snapshot-threshold and --raft-trailing-logs must be at least 1, --raft-snapshot-interval at least 5ms")
 	}
 	if o.raftSecretFile != "" {
 		b, err := os.ReadFile(o.raftSecretFile)
@@ -629,7 +639,8 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 		return nil, errors.New("raft-tls: --raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
 	}
 	log.Info("cluster: starting", "node", o.nodeID, "raft_addr", o.raftAddr, "peers", o.peers,
-		"raft_tls", cfg.TLS != nil, "raft_secret", len(cfg.Secret) > 0)
+		"raft_tls", cfg.TLS != nil, "raft_secret", len(cfg.Secret) > 0, "snapshot_threshold", o.raftSnapThresh,
+		"snapshot_interval", o.raftSnapEvery, "trailing_logs", o.raftTrailing)
 	return cluster.Open(cfg, storeDir, opts)
 }
 

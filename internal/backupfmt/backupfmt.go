@@ -28,6 +28,16 @@
 //	0xff ‖ uvarint member length ‖ member ‖ uvarint value length ‖ value ‖
 //	uvarint expires-at
 //
+// A store image (Header.Image, flag 0x01 in the header's reserved byte) is
+// the same container holding entry records instead: the raw key-value
+// pairs of every keyspace of the store, as a replica needs them (the
+// cluster's raft snapshots),
+//
+//	0xfe ‖ uvarint key length ‖ key ‖ uvarint value length ‖ value
+//
+// with keys strictly ascending across the file. A reader that predates
+// images refuses one (a non-zero reserved byte).
+//
 // Version 1 files (strings only) have key records without the type byte;
 // they are read as before. Times are in Unix ms (expires-at 0 = never) and
 // heat is the decayed access count as of last-access. Keys are strictly
@@ -57,6 +67,13 @@ const Version = 2
 
 // tagMember starts a member record (version 2).
 const tagMember = 0xff
+
+// TypeEntry is the type of the records of a store image: a raw key-value
+// pair of the store (Record.Key and Record.Value only).
+const TypeEntry = 0xfe
+
+// flagImage, in the header's reserved byte, marks a store image.
+const flagImage = 0x01
 
 // Record types of key records (version 2).
 const (
@@ -100,9 +117,14 @@ const (
 	// MaxKeyLen and MaxValueLen bound a record's key and value.
 	MaxKeyLen   = 64 << 10
 	MaxValueLen = 1 << 30
+	// MaxEntryKeyLen and MaxEntryValueLen bound an entry record's key and
+	// value: a store key holds a user key escaped, a version and a member;
+	// a stored value holds a user value and its header.
+	MaxEntryKeyLen   = 4 * MaxKeyLen
+	MaxEntryValueLen = MaxValueLen + 1<<10
 	// MaxRawBlock bounds a block's raw (uncompressed) size: one record of
 	// the largest key and value plus its varints.
-	MaxRawBlock = MaxValueLen + MaxKeyLen + 64
+	MaxRawBlock = MaxEntryValueLen + MaxEntryKeyLen + 64
 	// MaxPayload bounds a block's compressed size (zstd's worst case on
 	// incompressible input is a little above the raw size).
 	MaxPayload = MaxRawBlock + MaxRawBlock/128 + 1<<10
@@ -150,14 +172,18 @@ type Header struct {
 	Compression  uint8
 	CreatedAt    int64  // Unix ms of the snapshot the backup was taken from
 	SourceFormat uint32 // the on-disk format version of the DB backed up
+	// Image marks a store image: entry records (TypeEntry) of every
+	// keyspace rather than keys with their metadata.
+	Image bool
 }
 
 // Record is one key with its value and metadata, or one member of the
 // collection whose key record came last (Member set: Key is the member,
-// Value its value, ExpiresAt its deadline, the rest zero).
+// Value its value, ExpiresAt its deadline, the rest zero), or in a store
+// image one raw pair of the store (Type TypeEntry: Key and Value only).
 type Record struct {
 	Member     bool
-	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet
+	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet; TypeEntry in an image
 	Key, Value []byte
 	CreatedAt  int64 // Unix ms
 	UpdatedAt  int64 // Unix ms
@@ -193,6 +219,7 @@ type Writer struct {
 	tr      Trailer
 
 	version    uint16 // the format version written
+	image      bool   // a store image: entry records only
 	keys       int64  // key records added
 	inColl     bool   // the last key record is a collection's
 	members    int64  // members added since it
@@ -226,11 +253,15 @@ func newWriter(w io.Writer, h Header, version uint16) (*Writer, error) {
 	bw := &Writer{w: w, enc: enc, sum: xxhash.New(),
 		jobs: make(chan []byte, writerQueue), free: make(chan []byte, writerQueue+1), done: make(chan struct{})}
 	h.Version, h.Compression = version, CompressionZstd
-	bw.version = version
+	bw.version, bw.image = version, h.Image
+	var flags byte
+	if h.Image {
+		flags = flagImage
+	}
 	hb := make([]byte, 0, HeaderLen)
 	hb = append(hb, Magic...)
 	hb = binary.BigEndian.AppendUint16(hb, h.Version)
-	hb = append(hb, h.Compression, 0)
+	hb = append(hb, h.Compression, flags)
 	hb = binary.BigEndian.AppendUint64(hb, uint64(h.CreatedAt))
 	hb = binary.BigEndian.AppendUint32(hb, h.SourceFormat)
 	hb = binary.BigEndian.AppendUint32(hb, crc32.Checksum(hb, castagnoli))
@@ -270,6 +301,9 @@ func (bw *Writer) Add(r *Record) error {
 	if err := bw.failed(); err != nil {
 		return err
 	}
+	if bw.image || r.Type == TypeEntry {
+		return bw.addEntry(r)
+	}
 	if (len(r.Key) == 0 && !r.Member) || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen || r.Type > TypeSet {
 		return fmt.Errorf("epochdb: backup: record with a %d-byte key and a %d-byte value is outside the format's limits",
 			len(r.Key), len(r.Value))
@@ -300,6 +334,22 @@ func (bw *Writer) Add(r *Record) error {
 	return bw.appendRaw(r)
 }
 
+// addEntry appends the entry record r to a store image.
+func (bw *Writer) addEntry(r *Record) error {
+	switch {
+	case !bw.image || r.Type != TypeEntry || r.Member:
+		return fmt.Errorf("epochdb: backup: entry records go in store images only, and only they")
+	case len(r.Key) == 0 || len(r.Key) > MaxEntryKeyLen || len(r.Value) > MaxEntryValueLen:
+		return fmt.Errorf("epochdb: backup: entry with a %d-byte key and a %d-byte value is outside the format's limits",
+			len(r.Key), len(r.Value))
+	case bw.keys > 0 && bytes.Compare(r.Key, bw.lastKey) <= 0:
+		return fmt.Errorf("epochdb: backup: entry %q added after %q: keys must ascend", r.Key, bw.lastKey)
+	}
+	bw.keys++
+	bw.lastKey = append(bw.lastKey[:0], r.Key...)
+	return bw.appendRaw(r)
+}
+
 // appendRaw adds r's encoding to the open block.
 func (bw *Writer) appendRaw(r *Record) error {
 	recLen := 1 + 5*binary.MaxVarintLen64 + 2*binary.MaxVarintLen32 + 8 + len(r.Key) + len(r.Value)
@@ -325,6 +375,13 @@ func (bw *Writer) appendRaw(r *Record) error {
 
 // AppendRecord appends the version 2 encoding of r to dst.
 func AppendRecord(dst []byte, r *Record) []byte {
+	if r.Type == TypeEntry && !r.Member {
+		dst = append(dst, TypeEntry)
+		dst = binary.AppendUvarint(dst, uint64(len(r.Key)))
+		dst = append(dst, r.Key...)
+		dst = binary.AppendUvarint(dst, uint64(len(r.Value)))
+		return append(dst, r.Value...)
+	}
 	if r.Member {
 		dst = append(dst, tagMember)
 		dst = binary.AppendUvarint(dst, uint64(len(r.Key)))
@@ -497,12 +554,13 @@ func NewReader(r io.Reader) (*Reader, error) {
 		Compression:  hb[10],
 		CreatedAt:    int64(binary.BigEndian.Uint64(hb[12:20])),
 		SourceFormat: binary.BigEndian.Uint32(hb[20:24]),
+		Image:        hb[11] == flagImage,
 	}
 	if br.hdr.Version != 1 && br.hdr.Version != Version {
 		dec.Close()
 		return nil, br.errf(ErrVersion, 8, -1, "format version %d, this build reads version %d", br.hdr.Version, Version)
 	}
-	if br.hdr.Compression != CompressionZstd || hb[11] != 0 {
+	if br.hdr.Compression != CompressionZstd || hb[11]&^flagImage != 0 || (br.hdr.Image && br.hdr.Version < 2) {
 		dec.Close()
 		return nil, br.errf(ErrVersion, 10, -1, "compression %d (flags %d), this build reads zstd (%d)", br.hdr.Compression, hb[11], CompressionZstd)
 	}
@@ -716,6 +774,15 @@ func (br *Reader) decodeRecord() error {
 		}
 		typ = p[0]
 		i++
+		if br.hdr.Image != (typ == TypeEntry) {
+			if br.hdr.Image {
+				return bad("record type %d in a store image (entries only)", typ)
+			}
+			return bad("an entry record in a backup (store images only)")
+		}
+		if typ == TypeEntry {
+			return br.decodeEntry(p, i, bad)
+		}
 		if typ == tagMember {
 			return br.decodeMember(p, i, bad)
 		}
@@ -811,6 +878,32 @@ func (br *Reader) decodeMember(p []byte, i int, bad func(string, ...any) error) 
 	br.lastMem = append(br.lastMem[:0], m...)
 	br.members++
 	br.rec = Record{Member: true, Key: m, Value: value, ExpiresAt: int64(exp)}
+	br.rawOff += i
+	return nil
+}
+
+// decodeEntry decodes the entry record at p[i:] (after its tag).
+func (br *Reader) decodeEntry(p []byte, i int, bad func(string, ...any) error) error {
+	klen, n := binary.Uvarint(p[i:])
+	if n <= 0 || klen == 0 || klen > MaxEntryKeyLen || klen > uint64(len(p)-i-n) {
+		return bad("bad key length")
+	}
+	i += n
+	key := p[i : i+int(klen)]
+	i += int(klen)
+	vlen, n := binary.Uvarint(p[i:])
+	if n <= 0 || vlen > MaxEntryValueLen || vlen > uint64(len(p)-i-n) {
+		return bad("bad value length")
+	}
+	i += n
+	value := p[i : i+int(vlen)]
+	i += int(vlen)
+	if br.recs > 0 && bytes.Compare(key, br.lastKey) <= 0 {
+		return bad("key %q does not sort after the previous key %q", key, br.lastKey)
+	}
+	br.lastKey = append(br.lastKey[:0], key...)
+	br.keys++
+	br.rec = Record{Type: TypeEntry, Key: key, Value: value}
 	br.rawOff += i
 	return nil
 }
