@@ -305,36 +305,6 @@ func (c *Cluster) Stop() {
 	c.Net.Close()
 }
 
-// StopGracefully stops every node with SIGTERM (after resuming it) and
-// waits up to timeout for each to exit; a node that does not is killed.
-func (c *Cluster) StopGracefully(timeout time.Duration) error {
-	var errs []error
-	for _, n := range c.Nodes {
-		c.Resume(n)
-		n.mu.Lock()
-		cmd, exited := n.cmd, n.exited
-		n.killed = true
-		n.mu.Unlock()
-		if cmd == nil {
-			continue
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-			if code := cmd.ProcessState.ExitCode(); code != 0 {
-				errs = append(errs, fmt.Errorf("%s exited with status %d on SIGTERM:\n%s", n.ID, code, tail(n.Log, 20)))
-			}
-		case <-time.After(timeout):
-			errs = append(errs, fmt.Errorf("%s did not stop within %v of SIGTERM:\n%s", n.ID, timeout, tail(n.Log, 20)))
-			c.Kill(n)
-		}
-		n.mu.Lock()
-		n.cmd = nil
-		n.mu.Unlock()
-	}
-	return errors.Join(errs...)
-}
-
 // tail returns the last lines of a file.
 func tail(path string, lines int) string {
 	b, err := os.ReadFile(path)
