@@ -42,9 +42,11 @@ import (
 type Replicator interface {
 	// Replicate commits the batch repr to the log and returns once it is
 	// committed and applied on this node by ApplyCommitted with local
-	// true, or returns an error if it was not (ErrNotLeader on a node that
-	// cannot write). It is called with the locks of the batch's keys held,
-	// one batch at a time per key.
+	// true, or returns an error if it was not: ErrNotLeader when the batch
+	// did not reach the log (a node that cannot write), ErrOutcomeUnknown
+	// (or any other error) when it may have, so that it may yet be
+	// committed and applied. It is called with the locks of the batch's
+	// keys held, one batch at a time per key.
 	Replicate(repr []byte) error
 	// Leader reports whether this node may write now: Replicate would
 	// accept a batch. The DB's background writers run only while it does.
@@ -54,6 +56,14 @@ type Replicator interface {
 // ErrNotLeader is returned by writes on a replicated DB whose node cannot
 // write (a follower): send them to the leader.
 var ErrNotLeader = errors.New("epochdb: not the leader of the replicated log")
+
+// ErrOutcomeUnknown is returned by a write on a replicated DB whose batch
+// reached the replicated log, but whose node lost its leadership (or
+// stopped, or got no answer) before the entry was known to be committed:
+// the next leader may yet commit it, and every node apply it, or drop it.
+// Unlike ErrNotLeader, the write must not be retried blindly (an increment
+// would count twice): read the keys to learn what happened.
+var ErrOutcomeUnknown = errors.New("epochdb: the write's outcome is unknown: the leadership was lost before it was committed, and the next leader may yet apply it")
 
 // sysApplied is the system record holding the index of the last log entry
 // applied (ApplyCommitted), written in the same batch as the entry.
@@ -71,7 +81,7 @@ func (db *DB) writesHere() bool { return db.repl == nil || db.repl.Leader() }
 func (db *DB) replicate(b *pebble.Batch) error {
 	repr := b.Repr()
 	if err := db.repl.Replicate(repr); err != nil {
-		if errors.Is(err, ErrNotLeader) {
+		if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrOutcomeUnknown) {
 			return err
 		}
 		return fmt.Errorf("epochdb: replicate: %w", err)

@@ -353,16 +353,30 @@ func (n *Node) Replicate(repr []byte) error {
 		_, mine := n.pending[seq]
 		delete(n.pending, seq)
 		n.pendMu.Unlock()
-		if mine { // not applied here: the outcome is unknown to the writer
-			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-				return fmt.Errorf("%w: %v", ErrNotLeader, err)
-			}
-			return err
+		if mine { // not applied here
+			return proposalError(err)
 		}
 		// Applied meanwhile, as this node's own entry: its result stands.
 	}
 	return <-ch
 }
+
+// proposalError is the error of a proposal raft did not report applied:
+// ErrNotLeader only when raft refused it before appending it to the log
+// (the write certainly did not happen, and may be sent to the leader);
+// otherwise the entry may be in the logs of other nodes and be committed
+// by the next leader (raft's ErrLeadershipLost), or raft did not answer:
+// epochdb.ErrOutcomeUnknown.
+func proposalError(err error) error {
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) ||
+		errors.Is(err, raft.ErrEnqueueTimeout) {
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	return fmt.Errorf("%w (%v)", epochdb.ErrOutcomeUnknown, err)
+}
+
+// errNoAnswer is await's error when raft did not resolve a future in time.
+var errNoAnswer = fmt.Errorf("cluster: no answer from raft within %v", 2*applyTimeout)
 
 // await waits for f, or for the node to close, or at most twice the apply
 // timeout: raft does not resolve a future still queued when it shuts down
@@ -380,7 +394,7 @@ func (n *Node) await(f raft.Future) error {
 	case <-n.done:
 		return raft.ErrRaftShutdown
 	case <-t.C:
-		return fmt.Errorf("%w: no answer from raft within %v", ErrNotLeader, 2*applyTimeout)
+		return errNoAnswer
 	}
 }
 

@@ -47,6 +47,13 @@ type ClusterMember = struct {
 // forwardTimeout bounds a forwarded command's round trip.
 const forwardTimeout = 10 * time.Second
 
+// errOutcomeUnknown answers a write that may or may not have been applied:
+// its entry reached the raft log, but the leader lost its leadership (or
+// did not answer) before it was known to commit. Not READONLY or TRYAGAIN,
+// which say that nothing happened, and which clients retry on their own
+// (an INCR would count twice).
+const errOutcomeUnknown = "ERR outcome unknown: the leader lost its leadership or did not answer before the write was known to commit; it may yet be applied"
+
 // routeCluster decides where a data command runs on a replicated server:
 // true means here; false means the reply was written (forwarded or an
 // error).
@@ -80,9 +87,14 @@ func (c *Conn) routeCluster(e *entry, args [][]byte) bool {
 		c.WriteError("TRYAGAIN no leader is elected yet")
 		return false
 	}
-	if err := c.forward(addr, args); err != nil {
+	if sent, err := c.forward(addr, args); err != nil {
 		c.closeForward()
-		c.WriteError("TRYAGAIN the leader at " + addr + " did not answer: " + sanitize(err.Error()))
+		if sent && flags&FlagWrite != 0 {
+			// The leader may have run it: only its reply was lost.
+			c.WriteError(errOutcomeUnknown + " (the leader at " + addr + " did not answer: " + sanitize(err.Error()) + ")")
+		} else {
+			c.WriteError("TRYAGAIN the leader at " + addr + " did not answer: " + sanitize(err.Error()))
+		}
 	}
 	return false
 }
@@ -117,29 +129,31 @@ type forwarder struct {
 }
 
 // forward sends args to the leader at addr, in the connection's database
-// and protocol, and relays the reply.
-func (c *Conn) forward(addr string, args [][]byte) error {
+// and protocol, and relays the reply. sent reports that the failure, if
+// any, came once the command itself was being sent: the leader may have
+// run it.
+func (c *Conn) forward(addr string, args [][]byte) (sent bool, err error) {
 	f := c.fwd
 	if f != nil && f.addr != addr {
 		c.closeForward()
 		f = nil
 	}
 	if f == nil {
-		var err error
-		if f, err = c.srv.dialLeader(addr); err != nil {
-			return err
+		f, err = c.srv.dialLeader(addr)
+		if err != nil {
+			return false, err
 		}
 		c.fwd = f
 	}
 	if f.resp != c.resp {
 		if err := f.do(nil, "HELLO", strconv.Itoa(c.resp)); err != nil {
-			return err
+			return false, err
 		}
 		f.resp = c.resp
 	}
 	if f.db != c.db {
 		if err := f.do(nil, "SELECT", strconv.Itoa(c.db)); err != nil {
-			return err
+			return false, err
 		}
 		f.db = c.db
 	}
@@ -149,10 +163,10 @@ func (c *Conn) forward(addr string, args [][]byte) error {
 	}
 	var reply []byte
 	if err := f.do(&reply, strs...); err != nil {
-		return err
+		return true, err
 	}
 	c.out = append(c.out, reply...)
-	return nil
+	return true, nil
 }
 
 // dialLeader connects to the leader's client address, authenticated with

@@ -55,6 +55,10 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError("ERR invalid expire time")
 	case errors.Is(err, epochdb.ErrNotLeader):
 		c.WriteError("READONLY You can't write against a read only replica.")
+	case errors.Is(err, epochdb.ErrOutcomeUnknown):
+		// Not READONLY or TRYAGAIN, which say that nothing happened and
+		// which clients retry on their own.
+		c.WriteError(errOutcomeUnknown)
 	case errors.Is(err, epochdb.ErrEngine):
 		// Redis's answer when it cannot persist; the store keeps serving
 		// reads, and reopens its engine once the disk takes writes again.

@@ -124,6 +124,12 @@ type Server struct {
 	// followers forward; see ClusterNode.
 	Cluster ClusterNode
 
+	// DebugClock, if set, enables EPOCH.DEBUG CLOCK, which moves it: a
+	// test hook for fault-injection harnesses (epoch serve --debug-clock).
+	// It must be the clock the DB reads (DBOptions.Clock). Nil (the
+	// default) refuses the command.
+	DebugClock DebugClock
+
 	// ConfigRewrite, if set, is what CONFIG REWRITE calls with every
 	// parameter's current value, in CONFIG GET's order, to write them to the
 	// configuration file. Without it CONFIG REWRITE answers that the server

@@ -21,6 +21,7 @@ import (
 
 	"github.com/epochdb/epochdb"
 	"github.com/epochdb/epochdb/cluster"
+	"github.com/epochdb/epochdb/internal/clock"
 	"github.com/epochdb/epochdb/server"
 	"github.com/spf13/cobra"
 )
@@ -84,6 +85,9 @@ type serveOptions struct {
 	backupDir          string
 	walPreallocate     string
 	backupRetain       int
+
+	// debugClock enables EPOCH.DEBUG CLOCK (a hidden test hook).
+	debugClock bool
 
 	// init lets serve create a store in a non-empty directory that is not
 	// one; unknownEnv are EPOCH_* variables that name no setting.
@@ -206,6 +210,11 @@ closed, the exit status is 0.`,
 	f.BoolVar(&o.init, "init", false, "create a store in --dir even though it is not empty (serve refuses a non-empty directory that is not a store)")
 	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes into, never outside it (default "<dir>-backups", beside the data directory)`)
 	f.IntVar(&o.backupRetain, "backup-retain", 10, "backup files EPOCH.BACKUP keeps under --backup-dir; older ones are removed (0: keep all)")
+	// A test hook, off by default and not listed: the store reads a clock
+	// that EPOCH.DEBUG CLOCK can move, so that a fault-injection harness
+	// can make this process's clock jump.
+	f.BoolVar(&o.debugClock, "debug-clock", false, "test hook: let EPOCH.DEBUG CLOCK move the store's clock")
+	_ = f.MarkHidden("debug-clock")
 	return cmd
 }
 
@@ -470,6 +479,12 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 			_ = httpLn.Close()
 		}
 	}
+	var debugClock *clock.Offset
+	if o.debugClock {
+		debugClock = &clock.Offset{}
+		opts.Clock = debugClock
+		log.Warn("epoch: --debug-clock: EPOCH.DEBUG CLOCK can move the store's clock (a test hook)")
+	}
 	logSettings(log, o, opts)
 	var node *cluster.Node
 	var db *epochdb.DB
@@ -516,6 +531,9 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	}
 	if node != nil {
 		srv.Cluster = node
+	}
+	if debugClock != nil {
+		srv.DebugClock = debugClock
 	}
 	// The Go runtime's memory limit is process-wide: the previous one is
 	// restored when runServe returns (CONFIG SET maxmemory changes it too).
