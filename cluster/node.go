@@ -94,6 +94,10 @@ type Node struct {
 	pendMu  sync.Mutex
 	pending map[uint64]chan error // proposals awaited by this node's writers
 
+	verifyMu   sync.Mutex
+	verifying  bool         // a verifyRounds goroutine runs
+	verifyWait []chan error // callers waiting for the next leadership check
+
 	leaderMu     sync.Mutex
 	leaderID     string // as published by the leader (entryLeader)
 	leaderClient string
@@ -145,8 +149,9 @@ func Open(cfg Config, dbDir string, opts *epochdb.Options) (*Node, error) {
 		n.closeRaftStores()
 		return nil, err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.syncLoop()
 	return n, nil
 }
 
@@ -159,6 +164,7 @@ func (n *Node) startRaft() error {
 		return err
 	}
 	n.logs = logs
+	logs.syncEach = func() bool { return n.db.Settings().SyncWrites }
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 2, n.hclog())
 	if err != nil {
 		return fmt.Errorf("cluster: snapshot store: %w", err)
@@ -288,10 +294,52 @@ func (n *Node) VerifyLeader() error {
 	if !n.ready.Load() {
 		return ErrNotLeader
 	}
-	if err := n.await(n.raft.VerifyLeader()); err != nil {
+	if err := n.verify(); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
 	}
 	return nil
+}
+
+// verify confirms the leadership with a quorum in a round that starts
+// after the call: concurrent callers share rounds (one in flight, the
+// callers that arrive meanwhile wait for the next one), as ReadIndex
+// implementations batch their reads, so that a read costs one quorum
+// round trip however many readers there are.
+func (n *Node) verify() error {
+	ch := make(chan error, 1)
+	n.verifyMu.Lock()
+	n.verifyWait = append(n.verifyWait, ch)
+	if !n.verifying {
+		n.verifying = true
+		go n.verifyRounds() // ends with the last caller (await ends at Close)
+	}
+	n.verifyMu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-n.done:
+		return raft.ErrRaftShutdown
+	}
+}
+
+// verifyRounds runs leadership checks while callers wait for one, each for
+// the callers that were waiting when it started.
+func (n *Node) verifyRounds() {
+	for {
+		n.verifyMu.Lock()
+		batch := n.verifyWait
+		n.verifyWait = nil
+		if len(batch) == 0 {
+			n.verifying = false
+			n.verifyMu.Unlock()
+			return
+		}
+		n.verifyMu.Unlock()
+		err := n.await(n.raft.VerifyLeader())
+		for _, ch := range batch {
+			ch <- err
+		}
+	}
 }
 
 // Member is a node of the cluster's configuration. (An alias of a plain
@@ -457,7 +505,35 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
+// syncLoop syncs the raft log every half sync interval of the store's
+// settings (as the store syncs its own log: an append is durable within
+// the interval; every second when the store has none), for the appends
+// that were not synced one by one (appendfsync everysec and no); at Close,
+// once more.
+func (n *Node) syncLoop() {
+	defer n.wg.Done()
+	for {
+		interval := n.db.Settings().SyncInterval / 2
+		if interval <= 0 {
+			interval = time.Second
+		}
+		select {
+		case <-n.done:
+			return
+		case <-time.After(interval):
+		}
+		if err := n.logs.sync(); err != nil {
+			n.log.Error("cluster: syncing the raft log failed", "err", err)
+		}
+	}
+}
+
 func (n *Node) closeRaftStores() {
+	if n.logs != nil {
+		if err := n.logs.sync(); err != nil {
+			n.log.Error("cluster: syncing the raft log failed", "err", err)
+		}
+	}
 	if n.trans != nil {
 		_ = n.trans.Close()
 	}
