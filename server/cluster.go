@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -172,7 +173,17 @@ func (c *Conn) forward(addr string, args [][]byte) (sent bool, err error) {
 // dialLeader connects to the leader's client address, authenticated with
 // the server's own password if it has one.
 func (s *Server) dialLeader(addr string) (*forwarder, error) {
-	nc, err := net.DialTimeout("tcp", addr, forwardTimeout)
+	var nc net.Conn
+	var err error
+	if s.ForwardTLS != nil {
+		cfg := s.ForwardTLS.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		nc, err = tls.DialWithDialer(&net.Dialer{Timeout: forwardTimeout}, "tcp", addr, cfg)
+	} else {
+		nc, err = net.DialTimeout("tcp", addr, forwardTimeout)
+	}
 	if err != nil {
 		return nil, err
 	}

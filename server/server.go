@@ -66,6 +66,12 @@ type Server struct {
 	// TLSConfig, if not nil, makes Serve speak TLS on every listener.
 	TLSConfig *tls.Config
 
+	// ForwardTLS, if not nil, is the client side of TLS for a replicated
+	// server's connections to the leader's client address (forwarded
+	// commands, tracked reads): set it when the nodes serve clients over
+	// TLS. Its ServerName defaults to the leader address's host.
+	ForwardTLS *tls.Config
+
 	// RequirePass is the password of the default user (requirepass). Empty
 	// means no authentication.
 	RequirePass string

@@ -38,6 +38,7 @@ type serveOptions struct {
 	httpInsecure    bool
 	tlsCert         string
 	tlsKey          string
+	tlsCA           string
 	configFile      string
 	appendfsync     string
 	cluster         bool
@@ -166,6 +167,7 @@ closed, the exit status is 0.`,
 	f.BoolVar(&o.httpInsecure, "http-insecure", false, "serve HTTP on a non-loopback --http-addr without a password")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve RESP over TLS")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&o.tlsCA, "tls-ca", "", "with --cluster and --tls-cert: PEM file of the CA that signed the nodes' --tls-cert, which a follower verifies the leader's against when it forwards a command (default: the system's roots)")
 	f.StringVar(&o.configFile, "config", "", "configuration file: one \"name value\" per line, names as these flags")
 	f.BoolVar(&o.cluster, "cluster", false, "replicate the store across nodes on raft: --node-id, --raft-addr, --peers; --dir then holds store/ and raft/")
 	f.StringVar(&o.nodeID, "node-id", "", "with --cluster: this node's ID, unique and stable")
@@ -431,6 +433,17 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	case o.tlsCert != "" || o.tlsKey != "":
 		return errors.New("tls: --tls-cert and --tls-key go together")
 	}
+	var forwardTLS *tls.Config
+	if o.cluster && tlsConfig != nil {
+		forwardTLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if o.tlsCA != "" {
+			if forwardTLS.RootCAs, err = loadCAPool(o.tlsCA); err != nil {
+				return fmt.Errorf("tls-ca: %w", err)
+			}
+		}
+	} else if o.tlsCA != "" {
+		return errors.New("tls-ca: only with --cluster and --tls-cert (a follower verifies the leader with it)")
+	}
 	slowlog := time.Duration(o.slowlogSlower) * time.Microsecond
 	switch {
 	case o.slowlogSlower < 0:
@@ -511,6 +524,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		DB:                   db,
 		DBOptions:            opts,
 		TLSConfig:            tlsConfig,
+		ForwardTLS:           forwardTLS,
 		RequirePass:          o.requirepass,
 		DisableProtectedMode: !o.protectedMode,
 		MaxClients:           o.maxclients,
@@ -641,13 +655,9 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 		if err != nil {
 			return nil, fmt.Errorf("raft-tls: %w", err)
 		}
-		pem, err := os.ReadFile(o.raftTLSCA)
+		pool, err := loadCAPool(o.raftTLSCA)
 		if err != nil {
 			return nil, fmt.Errorf("raft-tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("raft-tls-ca: no certificate in %s", o.raftTLSCA)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}
 		// A peer is verified against the CA, under the host of its raft
@@ -683,4 +693,17 @@ func parsePeers(s string) (map[string]string, error) {
 		out[id] = addr
 	}
 	return out, nil
+}
+
+// loadCAPool reads a PEM file of CA certificates.
+func loadCAPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificate in %s", file)
+	}
+	return pool, nil
 }
