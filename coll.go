@@ -33,6 +33,7 @@ const (
 	TypeString Type = Type(keyspace.TypeString)
 	TypeHash   Type = Type(keyspace.TypeHash)
 	TypeSet    Type = Type(keyspace.TypeSet)
+	TypeZSet   Type = Type(keyspace.TypeZSet)
 )
 
 // String returns the type's name as Redis's TYPE reports it.
@@ -44,6 +45,8 @@ func (t Type) String() string {
 		return "hash"
 	case TypeSet:
 		return "set"
+	case TypeZSet:
+		return "zset"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -98,6 +101,7 @@ type collView struct {
 type memberState struct {
 	baseOK  bool
 	baseExp int64
+	baseVal []byte // the base's value (a sorted set's score index entry is derived from it)
 	ok      bool // stored (an expired field too, until it is swept)
 	exp     int64
 	value   []byte
@@ -182,6 +186,7 @@ func (v *collView) state(m []byte) (*memberState, error) {
 			if s.value == nil {
 				s.value = []byte{}
 			}
+			s.baseVal = s.value
 			_ = closer.Close()
 		}
 	}
@@ -429,6 +434,9 @@ func (v *collView) flush(w *writeOp) {
 		} else if s.baseOK {
 			_ = w.b.Delete(mk, nil)
 		}
+		if v.hdr.Type == keyspace.TypeZSet {
+			stageScoreIndex(w.b, key, ver, mb, s)
+		}
 	}
 	w.t.add(key, c)
 	sh := db.shardFor(key)
@@ -469,20 +477,24 @@ func (w *writeOp) dropOld(key []byte, hdr keyspace.Header, value []byte) int {
 		w.db.log.Warn("epochdb: deleting a collection with a corrupt header", "key", key, "err", err)
 		return len(value)
 	}
-	w.dropMembers(key, c)
+	w.dropMembers(key, hdr.Type, c)
 	return len(value) + int(c.Bytes)
 }
 
-// dropMembers stages the deletion of the members of (key, c.Version): one
-// by one (with their field-index entries) for a small collection, with one
-// range deletion for a large one, whose field-index entries the sweeper
-// then finds stale and removes when due. The space of either is reclaimed
-// by compactions.
-func (w *writeOp) dropMembers(key []byte, c keyspace.Coll) {
+// dropMembers stages the deletion of the members of (key, c.Version) of
+// type typ: one by one (with their field-index or score-index entries) for
+// a small collection, with one range deletion for a large one (and one
+// more for a sorted set's score index), whose field-index entries the
+// sweeper then finds stale and removes when due. The space of either is
+// reclaimed by compactions.
+func (w *writeOp) dropMembers(key []byte, typ keyspace.Type, c keyspace.Coll) {
 	prefix := keyspace.MemberPrefix(nil, key, c.Version)
 	end := keyspace.PrefixEnd(prefix)
 	if c.Count > pointDropMax {
 		_ = w.b.DeleteRange(prefix, end, nil)
+		if typ == keyspace.TypeZSet {
+			dropScoreIndex(w.b, key, c.Version)
+		}
 		w.db.st.rangeDrops.Add(1)
 		return
 	}
@@ -490,17 +502,29 @@ func (w *writeOp) dropMembers(key []byte, c keyspace.Coll) {
 	if err == nil {
 		for ok := it.First(); ok; ok = it.Next() {
 			_ = w.b.Delete(it.Key(), nil)
-			if raw, verr := it.ValueAndErr(); verr == nil {
-				if m, derr := keyspace.DecodeMember(raw); derr == nil && m.ExpiresAt != 0 {
-					_ = w.b.Delete(keyspace.FieldIndexKey(nil, m.ExpiresAt, key, c.Version, it.Key()[len(prefix):]), nil)
-				}
+			raw, verr := it.ValueAndErr()
+			if verr != nil {
+				err = verr
+				break
+			}
+			m, derr := keyspace.DecodeMember(raw)
+			switch {
+			case derr != nil:
+				err = derr
+			case typ == keyspace.TypeZSet:
+				err = errors.Join(err, dropScoreEntry(w.b, key, c.Version, it.Key()[len(prefix):], m.Value))
+			case m.ExpiresAt != 0:
+				_ = w.b.Delete(keyspace.FieldIndexKey(nil, m.ExpiresAt, key, c.Version, it.Key()[len(prefix):]), nil)
 			}
 		}
-		err = errors.Join(it.Error(), it.Close())
+		err = errors.Join(err, it.Error(), it.Close())
 	}
 	if err != nil {
 		// Whatever the iteration missed goes with a range deletion.
 		_ = w.b.DeleteRange(prefix, end, nil)
+		if typ == keyspace.TypeZSet {
+			dropScoreIndex(w.b, key, c.Version)
+		}
 	}
 }
 
