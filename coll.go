@@ -102,7 +102,7 @@ type memberState struct {
 	baseOK  bool
 	baseExp int64
 	baseVal []byte // the base's value (a sorted set's score index entry is derived from it)
-	ok      bool // stored (an expired field too, until it is swept)
+	ok      bool   // stored (an expired field too, until it is swept)
 	exp     int64
 	value   []byte
 	changed bool

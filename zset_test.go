@@ -52,12 +52,18 @@ func TestZSet_Basics(t *testing.T) {
 		{"gt", func() (any, error) { return z.Add(ZAddOptions{GT: true, CH: true}, zm("a", -1), zm("b", 3)) }, 1},
 		{"lt adds new", func() (any, error) { return z.Add(ZAddOptions{LT: true}, zm("b", 5), zm("f", -inf)) }, 1},
 		{"range after options", func() (any, error) { r, err := z.Range(all); return showZ(r), err }, "f:-Inf a:0 c:2 b:3 d:4"},
-		{"incr", func() (any, error) { s, ok, err := z.IncrBy([]byte("a"), 2.5, ZAddOptions{}); return fmt.Sprint(s, ok), err }, "2.5 true"},
+		{"incr", func() (any, error) {
+			s, ok, err := z.IncrBy([]byte("a"), 2.5, ZAddOptions{})
+			return fmt.Sprint(s, ok), err
+		}, "2.5 true"},
 		{"incr gt refused", func() (any, error) {
 			s, ok, err := z.IncrBy([]byte("a"), -1, ZAddOptions{GT: true})
 			return fmt.Sprint(s, ok), err
 		}, "0 false"},
-		{"incr new", func() (any, error) { s, ok, err := z.IncrBy([]byte("n"), 7, ZAddOptions{}); return fmt.Sprint(s, ok), err }, "7 true"},
+		{"incr new", func() (any, error) {
+			s, ok, err := z.IncrBy([]byte("n"), 7, ZAddOptions{})
+			return fmt.Sprint(s, ok), err
+		}, "7 true"},
 		{"incr xx on missing", func() (any, error) {
 			s, ok, err := z.IncrBy([]byte("m"), 7, ZAddOptions{XX: true})
 			return fmt.Sprint(s, ok), err
@@ -89,7 +95,10 @@ func TestZSet_Basics(t *testing.T) {
 		}, int64(1)},
 		{"left", func() (any, error) { r, err := z.Range(all); return showZ(r), err }, "d:4"},
 		{"type", func() (any, error) { md, err := db.Metadata([]byte("z")); return md.Type.String(), err }, "zset"},
-		{"nan", func() (any, error) { _, err := z.Add(ZAddOptions{}, zm("x", math.NaN())); return errors.Is(err, ErrNaNScore), nil }, true},
+		{"nan", func() (any, error) {
+			_, err := z.Add(ZAddOptions{}, zm("x", math.NaN()))
+			return errors.Is(err, ErrNaNScore), nil
+		}, true},
 		{"inf - inf", func() (any, error) {
 			_, err := z.Add(ZAddOptions{}, zm("i", inf))
 			testutil.Must(t, err)
@@ -837,4 +846,3 @@ func TestZSet_Model(t *testing.T) {
 	}
 	verify(-1)
 }
-
