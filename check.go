@@ -31,14 +31,15 @@ type CheckReport struct {
 	// their fields' deadlines against the field index, and sorted sets'
 	// scores against the score index.
 	Collections int64
+	Events      int64 // events in the durable log
+	FirstEvent  uint64
+	LastEvent   uint64 // newest event in the log (0 if none)
+	EventSeq    uint64 // the sequence number the DB hands out last (LastEventSeq)
+	Problems    []string
+
 	// ScoreEntries are the entries of the sorted sets' score index; each
 	// must belong to a member with that score.
 	ScoreEntries int64
-	Events       int64 // events in the durable log
-	FirstEvent   uint64
-	LastEvent    uint64 // newest event in the log (0 if none)
-	EventSeq     uint64 // the sequence number the DB hands out last (LastEventSeq)
-	Problems     []string
 }
 
 // maxCheckProblems bounds the problems a report lists; the rest are counted.

@@ -101,11 +101,13 @@ type collView struct {
 type memberState struct {
 	baseOK  bool
 	baseExp int64
-	baseVal []byte // the base's value (a sorted set's score index entry is derived from it)
-	ok      bool   // stored (an expired field too, until it is swept)
+	ok      bool // stored (an expired field too, until it is swept)
 	exp     int64
 	value   []byte
 	changed bool
+	// baseVal is the base's value: a sorted set's score index entry is
+	// derived from it.
+	baseVal []byte
 }
 
 func (s *memberState) visible(now int64) bool { return s.ok && (s.exp == 0 || now < s.exp) }
