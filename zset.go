@@ -57,13 +57,13 @@ type ZMember struct {
 }
 
 // ZAddOptions are the conditions of ZSet.Add and IncrBy, as Redis's ZADD
-// options. The zero value adds and updates unconditionally.
+// options (its CH is a matter of counting: Add reports both counts). The
+// zero value adds and updates unconditionally.
 type ZAddOptions struct {
 	NX bool // only add new members, never update
 	XX bool // only update members, never add
 	GT bool // update a member only if its new score is greater
 	LT bool // update a member only if its new score is less
-	CH bool // Add counts the members whose score changed too
 }
 
 func (o ZAddOptions) check() error {
@@ -122,20 +122,19 @@ type ZRange struct {
 }
 
 // Add adds members or updates their scores, creating the sorted set if
-// needed, under the conditions of opts, and returns how many members were
-// added (plus, with opts.CH, how many had their score changed). A member
-// given twice takes its last score. A NaN score is ErrNaNScore.
-func (z *ZSet) Add(opts ZAddOptions, members ...ZMember) (int, error) {
+// needed, under the conditions of opts, and returns how many members it
+// added and how many existing ones had their score changed. A member given
+// twice takes its last score. A NaN score is ErrNaNScore.
+func (z *ZSet) Add(opts ZAddOptions, members ...ZMember) (added, changed int, err error) {
 	if err := checkZMembers(opts, members); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
-	err := z.h.write(func(v *collView) error {
+	err = z.h.write(func(v *collView) error {
 		var err error
-		n, err = (&ZSetView{v: v}).Add(opts, members...)
+		added, changed, err = (&ZSetView{v: v}).Add(opts, members...)
 		return err
 	})
-	return n, err
+	return added, changed, err
 }
 
 // checkZMembers validates options and members before anything is changed.
@@ -366,24 +365,26 @@ func (zv *ZSetView) put(member []byte, score float64) (bool, error) {
 }
 
 // Add is ZSet.Add.
-func (zv *ZSetView) Add(opts ZAddOptions, members ...ZMember) (int, error) {
+func (zv *ZSetView) Add(opts ZAddOptions, members ...ZMember) (added, changed int, err error) {
 	if zv.ro {
-		return 0, ErrTxReadOnly
+		return 0, 0, ErrTxReadOnly
 	}
 	if err := checkZMembers(opts, members); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
 	for _, m := range members {
-		_, added, changed, _, err := zv.add(m.Member, m.Score, false, opts)
+		_, a, c, _, err := zv.add(m.Member, m.Score, false, opts)
 		if err != nil {
-			return n, err
+			return added, changed, err
 		}
-		if added || (opts.CH && changed) {
-			n++
+		if a {
+			added++
+		}
+		if c {
+			changed++
 		}
 	}
-	return n, nil
+	return added, changed, nil
 }
 
 // IncrBy is ZSet.IncrBy.

@@ -22,6 +22,9 @@ var inf = math.Inf(1)
 
 func zm(m string, score float64) ZMember { return ZMember{Member: []byte(m), Score: score} }
 
+// addCounts formats the counts Add returns.
+func addCounts(added, changed int, err error) (any, error) { return fmt.Sprint(added, changed), err }
+
 // showZ formats members as "m:score ..." for comparisons.
 func showZ(ms []ZMember) string {
 	var b bytes.Buffer
@@ -43,14 +46,14 @@ func TestZSet_Basics(t *testing.T) {
 		run  func() (any, error)
 		want any
 	}{
-		{"add", func() (any, error) { return z.Add(ZAddOptions{}, zm("b", 2), zm("a", 1), zm("c", 2), zm("a", 1.5)) }, 3},
+		{"add", func() (any, error) { return addCounts(z.Add(ZAddOptions{}, zm("b", 2), zm("a", 1), zm("c", 2), zm("a", 1.5))) }, "3 1"},
 		{"range", func() (any, error) { r, err := z.Range(all); return showZ(r), err }, "a:1.5 b:2 c:2"},
 		{"card", func() (any, error) { return z.Card() }, int64(3)},
 		{"score", func() (any, error) { return z.Score([]byte("b")) }, 2.0},
-		{"nx keeps", func() (any, error) { return z.Add(ZAddOptions{NX: true}, zm("a", 9), zm("d", 4)) }, 1},
-		{"xx adds nothing", func() (any, error) { return z.Add(ZAddOptions{XX: true, CH: true}, zm("a", 0), zm("e", 4)) }, 1},
-		{"gt", func() (any, error) { return z.Add(ZAddOptions{GT: true, CH: true}, zm("a", -1), zm("b", 3)) }, 1},
-		{"lt adds new", func() (any, error) { return z.Add(ZAddOptions{LT: true}, zm("b", 5), zm("f", -inf)) }, 1},
+		{"nx keeps", func() (any, error) { return addCounts(z.Add(ZAddOptions{NX: true}, zm("a", 9), zm("d", 4))) }, "1 0"},
+		{"xx adds nothing", func() (any, error) { return addCounts(z.Add(ZAddOptions{XX: true}, zm("a", 0), zm("e", 4))) }, "0 1"},
+		{"gt", func() (any, error) { return addCounts(z.Add(ZAddOptions{GT: true}, zm("a", -1), zm("b", 3))) }, "0 1"},
+		{"lt adds new", func() (any, error) { return addCounts(z.Add(ZAddOptions{LT: true}, zm("b", 5), zm("f", -inf))) }, "1 0"},
 		{"range after options", func() (any, error) { r, err := z.Range(all); return showZ(r), err }, "f:-Inf a:0 c:2 b:3 d:4"},
 		{"incr", func() (any, error) {
 			s, ok, err := z.IncrBy([]byte("a"), 2.5, ZAddOptions{})
@@ -96,17 +99,17 @@ func TestZSet_Basics(t *testing.T) {
 		{"left", func() (any, error) { r, err := z.Range(all); return showZ(r), err }, "d:4"},
 		{"type", func() (any, error) { md, err := db.Metadata([]byte("z")); return md.Type.String(), err }, "zset"},
 		{"nan", func() (any, error) {
-			_, err := z.Add(ZAddOptions{}, zm("x", math.NaN()))
+			_, _, err := z.Add(ZAddOptions{}, zm("x", math.NaN()))
 			return errors.Is(err, ErrNaNScore), nil
 		}, true},
 		{"inf - inf", func() (any, error) {
-			_, err := z.Add(ZAddOptions{}, zm("i", inf))
+			_, _, err := z.Add(ZAddOptions{}, zm("i", inf))
 			testutil.Must(t, err)
 			_, _, err = z.IncrBy([]byte("i"), -inf, ZAddOptions{})
 			return errors.Is(err, ErrNaNScore), nil
 		}, true},
 		{"bad options", func() (any, error) {
-			_, err := z.Add(ZAddOptions{NX: true, GT: true}, zm("x", 1))
+			_, _, err := z.Add(ZAddOptions{NX: true, GT: true}, zm("x", 1))
 			return errors.Is(err, ErrZAddOptions), nil
 		}, true},
 		{"set op is wrong type", func() (any, error) {
@@ -150,11 +153,11 @@ func TestZSet_Basics(t *testing.T) {
 // sorted set by someone else makes the transaction conflict.
 func TestZSet_InTransaction(t *testing.T) {
 	db, _ := mustOpen(t, &Options{ExpiryInterval: time.Hour})
-	_, err := db.ZSet([]byte("z")).Add(ZAddOptions{}, zm("a", 1), zm("b", 2), zm("c", 3), zm("d", 4))
+	_, _, err := db.ZSet([]byte("z")).Add(ZAddOptions{}, zm("a", 1), zm("b", 2), zm("c", 3), zm("d", 4))
 	testutil.Must(t, err)
 	err = db.Update(func(tx *Tx) error {
 		z := tx.ZSet([]byte("z"))
-		if _, err := z.Add(ZAddOptions{}, zm("b", 10), zm("e", 2.5), zm("a0", 1)); err != nil {
+		if _, _, err := z.Add(ZAddOptions{}, zm("b", 10), zm("e", 2.5), zm("a0", 1)); err != nil {
 			return err
 		}
 		if _, err := z.Remove([]byte("c")); err != nil {
@@ -198,7 +201,7 @@ func TestZSet_InTransaction(t *testing.T) {
 	if _, err := tx.ZSet([]byte("z")).Score([]byte("d")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.ZSet([]byte("other")).Add(ZAddOptions{}, zm("x", 1)); err != nil {
+	if _, _, err := tx.ZSet([]byte("other")).Add(ZAddOptions{}, zm("x", 1)); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = db.ZSet([]byte("z")).IncrBy([]byte("zz"), 1, ZAddOptions{})
@@ -208,7 +211,7 @@ func TestZSet_InTransaction(t *testing.T) {
 	}
 	// A read-only view refuses writes.
 	err = db.ZSet([]byte("z")).View(func(v *ZSetView) error {
-		_, err := v.Add(ZAddOptions{}, zm("x", 1))
+		_, _, err := v.Add(ZAddOptions{}, zm("x", 1))
 		return err
 	})
 	if !errors.Is(err, ErrTxReadOnly) {
@@ -230,7 +233,7 @@ func TestZSet_DropLarge(t *testing.T) {
 				for i := range n {
 					ms = append(ms, zm(fmt.Sprintf("m%04d", i), float64(i%7)))
 				}
-				_, err := z.Add(ZAddOptions{}, ms...)
+				_, _, err := z.Add(ZAddOptions{}, ms...)
 				testutil.Must(t, err)
 				if r := mustCheck(t, db); r.ScoreEntries != int64(n) {
 					t.Fatalf("score entries %d", r.ScoreEntries)
@@ -258,7 +261,7 @@ func TestZSet_DropLarge(t *testing.T) {
 					t.Fatalf("score entries %d after the drop", r.ScoreEntries)
 				}
 				_, _ = db.Delete([]byte("z"))
-				_, err = z.Add(ZAddOptions{}, zm("new", 1))
+				_, _, err = z.Add(ZAddOptions{}, zm("new", 1))
 				testutil.Must(t, err)
 				if got, err := z.Range(ZRange{Start: 0, Stop: -1}); err != nil || showZ(got) != "new:1" {
 					t.Fatalf("recreated: %s %v", showZ(got), err)
@@ -269,7 +272,7 @@ func TestZSet_DropLarge(t *testing.T) {
 		}
 	}
 	// FLUSHDB's range deletions cover the score index.
-	_, err := db.ZSet([]byte("\x05z")).Add(ZAddOptions{}, zm("a", 1), zm("b", 2))
+	_, _, err := db.ZSet([]byte("\x05z")).Add(ZAddOptions{}, zm("a", 1), zm("b", 2))
 	testutil.Must(t, err)
 	_, err = db.DropNamespace(5)
 	testutil.Must(t, err)
@@ -288,7 +291,7 @@ func TestZSet_RankWindows(t *testing.T) {
 	for i := range n {
 		ms = append(ms, zm(fmt.Sprintf("m%03d", i), float64(i/3)))
 	}
-	_, err := z.Add(ZAddOptions{}, ms...)
+	_, _, err := z.Add(ZAddOptions{}, ms...)
 	testutil.Must(t, err)
 	for _, i := range []int{0, 1, 149, 150, 298, 299} {
 		r, _, err := z.Rank(ms[i].Member, false)
@@ -337,14 +340,14 @@ func modelRanks(ms []ZMember, start, stop int64, rev bool) []ZMember {
 func TestZSet_BackupRoundTrip(t *testing.T) {
 	db, clk := mustOpen(t, &Options{ExpiryInterval: time.Hour})
 	z := db.ZSet([]byte("z"))
-	_, err := z.Add(ZAddOptions{}, zm("a", -inf), zm("b", 0.1), zm("c", 0.1), zm("d", inf), zm("e", math.Copysign(0, -1)))
+	_, _, err := z.Add(ZAddOptions{}, zm("a", -inf), zm("b", 0.1), zm("c", 0.1), zm("d", inf), zm("e", math.Copysign(0, -1)))
 	testutil.Must(t, err)
 	testutil.Must(t, db.Expire([]byte("z"), time.Hour))
 	var big []ZMember
 	for i := range 300 {
 		big = append(big, zm(fmt.Sprint("m", i), float64(300-i)))
 	}
-	_, err = db.ZSet([]byte("big")).Add(ZAddOptions{}, big...)
+	_, _, err = db.ZSet([]byte("big")).Add(ZAddOptions{}, big...)
 	testutil.Must(t, err)
 	var buf bytes.Buffer
 	_, err = db.Backup(&buf)
@@ -398,7 +401,7 @@ func TestReplicated_ZSet(t *testing.T) {
 	repl.leader, repl.followers = leader, []*DB{follower}
 
 	z := leader.ZSet([]byte("z"))
-	_, err = z.Add(ZAddOptions{}, zm("a", 1), zm("b", 2), zm("c", 3))
+	_, _, err = z.Add(ZAddOptions{}, zm("a", 1), zm("b", 2), zm("c", 3))
 	testutil.Must(t, err)
 	if got, err := follower.ZSet([]byte("z")).Range(ZRange{Start: 0, Stop: -1}); err != nil || showZ(got) != "a:1 b:2 c:3" {
 		t.Fatalf("follower: %s %v", showZ(got), err)
@@ -411,7 +414,7 @@ func TestReplicated_ZSet(t *testing.T) {
 	for i := range 200 {
 		big = append(big, zm(fmt.Sprint("m", i), float64(i)))
 	}
-	_, err = leader.ZSet([]byte("big")).Add(ZAddOptions{}, big...)
+	_, _, err = leader.ZSet([]byte("big")).Add(ZAddOptions{}, big...)
 	testutil.Must(t, err)
 	_, err = leader.Delete([]byte("big"))
 	testutil.Must(t, err)
@@ -422,7 +425,7 @@ func TestReplicated_ZSet(t *testing.T) {
 	if r := mustCheck(t, follower); r.ScoreEntries != 2 {
 		t.Fatalf("follower score entries %d", r.ScoreEntries)
 	}
-	if _, err := follower.ZSet([]byte("z")).Add(ZAddOptions{}, zm("x", 1)); !errors.Is(err, ErrNotLeader) {
+	if _, _, err := follower.ZSet([]byte("z")).Add(ZAddOptions{}, zm("x", 1)); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("a write on the follower: %v", err)
 	}
 }
@@ -610,14 +613,13 @@ func TestZSet_Model(t *testing.T) {
 			case 4:
 				o.LT, o.XX = true, rng.IntN(2) == 0
 			}
-			o.CH = rng.IntN(2) == 0
 			m2 := []byte(members[rng.IntN(len(members))])
 			s2 := scores[rng.IntN(len(scores))]
-			n, err := z.Add(o, ZMember{Member: m, Score: score}, ZMember{Member: m2, Score: s2})
+			added, changed, err := z.Add(o, ZMember{Member: m, Score: score}, ZMember{Member: m2, Score: s2})
 			if err != nil {
 				return err
 			}
-			want := 0
+			wantAdded, wantChanged := 0, 0
 			for _, x := range []ZMember{{m, score}, {m2, s2}} {
 				var cur float64
 				ok := false
@@ -628,16 +630,14 @@ func TestZSet_Model(t *testing.T) {
 				case !ok && !o.XX:
 					e = ensure(k)
 					e.members[string(x.Member)] = x.Score
-					want++
+					wantAdded++
 				case ok && !o.NX && !(o.GT && x.Score <= cur) && !(o.LT && x.Score >= cur) && x.Score != cur:
 					e.members[string(x.Member)] = x.Score
-					if o.CH {
-						want++
-					}
+					wantChanged++
 				}
 			}
-			if n != want {
-				t.Fatalf("step %d: add %+v %q %v %q %v = %d, want %d", step, o, m, score, m2, s2, n, want)
+			if added != wantAdded || changed != wantChanged {
+				t.Fatalf("step %d: add %+v %q %v %q %v = %d %d, want %d %d", step, o, m, score, m2, s2, added, changed, wantAdded, wantChanged)
 			}
 		case 2: // IncrBy
 			o := ZAddOptions{GT: rng.IntN(4) == 0}
@@ -824,7 +824,7 @@ func TestZSet_Model(t *testing.T) {
 				ms = append(ms, zm(fmt.Sprint("big", i), float64(rng.IntN(5))))
 			}
 			if e := live(k); e == nil {
-				_, err := db.ZSet([]byte(k)).Add(ZAddOptions{}, ms...)
+				_, _, err := db.ZSet([]byte(k)).Add(ZAddOptions{}, ms...)
 				testutil.Must(t, err)
 				e = ensure(k)
 				for _, x := range ms {
