@@ -46,7 +46,9 @@ func TestZSet_Basics(t *testing.T) {
 		run  func() (any, error)
 		want any
 	}{
-		{"add", func() (any, error) { return addCounts(z.Add(ZAddOptions{}, zm("b", 2), zm("a", 1), zm("c", 2), zm("a", 1.5))) }, "3 1"},
+		{"add", func() (any, error) {
+			return addCounts(z.Add(ZAddOptions{}, zm("b", 2), zm("a", 1), zm("c", 2), zm("a", 1.5)))
+		}, "3 1"},
 		{"range", func() (any, error) { r, err := z.Range(all); return showZ(r), err }, "a:1.5 b:2 c:2"},
 		{"card", func() (any, error) { return z.Card() }, int64(3)},
 		{"score", func() (any, error) { return z.Score([]byte("b")) }, 2.0},
