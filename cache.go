@@ -37,6 +37,7 @@ type cacheEntry struct {
 	value  []byte
 	vlen   int
 	hasVal bool
+	gone   bool        // the key is absent: its last write deleted it (cacheGone)
 	ref    atomic.Bool // read since the last eviction pass
 
 	// Tracked reads of the key not yet flushed: a Get of a cached key
@@ -73,14 +74,15 @@ const fillAdmit = 8
 func (db *DB) cacheOn() bool { return db.cacheMax > 0 }
 
 // get returns key's entry if the cache can answer a Get: the key is cached
-// with its value. The entry may be read after the call (entries are never
-// changed in place, but for their atomic counts). Otherwise it returns the
-// shard's write generation, for a fill after the engine read (cacheFill).
+// with its value, or as gone. The entry may be read after the call
+// (entries are never changed in place, but for their atomic counts).
+// Otherwise it returns the shard's write generation, for a fill after the
+// engine read (cacheFill).
 func (c *recordCache) get(key []byte) (*cacheEntry, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	e := c.m[string(key)]
-	if e == nil || !e.hasVal {
+	if e == nil || (!e.hasVal && !e.gone) {
 		return nil, c.gen
 	}
 	e.ref.Store(true)
@@ -194,6 +196,26 @@ func (db *DB) cacheDelete(sh *shard, key []byte, keepReads bool) {
 		db.st.cacheEntries.Add(-1)
 		delete(c.m, string(key))
 	}
+}
+
+// cacheGone records that a write just applied (begun with cacheWriting)
+// deleted key: a cached key stays cached, as gone, so that reads of it need
+// no engine read (an engine read of a key deleted after many writes, a
+// popped collection's header, skips every version of it the memtable still
+// holds); an uncached key is not brought in. Its unflushed reads are
+// dropped. The caller holds the shard lock.
+func (db *DB) cacheGone(sh *shard, key []byte) {
+	c := &sh.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.writing--
+	old := c.m[string(key)]
+	if old == nil {
+		return
+	}
+	old.reads.Store(0)
+	db.cacheInsertLocked(sh, string(key), &cacheEntry{gone: true})
 }
 
 func (db *DB) cacheInsertLocked(sh *shard, key string, e *cacheEntry) {

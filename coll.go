@@ -95,6 +95,10 @@ type collView struct {
 	dirty   bool // something must be written
 	touched bool // a caller's write: UpdatedAt moves to now
 	mem     map[string]*memberState
+
+	// zlo and zhi bound the live entries of a sorted set's score index
+	// (suffixes, nil: unbounded), as its last pops left them (zset.go).
+	zlo, zhi []byte
 }
 
 // memberState is one member as the view sees it, and as the base holds it.
@@ -437,7 +441,7 @@ func (v *collView) flush(w *writeOp) {
 			_ = w.b.Delete(mk, nil)
 		}
 		if v.hdr.Type == keyspace.TypeZSet {
-			stageScoreIndex(w.b, key, ver, mb, s)
+			v.stageScoreIndex(w.b, mb, s)
 		}
 	}
 	w.t.add(key, c)
@@ -599,6 +603,7 @@ func (db *DB) collWrite(key []byte, fn func(v *collView) error) error {
 	if err != nil {
 		return err
 	}
+	v.loadZSetHint()
 	if err := fn(v); err != nil {
 		return err
 	}
@@ -609,6 +614,7 @@ func (db *DB) collWrite(key []byte, fn func(v *collView) error) error {
 		return nil
 	}
 	v.flush(&w)
+	v.keepZSetHint(&w)
 	return w.commit(nil)
 }
 

@@ -168,6 +168,9 @@ func (db *DB) read(sh *shard, key []byte) (v []byte, hdr keyspace.Header, e *cac
 	if db.cacheOn() {
 		if e, gen = sh.cache.get(key); e != nil {
 			db.st.cacheHits.Add(1)
+			if e.gone {
+				return nil, keyspace.Header{}, nil, nil
+			}
 			return append(make([]byte, 0, len(e.value)), e.value...), e.hdr, e, nil
 		}
 		db.st.cacheMisses.Add(1)

@@ -298,6 +298,7 @@ func (db *DB) forgetRecord(key []byte) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	db.cacheDelete(sh, key, true)
+	delete(sh.zhints, string(key))
 	db.bumpVersions([][]byte{key})
 }
 

@@ -51,6 +51,7 @@ type writeOp struct {
 	cops      []cacheOp // record cache changes, made once the batch is applied
 	cacheBusy bool      // the cache knows of the write (cacheWriting)
 	cacheDone bool      // and was updated
+	applied   []func()  // run once the batch is applied, still under the shard locks
 }
 
 // startWrite locks the shards of keys and prepares an empty batch. The
@@ -196,6 +197,9 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	w.r.finish(true)
 	db.bumpVersions(w.keys)
 	db.applyCacheOps(w.cops)
+	for _, fn := range w.applied {
+		fn()
+	}
 	if w.dropping {
 		db.droppedNamespace(w.dropped)
 	}
@@ -313,9 +317,9 @@ func (db *DB) awaitDurable(b *pebble.Batch, sync bool, lastEvent uint64) error {
 func (w *writeOp) read(key []byte) (record, bool, error) {
 	db := w.db
 	if db.cacheOn() {
-		if e := db.shardFor(key).cache.peek(key); e != nil && e.hasVal {
+		if e := db.shardFor(key).cache.peek(key); e != nil && (e.hasVal || e.gone) {
 			db.st.cacheHits.Add(1)
-			return record{hdr: e.hdr, value: e.value}, true, nil
+			return record{hdr: e.hdr, value: e.value}, !e.gone, nil
 		}
 		db.st.cacheMisses.Add(1)
 	}
@@ -331,7 +335,7 @@ func (db *DB) applyCacheOps(ops []cacheOp) {
 	for _, op := range ops {
 		sh := db.shardFor(op.key)
 		if op.del {
-			db.cacheDelete(sh, op.key, false)
+			db.cacheGone(sh, op.key)
 		} else {
 			db.cacheSet(sh, op.key, op.hdr, op.value, op.keepReads)
 		}

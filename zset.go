@@ -573,6 +573,17 @@ func (zv *ZSetView) pop(count int, max bool) ([]ZMember, error) {
 			return nil, err
 		}
 	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	// Nothing is left beyond the last member popped.
+	last := out[len(out)-1]
+	end := append(keyspace.AppendScore(nil, last.Score), last.Member...)
+	if max {
+		zv.v.zhi = end
+	} else {
+		zv.v.zlo = append(end, 0)
+	}
 	return out, nil
 }
 
@@ -830,6 +841,15 @@ func (v *collView) walk(byScore, rev bool, lo, hi []byte) (*zwalk, error) {
 	} else {
 		prefix = keyspace.MemberPrefix(nil, v.key, v.coll.Version)
 	}
+	if byScore {
+		// The base holds no live entry outside the view's bounds.
+		if v.zlo != nil && bytes.Compare(v.zlo, lo) > 0 {
+			lo = v.zlo
+		}
+		if v.zhi != nil && (hi == nil || bytes.Compare(v.zhi, hi) < 0) {
+			hi = v.zhi
+		}
+	}
 	opts := &pebble.IterOptions{LowerBound: append(bytes.Clone(prefix), lo...), UpperBound: keyspace.PrefixEnd(prefix)}
 	if hi != nil {
 		opts.UpperBound = append(bytes.Clone(prefix), hi...)
@@ -929,18 +949,97 @@ func (w *zwalk) close() {
 }
 
 // stageScoreIndex stages in b the score-index changes of member m of the
-// sorted set (key, ver) whose state is s: the entry of its old score goes,
-// the entry of its new score comes.
-func stageScoreIndex(b *pebble.Batch, key []byte, ver uint64, m []byte, s *memberState) {
+// view's sorted set, whose state is s: the entry of its old score goes,
+// the entry of its new score comes, and the bounds known of the live
+// entries (the view's, the shard's) widen to take it in. The caller holds
+// the key's shard lock.
+func (v *collView) stageScoreIndex(b *pebble.Batch, m []byte, s *memberState) {
+	key, ver := v.key, v.coll.Version
 	same := s.baseOK && s.ok && bytes.Equal(s.value, s.baseVal)
 	if s.baseOK && !same {
 		_ = dropScoreEntry(b, key, ver, m, s.baseVal)
 	}
-	if s.ok && !same {
-		k := keyspace.ScorePrefix(nil, key, ver)
-		k = append(append(k, s.value...), m...)
-		_ = b.Set(k, nil, nil)
+	if !s.ok || same {
+		return
 	}
+	k := keyspace.ScorePrefix(nil, key, ver)
+	plen := len(k)
+	k = append(append(k, s.value...), m...)
+	_ = b.Set(k, nil, nil)
+	suf := k[plen:]
+	v.zlo, v.zhi = widen(v.zlo, v.zhi, suf)
+	sh := v.db.shardFor(key)
+	if h, ok := sh.zhints[string(key)]; ok && h.ver == ver {
+		h.lo, h.hi = widen(h.lo, h.hi, suf)
+		sh.zhints[string(key)] = h
+	}
+}
+
+// Score-index bounds. Pops delete the entries at one end of a sorted set's
+// score index, and the tombstones they leave stay in the memtable until a
+// flush and a compaction: a walk from the end would skip all of them, so
+// that n pops in a row would cost O(n²). The shard therefore remembers,
+// for sorted sets popped recently, bounds [lo, hi) of the suffixes of their
+// live entries, and the DB's writes (which hold the shard lock) start
+// their walks there. Bounds are only narrowed once the batch that popped
+// is applied (writeOp.applied), widened by any write that adds an entry
+// outside them (stageScoreIndex, before the apply: widening is always
+// safe), and forgotten when the sorted set goes, on a replicated write
+// (forgetRecord) and when the engine is reopened (resetShard).
+// Transactions and reads, which run on snapshots, do without.
+
+// zsetHint is a sorted set's score-index bounds: every live entry of
+// version ver has a suffix in [lo, hi) (nil: unbounded).
+type zsetHint struct {
+	ver    uint64
+	lo, hi []byte
+}
+
+// maxZSetHints bounds the hints a shard keeps (it starts over when full).
+const maxZSetHints = 64
+
+// widen returns the bounds [lo, hi) widened to take in suf.
+func widen(lo, hi, suf []byte) ([]byte, []byte) {
+	if lo != nil && bytes.Compare(suf, lo) < 0 {
+		lo = bytes.Clone(suf)
+	}
+	if hi != nil && bytes.Compare(suf, hi) >= 0 {
+		hi = nil
+	}
+	return lo, hi
+}
+
+// loadZSetHint gives the view of a sorted set the bounds its shard knows.
+// The caller holds the key's shard lock and the view's base is the store.
+func (v *collView) loadZSetHint() {
+	if !v.live || v.hdr.Type != keyspace.TypeZSet {
+		return
+	}
+	if h, ok := v.db.shardFor(v.key).zhints[string(v.key)]; ok && h.ver == v.coll.Version {
+		v.zlo, v.zhi = h.lo, h.hi
+	}
+}
+
+// keepZSetHint makes the view's bounds the shard's once w is applied (or
+// forgets the shard's, if the sorted set goes or starts over).
+func (v *collView) keepZSetHint(w *writeOp) {
+	if v.hdr.Type != keyspace.TypeZSet && v.baseHdr.Type != keyspace.TypeZSet {
+		return
+	}
+	key, h := v.key, zsetHint{ver: v.coll.Version, lo: v.zlo, hi: v.zhi}
+	keep := v.live && !v.fresh && (h.lo != nil || h.hi != nil)
+	sh := w.db.shardFor(key)
+	w.applied = append(w.applied, func() {
+		switch {
+		case !keep:
+			delete(sh.zhints, string(key))
+		default:
+			if sh.zhints == nil || len(sh.zhints) >= maxZSetHints {
+				sh.zhints = make(map[string]zsetHint)
+			}
+			sh.zhints[string(key)] = h
+		}
+	})
 }
 
 // dropScoreEntry stages the deletion of the score-index entry of member m

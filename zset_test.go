@@ -848,3 +848,59 @@ func TestZSet_Model(t *testing.T) {
 	}
 	verify(-1)
 }
+
+// Pops narrow the walks of the next pops to the live part of the score
+// index; every other write that adds an entry outside those bounds (a
+// plain add, a transaction, a recreated sorted set) widens them again, so
+// that no member is ever missed.
+func TestZSet_PopBounds(t *testing.T) {
+	db, _ := mustOpen(t, &Options{ExpiryInterval: time.Hour})
+	z := db.ZSet([]byte("z"))
+	var ms []ZMember
+	for i := range 1000 {
+		ms = append(ms, zm(fmt.Sprintf("m%04d", i), float64(i)))
+	}
+	_, _, err := z.Add(ZAddOptions{}, ms...)
+	testutil.Must(t, err)
+	pop := func(max bool, want string) {
+		t.Helper()
+		var got []ZMember
+		var err error
+		if max {
+			got, err = z.PopMax(1)
+		} else {
+			got, err = z.PopMin(1)
+		}
+		if err != nil || showZ(got) != want {
+			t.Fatalf("pop (max %v) = %s %v, want %s", max, showZ(got), err, want)
+		}
+	}
+	for i := range 500 {
+		pop(false, fmt.Sprintf("m%04d:%d", i, i))
+	}
+	pop(true, "m0999:999")
+	if h := db.shardFor([]byte("z")).zhints["z"]; h.lo == nil || h.hi == nil {
+		t.Fatalf("no bounds kept after pops: %+v", h)
+	}
+	_, _, err = z.Add(ZAddOptions{}, zm("low", -1))
+	testutil.Must(t, err)
+	pop(false, "low:-1")
+	testutil.Must(t, db.Update(func(tx *Tx) error {
+		_, _, err := tx.ZSet([]byte("z")).Add(ZAddOptions{}, zm("txlow", -2), zm("txhigh", 5000))
+		return err
+	}))
+	pop(false, "txlow:-2")
+	pop(true, "txhigh:5000")
+	_, _, err = z.IncrBy([]byte("m0700"), -1000, ZAddOptions{})
+	testutil.Must(t, err)
+	pop(false, "m0700:-300")
+	pop(false, "m0500:500")
+	// A sorted set deleted and created again starts without bounds.
+	_, err = db.Delete([]byte("z"))
+	testutil.Must(t, err)
+	_, _, err = z.Add(ZAddOptions{}, zm("a", 1), zm("b", 2))
+	testutil.Must(t, err)
+	pop(false, "a:1")
+	pop(true, "b:2")
+	mustCheck(t, db)
+}
