@@ -672,18 +672,10 @@ func (zv *ZSetView) walkRange(r ZRange, fn func(m []byte, score float64) bool) e
 // the top is read backward and handed out in order.
 func (zv *ZSetView) walkRanks(r ZRange, fn func(m []byte, score float64) bool) error {
 	n := zv.v.length()
-	start, stop := r.Start, r.Stop
-	if start < 0 {
-		start += n
-	}
-	if stop < 0 {
-		stop += n
-	}
-	start = max(start, 0)
-	if start > stop || start >= n {
+	start, stop, ok := rankWindow(r.Start, r.Stop, n)
+	if !ok {
 		return nil
 	}
-	stop = min(stop, n-1)
 	// The window in forward ranks, and whether it is handed out backward.
 	lo, hi, backward := start, stop, r.Rev
 	if r.Rev {
@@ -727,6 +719,22 @@ func (zv *ZSetView) walkRanks(r ZRange, fn func(m []byte, score float64) bool) e
 		}
 	}
 	return nil
+}
+
+// rankWindow resolves the ranks start..stop (negative ones from the end)
+// of n members as Redis does: clipped to 0..n-1, ok false if empty.
+func rankWindow(start, stop, n int64) (int64, int64, bool) {
+	if start < 0 {
+		start += n
+	}
+	if stop < 0 {
+		stop += n
+	}
+	start = max(start, 0)
+	if start > stop || start >= n {
+		return 0, 0, false
+	}
+	return start, min(stop, n-1), true
 }
 
 // scoreSpan returns the score-index suffixes [lo, hi) of the members

@@ -228,7 +228,7 @@ func TestZSet_InTransaction(t *testing.T) {
 func TestZSet_DropLarge(t *testing.T) {
 	db, clk := mustOpen(t, &Options{ExpiryInterval: time.Hour})
 	for _, n := range []int{3, pointDropMax + 50} {
-		for _, how := range []string{"delete", "string", "expire", "remove all", "pop all"} {
+		for _, how := range []string{"delete", "string", "batch", "expire", "remove all", "pop all"} {
 			t.Run(fmt.Sprint(n, how), func(t *testing.T) {
 				z := db.ZSet([]byte("z"))
 				var ms []ZMember
@@ -246,6 +246,11 @@ func TestZSet_DropLarge(t *testing.T) {
 					_, err = db.Delete([]byte("z"))
 				case "string":
 					err = db.Set([]byte("z"), []byte("s"), 0)
+				case "batch":
+					bt := db.NewBatch()
+					testutil.Must(t, bt.Set([]byte("z"), []byte("s"), 0))
+					testutil.Must(t, bt.Set([]byte("other"), []byte("o"), 0))
+					err = bt.Commit()
 				case "expire":
 					testutil.Must(t, db.Expire([]byte("z"), time.Second))
 					clk.Advance(time.Second)
@@ -319,18 +324,10 @@ func TestZSet_RankWindows(t *testing.T) {
 
 // modelRanks is ranks start..stop of the sorted members ms.
 func modelRanks(ms []ZMember, start, stop int64, rev bool) []ZMember {
-	n := int64(len(ms))
-	if start < 0 {
-		start += n
-	}
-	if stop < 0 {
-		stop += n
-	}
-	start = max(start, 0)
-	if start > stop || start >= n {
+	start, stop, ok := rankWindow(start, stop, int64(len(ms)))
+	if !ok {
 		return nil
 	}
-	stop = min(stop, n-1)
 	src := ms
 	if rev {
 		src = slices.Clone(ms)

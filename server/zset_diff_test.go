@@ -2,8 +2,6 @@ package server
 
 import (
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"testing"
 )
 
@@ -430,63 +428,18 @@ var zsetDiffCases = []string{
 func TestDifferentialRedis_ZSet(t *testing.T) {
 	env := startDiffEnv(t)
 	t.Run("HandWritten", func(t *testing.T) { env.runCases(t, zsetDiffCases) })
-	t.Run("RESP3", func(t *testing.T) { env.runCasesHello(t, zsetDiffCases, "3") })
-	t.Run("Random", func(t *testing.T) {
-		seed := uint64(1)
-		if s := os.Getenv("EPOCH_DIFF_SEED"); s != "" {
-			n, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seed = n
-		}
-		t.Logf("seed %d (set EPOCH_DIFF_SEED to vary)", seed)
-		rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
-		const sequences, length = 60, 40
-		failed := 0
-		for i := range sequences {
-			env.flushBoth(t)
-			p := env.pair(t)
-			cmds := genZSetSequence(rng, length)
-			bad, err := runDiff(p, cmds)
-			p.close()
-			if err != nil {
-				t.Fatalf("sequence %d: %v", i, err)
-			}
-			for _, m := range bad {
-				t.Errorf("sequence %d: %s", i, m)
-			}
-			if len(bad) > 0 {
-				t.Logf("sequence %d was:\n%s", i, showSeq(cmds))
-				if failed++; failed == 3 {
-					break
-				}
-			}
-		}
-	})
+	t.Run("RESP3", func(t *testing.T) { env.runCases(t, zsetDiffCases, hello(t, "3")) })
+	t.Run("Random", func(t *testing.T) { env.runRandom(t, genZSetSequence, 0x5bd1e995, 60, 40) })
 }
 
-// runCasesHello is runCases with both connections switched to protocol
-// proto (HELLO) first; the HELLO replies, which name the servers, are not
-// compared.
-func (e *diffEnv) runCasesHello(t *testing.T, cases []string, proto string) {
-	t.Helper()
-	for i, src := range cases {
-		cmds := parseCase(t, src)
-		e.flushBoth(t)
-		p := e.pair(t)
+// hello returns a setup that switches both connections to protocol proto
+// (HELLO); its replies, which name the servers, are not compared.
+func hello(t *testing.T, proto string) func(p *diffPair) {
+	return func(p *diffPair) {
 		for _, c := range []*diffConn{p.redis, p.epoch} {
 			if _, err := c.do([][]byte{[]byte("HELLO"), []byte(proto)}); err != nil {
 				t.Fatal(err)
 			}
-		}
-		bad, err := runDiff(p, cmds)
-		p.close()
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		for _, m := range bad {
-			t.Errorf("case %d (%s): %s", i, firstLine(src), m)
 		}
 	}
 }
