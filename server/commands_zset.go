@@ -640,11 +640,11 @@ func cmdZMPop(c *Conn, cmd Command) {
 		c.WriteError(errZNumKeys)
 		return
 	}
-	where := 2 + numKeys
-	if where >= int64(len(args)) {
+	if numKeys >= int64(len(args))-2 {
 		c.WriteError(errSyntax)
 		return
 	}
+	where := 2 + numKeys
 	var max bool
 	switch {
 	case equalFold(args[where], "min"):
