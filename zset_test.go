@@ -901,3 +901,40 @@ func TestZSet_PopBounds(t *testing.T) {
 	pop(true, "b:2")
 	mustCheck(t, db)
 }
+
+// A read of a sorted set is an access of the key (as a hash's); a write is
+// not. Its members and scores count toward MaxDiskBytes, and a write that
+// would grow the store over it fails with ErrFull under NoEviction.
+func TestZSet_AccessesAndBudget(t *testing.T) {
+	db, _ := mustOpen(t, &Options{ExpiryInterval: time.Hour, MaxDiskBytes: 4096})
+	z := db.ZSet([]byte("z"))
+	_, _, err := z.Add(ZAddOptions{}, zm("a", 1), zm("b", 2))
+	testutil.Must(t, err)
+	_, err = z.Score([]byte("a"))
+	testutil.Must(t, err)
+	_, err = z.Range(ZRange{Start: 0, Stop: -1})
+	testutil.Must(t, err)
+	_, _, err = z.Rank([]byte("b"), true)
+	testutil.Must(t, err)
+	md, err := db.Metadata([]byte("z"))
+	if err != nil || md.Frequency != 3 {
+		t.Fatalf("frequency after three reads: %d %v", md.Frequency, err)
+	}
+	// the key, the collection header, and each member with its 8-byte
+	// score
+	want := int64(len("z") + 24 + 2*(1+8))
+	if s := db.Stats(); s.LiveBytes != want {
+		t.Fatalf("live bytes %d, want %d", s.LiveBytes, want)
+	}
+	var big []ZMember
+	for i := range 400 {
+		big = append(big, zm(fmt.Sprintf("member-%04d", i), float64(i)))
+	}
+	if _, _, err := z.Add(ZAddOptions{}, big...); !errors.Is(err, ErrFull) {
+		t.Fatalf("an add over the budget: %v, want ErrFull", err)
+	}
+	if n, err := z.Card(); err != nil || n != 2 {
+		t.Fatalf("card after a refused add: %d %v", n, err)
+	}
+	mustCheck(t, db)
+}
