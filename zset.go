@@ -288,11 +288,11 @@ func (z *ZSet) PopMin(count int) ([]ZMember, error) { return z.pop(count, false)
 // highest first.
 func (z *ZSet) PopMax(count int) ([]ZMember, error) { return z.pop(count, true) }
 
-func (z *ZSet) pop(count int, max bool) ([]ZMember, error) {
+func (z *ZSet) pop(count int, top bool) ([]ZMember, error) {
 	var out []ZMember
 	err := z.h.write(func(v *collView) error {
 		var err error
-		out, err = (&ZSetView{v: v}).pop(count, max)
+		out, err = (&ZSetView{v: v}).pop(count, top)
 		return err
 	})
 	return out, err
@@ -553,14 +553,14 @@ func (zv *ZSetView) PopMin(count int) ([]ZMember, error) { return zv.pop(count, 
 // PopMax is ZSet.PopMax.
 func (zv *ZSetView) PopMax(count int) ([]ZMember, error) { return zv.pop(count, true) }
 
-func (zv *ZSetView) pop(count int, max bool) ([]ZMember, error) {
+func (zv *ZSetView) pop(count int, top bool) ([]ZMember, error) {
 	if zv.ro {
 		return nil, ErrTxReadOnly
 	}
 	if count <= 0 {
 		return nil, nil
 	}
-	out, err := zv.Range(ZRange{By: ByRank, Start: 0, Stop: int64(count) - 1, Rev: max})
+	out, err := zv.Range(ZRange{By: ByRank, Start: 0, Stop: int64(count) - 1, Rev: top})
 	if err != nil {
 		return nil, err
 	}
@@ -579,7 +579,7 @@ func (zv *ZSetView) pop(count int, max bool) ([]ZMember, error) {
 	// Nothing is left beyond the last member popped.
 	last := out[len(out)-1]
 	end := append(keyspace.AppendScore(nil, last.Score), last.Member...)
-	if max {
+	if top {
 		zv.v.zhi = end
 	} else {
 		zv.v.zlo = append(end, 0)

@@ -597,12 +597,12 @@ func cmdZPop(c *Conn, cmd Command) {
 		}
 		count = int(min(n, math.MaxInt32))
 	}
-	max := equalFold(cmd.Args[0], "zpopmax")
+	top := equalFold(cmd.Args[0], "zpopmax")
 	var ms []epochdb.ZMember
 	gone := false
 	err := c.kv().zset(c.key(cmd.Args[1])).Modify(func(v *epochdb.ZSetView) error {
 		var err error
-		if max {
+		if top {
 			ms, err = v.PopMax(abs1(count))
 		} else {
 			ms, err = v.PopMin(abs1(count))
@@ -615,7 +615,7 @@ func cmdZPop(c *Conn, cmd Command) {
 		return
 	}
 	event := "zpopmin"
-	if max {
+	if top {
 		event = "zpopmax"
 	}
 	c.zsetRemoved(len(ms) > 0, gone, event, cmd.Args[1])
@@ -645,11 +645,11 @@ func cmdZMPop(c *Conn, cmd Command) {
 		return
 	}
 	where := 2 + numKeys
-	var max bool
+	var top bool
 	switch {
 	case equalFold(args[where], "min"):
 	case equalFold(args[where], "max"):
-		max = true
+		top = true
 	default:
 		c.WriteError(errSyntax)
 		return
@@ -684,7 +684,7 @@ func cmdZMPop(c *Conn, cmd Command) {
 				continue
 			}
 			key = k
-			if max {
+			if top {
 				ms, err = z.PopMax(int(count))
 			} else {
 				ms, err = z.PopMin(int(count))
@@ -703,7 +703,7 @@ func cmdZMPop(c *Conn, cmd Command) {
 		return
 	}
 	event := "zpopmin"
-	if max {
+	if top {
 		event = "zpopmax"
 	}
 	c.zsetRemoved(true, gone, event, key)
