@@ -478,7 +478,7 @@ func TestRestore_RejectsBadFiles(t *testing.T) {
 			binary.BigEndian.PutUint16(f[8:], backupfmt.Version+1)
 			rehashHeader(f)
 			return f
-		}(), ErrBackupVersion, "version 3"},
+		}(), ErrBackupVersion, fmt.Sprint("format version ", backupfmt.Version+1)},
 		{"unknown compression", func() []byte {
 			f := bytes.Clone(good)
 			f[10] = 9

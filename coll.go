@@ -33,6 +33,7 @@ const (
 	TypeString Type = Type(keyspace.TypeString)
 	TypeHash   Type = Type(keyspace.TypeHash)
 	TypeSet    Type = Type(keyspace.TypeSet)
+	TypeZSet   Type = Type(keyspace.TypeZSet)
 )
 
 // String returns the type's name as Redis's TYPE reports it.
@@ -44,6 +45,8 @@ func (t Type) String() string {
 		return "hash"
 	case TypeSet:
 		return "set"
+	case TypeZSet:
+		return "zset"
 	}
 	return fmt.Sprintf("Type(%d)", uint8(t))
 }
@@ -93,6 +96,10 @@ type collView struct {
 	dirty   bool // something must be written
 	touched bool // a caller's write: UpdatedAt moves to now
 	mem     map[string]*memberState
+
+	// zlo and zhi bound the live entries of a sorted set's score index
+	// (suffixes, nil: unbounded), as its last pops left them (zset.go).
+	zlo, zhi []byte
 }
 
 // memberState is one member as the view sees it, and as the base holds it.
@@ -103,6 +110,9 @@ type memberState struct {
 	exp     int64
 	value   []byte
 	changed bool
+	// baseVal is the base's value: a sorted set's score index entry is
+	// derived from it.
+	baseVal []byte
 }
 
 func (s *memberState) visible(now int64) bool { return s.ok && (s.exp == 0 || now < s.exp) }
@@ -183,6 +193,7 @@ func (v *collView) state(m []byte) (*memberState, error) {
 			if s.value == nil {
 				s.value = []byte{}
 			}
+			s.baseVal = s.value
 			_ = closer.Close()
 		}
 	}
@@ -271,12 +282,12 @@ func (v *collView) length() int64 {
 // each calls fn for each visible member from the first at or after from,
 // in order, until fn returns false. value is valid during the call.
 func (v *collView) each(from []byte, fn func(m, value []byte, exp int64) bool) error {
-	return v.walk(from, false, fn)
+	return v.eachStored(from, false, fn)
 }
 
-// walk is each, with the stored members whose deadline passed too if
+// eachStored is each, with the stored members whose deadline passed too if
 // expired.
-func (v *collView) walk(from []byte, expired bool, fn func(m, value []byte, exp int64) bool) error {
+func (v *collView) eachStored(from []byte, expired bool, fn func(m, value []byte, exp int64) bool) error {
 	if !v.live {
 		return nil
 	}
@@ -448,7 +459,7 @@ func (v *collView) rebase() (bool, error) {
 		exp      int64
 	}
 	var all []member
-	err := v.walk(nil, true, func(m, value []byte, exp int64) bool {
+	err := v.eachStored(nil, true, func(m, value []byte, exp int64) bool {
 		all = append(all, member{bytes.Clone(m), bytes.Clone(value), exp})
 		return true
 	})
@@ -534,6 +545,9 @@ func (v *collView) flush(w *writeOp) {
 		} else if s.baseOK {
 			_ = w.b.Delete(mk, nil)
 		}
+		if v.hdr.Type == keyspace.TypeZSet {
+			v.stageScoreIndex(w.b, mb, s)
+		}
 	}
 	w.t.add(key, c)
 	sh := db.shardFor(key)
@@ -574,20 +588,24 @@ func (w *writeOp) dropOld(key []byte, hdr keyspace.Header, value []byte) int {
 		w.db.log.Warn("epochdb: deleting a collection with a corrupt header", "key", key, "err", err)
 		return len(value)
 	}
-	w.dropMembers(key, c)
+	w.dropMembers(key, hdr.Type, c)
 	return len(value) + int(c.Bytes)
 }
 
-// dropMembers stages the deletion of the members of (key, c.Version): one
-// by one (with their field-index entries) for a small collection, with one
-// range deletion for a large one, whose field-index entries the sweeper
-// then finds stale and removes when due. The space of either is reclaimed
-// by compactions.
-func (w *writeOp) dropMembers(key []byte, c keyspace.Coll) {
+// dropMembers stages the deletion of the members of (key, c.Version) of
+// type typ: one by one (with their field-index or score-index entries) for
+// a small collection, with one range deletion for a large one (and one
+// more for a sorted set's score index), whose field-index entries the
+// sweeper then finds stale and removes when due. The space of either is
+// reclaimed by compactions.
+func (w *writeOp) dropMembers(key []byte, typ keyspace.Type, c keyspace.Coll) {
 	prefix := keyspace.MemberPrefix(nil, key, c.Version)
 	end := keyspace.PrefixEnd(prefix)
 	if c.Count > pointDropMax {
 		_ = w.b.DeleteRange(prefix, end, nil)
+		if typ == keyspace.TypeZSet {
+			dropScoreIndex(w.b, key, c.Version)
+		}
 		w.db.st.rangeDrops.Add(1)
 		return
 	}
@@ -595,17 +613,29 @@ func (w *writeOp) dropMembers(key []byte, c keyspace.Coll) {
 	if err == nil {
 		for ok := it.First(); ok; ok = it.Next() {
 			_ = w.b.Delete(it.Key(), nil)
-			if raw, verr := it.ValueAndErr(); verr == nil {
-				if m, derr := keyspace.DecodeMember(raw); derr == nil && m.ExpiresAt != 0 {
-					_ = w.b.Delete(keyspace.FieldIndexKey(nil, m.ExpiresAt, key, c.Version, it.Key()[len(prefix):]), nil)
-				}
+			raw, verr := it.ValueAndErr()
+			if verr != nil {
+				err = verr
+				break
+			}
+			m, derr := keyspace.DecodeMember(raw)
+			switch {
+			case derr != nil:
+				err = derr
+			case typ == keyspace.TypeZSet:
+				err = errors.Join(err, dropScoreEntry(w.b, key, c.Version, it.Key()[len(prefix):], m.Value))
+			case m.ExpiresAt != 0:
+				_ = w.b.Delete(keyspace.FieldIndexKey(nil, m.ExpiresAt, key, c.Version, it.Key()[len(prefix):]), nil)
 			}
 		}
-		err = errors.Join(it.Error(), it.Close())
+		err = errors.Join(err, it.Error(), it.Close())
 	}
 	if err != nil {
 		// Whatever the iteration missed goes with a range deletion.
 		_ = w.b.DeleteRange(prefix, end, nil)
+		if typ == keyspace.TypeZSet {
+			dropScoreIndex(w.b, key, c.Version)
+		}
 	}
 }
 
@@ -678,6 +708,7 @@ func (db *DB) collWrite(key []byte, fn func(v *collView) error) error {
 	if err != nil {
 		return err
 	}
+	v.loadZSetHint()
 	if err := fn(v); err != nil {
 		return err
 	}
@@ -688,6 +719,7 @@ func (db *DB) collWrite(key []byte, fn func(v *collView) error) error {
 		return nil
 	}
 	v.flush(&w)
+	v.keepZSetHint(&w)
 	return w.commit(nil)
 }
 

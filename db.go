@@ -140,6 +140,7 @@ type shard struct {
 	trackMu  sync.Mutex           // guards pending; taken after mu when both are held
 	pending  map[string]access    // tracked reads not yet written to the meta keyspace
 	cache    recordCache          // the latest records of recent keys (cache.go)
+	zhints   map[string]zsetHint  // sorted sets' score-index bounds (zset.go)
 	tracked  []*cacheEntry        // cache entries with tracked reads since the last flush; guarded by trackMu
 	_        [32]byte             // keep shards on separate cache lines
 }

@@ -29,7 +29,7 @@ type Metadata struct {
 	LastAccess time.Time
 	// ExpiresAt is the key's deadline; zero means it never expires.
 	ExpiresAt time.Time
-	// Type is the type of the key's value: TypeString, TypeHash, TypeSet.
+	// Type is the type of the key's value: TypeString, TypeHash, TypeSet, TypeZSet.
 	Type Type
 }
 

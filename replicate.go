@@ -302,6 +302,7 @@ func (db *DB) forgetRecord(key []byte) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	db.cacheForget(sh, key)
+	delete(sh.zhints, string(key))
 	db.bumpVersions(&keyList{first: key, n: 1})
 }
 

@@ -133,15 +133,16 @@ func Restore(r io.Reader, dir string, opts *RestoreOptions) (info RestoreInfo, e
 const never = time.Duration(1 << 62)
 
 // restoreBatchBytes is the size at which Restore commits a batch of
-// ttl-index entries.
+// index entries.
 const restoreBatchBytes = 4 << 20
 
 // restoreFrom writes the records of a backup file into db, which nothing
 // else uses. The records arrive sorted by key, so the data and meta
 // keyspaces are written as two sstables and ingested (no memtable, no WAL,
-// no flush: the fast path for a bulk load of sorted keys); the ttl index,
-// sorted by deadline instead, goes through ordinary batches, and the key
-// counters through the same merge operands as every other write.
+// no flush: the fast path for a bulk load of sorted keys); the ttl and
+// field indexes, sorted by deadline instead, and the score index of sorted
+// sets (by score) go through ordinary batches, and the key counters
+// through the same merge operands as every other write.
 func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 	start := time.Now()
 	br, err := backupfmt.NewReader(r)
@@ -240,13 +241,28 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 			if coll.skip || (rec.ExpiresAt != 0 && rec.ExpiresAt <= now) {
 				continue
 			}
+			value := rec.Value
+			if coll.hdr.Type == keyspace.TypeZSet {
+				// The score in the stored encoding, and its entry in the
+				// score index (sorted by score: through the batches).
+				if value, err = restoredScore(rec.Value); err != nil {
+					return RestoreInfo{}, err
+				}
+				zk := keyspace.ScorePrefix(nil, coll.rec.Key, coll.c.Version)
+				_ = b.Set(append(append(zk, value...), rec.Key...), nil, nil)
+				if b.Len() >= restoreBatchBytes {
+					if err := commit(); err != nil {
+						return RestoreInfo{}, err
+					}
+				}
+			}
 			kbuf = keyspace.MemberKey(kbuf[:0], coll.rec.Key, coll.c.Version, rec.Key)
-			vbuf = keyspace.AppendMember(vbuf[:0], keyspace.Member{ExpiresAt: rec.ExpiresAt, Value: rec.Value})
+			vbuf = keyspace.AppendMember(vbuf[:0], keyspace.Member{ExpiresAt: rec.ExpiresAt, Value: value})
 			if err := memberSST.set(kbuf, vbuf); err != nil {
 				return RestoreInfo{}, err
 			}
 			coll.c.Count++
-			coll.c.Bytes += int64(len(rec.Key) + len(rec.Value))
+			coll.c.Bytes += int64(len(rec.Key) + len(value))
 			if rec.ExpiresAt != 0 {
 				_ = b.Set(keyspace.FieldIndexKey(nil, rec.ExpiresAt, coll.rec.Key, coll.c.Version, rec.Key), nil, nil)
 			}

@@ -50,6 +50,7 @@ type writeOp struct {
 	cops      cacheOps // record cache changes, made once the batch is applied
 	cacheBusy bool     // the cache knows of the write (cacheWriting)
 	cacheDone bool     // and was updated
+	applied   []func() // run once the batch is applied, still under the shard locks
 }
 
 // startWrite locks the shards of keys and prepares an empty batch. The
@@ -260,6 +261,9 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	w.r.finish(true)
 	db.bumpVersions(&w.keys)
 	db.applyCacheOps(&w.cops)
+	for _, fn := range w.applied {
+		fn()
+	}
 	if w.dropping {
 		db.droppedNamespace(w.dropped)
 	}

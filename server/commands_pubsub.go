@@ -284,12 +284,13 @@ const (
 	notifyExpired                     // x
 	notifyEvicted                     // e
 	notifyNew                         // n
-	notifyOther                       // l z t d m (types EpochDB lacks)
+	notifyOther                       // l t d m (types EpochDB lacks)
 	notifyHash                        // h
 	notifySet                         // s
+	notifyZSet                        // z
 )
 
-const notifyAll = notifyGeneric | notifyString | notifyExpired | notifyEvicted | notifyOther | notifyHash | notifySet // A
+const notifyAll = notifyGeneric | notifyString | notifyExpired | notifyEvicted | notifyOther | notifyHash | notifySet | notifyZSet // A
 
 func parseNotifyFlags(s string) (uint32, bool) {
 	var f uint32
@@ -315,7 +316,9 @@ func parseNotifyFlags(s string) (uint32, bool) {
 			f |= notifyHash
 		case 's':
 			f |= notifySet
-		case 'l', 'z', 't', 'd', 'm':
+		case 'z':
+			f |= notifyZSet
+		case 'l', 't', 'd', 'm':
 			f |= notifyOther
 		default:
 			return 0, false
@@ -332,7 +335,7 @@ func notifyFlagsString(f uint32) string {
 		for _, x := range []struct {
 			bit uint32
 			c   string
-		}{{notifyGeneric, "g"}, {notifyString, "$"}, {notifyOther, "l"}, {notifySet, "s"}, {notifyHash, "h"}, {notifyOther, "zdtm"}, {notifyExpired, "x"}, {notifyEvicted, "e"}} {
+		}{{notifyGeneric, "g"}, {notifyString, "$"}, {notifyOther, "l"}, {notifySet, "s"}, {notifyHash, "h"}, {notifyZSet, "z"}, {notifyOther, "dtm"}, {notifyExpired, "x"}, {notifyEvicted, "e"}} {
 			if f&x.bit != 0 {
 				s += x.c
 			}

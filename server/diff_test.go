@@ -403,13 +403,17 @@ func (e *diffEnv) flushBoth(t testing.TB) {
 	}
 }
 
-// runCases runs each case on fresh connections and empty servers.
-func (e *diffEnv) runCases(t *testing.T, cases []string) {
+// runCases runs each case on fresh connections and empty servers, after
+// setup (if any) prepared the connections.
+func (e *diffEnv) runCases(t *testing.T, cases []string, setup ...func(p *diffPair)) {
 	t.Helper()
 	for i, src := range cases {
 		cmds := parseCase(t, src)
 		e.flushBoth(t)
 		p := e.pair(t)
+		for _, s := range setup {
+			s(p)
+		}
 		bad, err := runDiff(p, cmds)
 		p.close()
 		if err != nil {
@@ -432,39 +436,43 @@ func firstLine(s string) string {
 func TestDifferentialRedis(t *testing.T) {
 	env := startDiffEnv(t)
 	t.Run("HandWritten", func(t *testing.T) { env.runCases(t, diffCases) })
-	t.Run("Random", func(t *testing.T) {
-		seed := uint64(1)
-		if s := os.Getenv("EPOCH_DIFF_SEED"); s != "" {
-			n, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seed = n
+	t.Run("Random", func(t *testing.T) { env.runRandom(t, genSequence, 0x9e3779b97f4a7c15, 150, 40) })
+}
+
+// runRandom runs sequences random sequences of length commands from gen
+// (seeded with EPOCH_DIFF_SEED, 1 by default, mixed with mix), each on
+// empty servers, and reports the first three that differ.
+func (e *diffEnv) runRandom(t *testing.T, gen func(*rand.Rand, int) [][][]byte, mix uint64, sequences, length int) {
+	seed := uint64(1)
+	if s := os.Getenv("EPOCH_DIFF_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Logf("seed %d (set EPOCH_DIFF_SEED to vary)", seed)
-		rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-		const sequences, length = 150, 40
-		failed := 0
-		for i := range sequences {
-			env.flushBoth(t)
-			p := env.pair(t)
-			cmds := genSequence(rng, length)
-			bad, err := runDiff(p, cmds)
-			p.close()
-			if err != nil {
-				t.Fatalf("sequence %d: %v", i, err)
-			}
-			for _, m := range bad {
-				t.Errorf("sequence %d: %s", i, m)
-			}
-			if len(bad) > 0 {
-				t.Logf("sequence %d was:\n%s", i, showSeq(cmds))
-				if failed++; failed == 3 {
-					break // enough to reproduce
-				}
+		seed = n
+	}
+	t.Logf("seed %d (set EPOCH_DIFF_SEED to vary)", seed)
+	rng := rand.New(rand.NewPCG(seed, seed^mix))
+	failed := 0
+	for i := range sequences {
+		e.flushBoth(t)
+		p := e.pair(t)
+		cmds := gen(rng, length)
+		bad, err := runDiff(p, cmds)
+		p.close()
+		if err != nil {
+			t.Fatalf("sequence %d: %v", i, err)
+		}
+		for _, m := range bad {
+			t.Errorf("sequence %d: %s", i, m)
+		}
+		if len(bad) > 0 {
+			t.Logf("sequence %d was:\n%s", i, showSeq(cmds))
+			if failed++; failed == 3 {
+				break // enough to reproduce
 			}
 		}
-	})
+	}
 }
 
 func showSeq(cmds [][][]byte) string {

@@ -14,10 +14,10 @@
 //	         xxhash64 u64 (of every byte before the trailer) ‖ crc32c u32 (41 bytes)
 //
 // Integers are big-endian. A payload is the zstd compression of raw bytes
-// that hold whole records. In version 2 each record starts with a tag: a
-// key record is
+// that hold whole records. In versions 2 and 3 each record starts with a
+// tag: a key record is
 //
-//	type u8 (0 string, 1 hash, 2 set) ‖ uvarint key length ‖ key ‖
+//	type u8 (0 string, 1 hash, 2 set, 3 sorted set) ‖ uvarint key length ‖ key ‖
 //	uvarint value length ‖ value ‖
 //	uvarint created-at ‖ uvarint updated-at ‖ uvarint expires-at ‖
 //	uvarint frequency ‖ uvarint last-access ‖ heat (float64 bits, u64)
@@ -38,8 +38,11 @@
 // with keys strictly ascending across the file. A reader that predates
 // images refuses one (a non-zero reserved byte).
 //
-// Version 1 files (strings only) have key records without the type byte;
-// they are read as before. Times are in Unix ms (expires-at 0 = never) and
+// A sorted set member's value is its score: the float64's IEEE 754 bits
+// (8 bytes, not NaN). Version 3 added sorted sets: a version 2 file holds
+// none, and reads as before. Version 1 files (strings only) have key
+// records without the type byte; they are read as before too. Times are in
+// Unix ms (expires-at 0 = never) and
 // heat is the decayed access count as of last-access. Keys are strictly
 // ascending across the whole file, and the members of a collection
 // strictly ascending after it; a collection has at least one member.
@@ -62,10 +65,10 @@ import (
 )
 
 // Version is the file format version this package writes. It reads
-// versions 1 and 2.
-const Version = 2
+// versions 1, 2 and 3.
+const Version = 3
 
-// tagMember starts a member record (version 2).
+// tagMember starts a member record (version 2 on).
 const tagMember = 0xff
 
 // TypeEntry is the type of the records of a store image: a raw key-value
@@ -75,12 +78,36 @@ const TypeEntry = 0xfe
 // flagImage, in the header's reserved byte, marks a store image.
 const flagImage = 0x01
 
-// Record types of key records (version 2).
+// Record types of key records (version 2 on; TypeZSet version 3 on).
 const (
 	TypeString = 0
 	TypeHash   = 1
 	TypeSet    = 2
+	TypeZSet   = 3
 )
+
+// maxType returns the largest record type format version v holds.
+func maxType(v uint16) uint8 {
+	switch {
+	case v >= 3:
+		return TypeZSet
+	case v == 2:
+		return TypeSet
+	}
+	return TypeString
+}
+
+// checkMemberValue checks the value of a member of a collection of type
+// typ: a sorted set member's is a score.
+func checkMemberValue(typ uint8, value []byte) error {
+	if typ != TypeZSet {
+		return nil
+	}
+	if len(value) != 8 || math.IsNaN(math.Float64frombits(binary.BigEndian.Uint64(value))) {
+		return fmt.Errorf("sorted set member with a %d-byte score %x", len(value), value)
+	}
+	return nil
+}
 
 // Magic starts every backup file.
 const Magic = "EPOCHBAK"
@@ -183,7 +210,7 @@ type Header struct {
 // image one raw pair of the store (Type TypeEntry: Key and Value only).
 type Record struct {
 	Member     bool
-	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet; TypeEntry in an image
+	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet, TypeZSet; TypeEntry in an image
 	Key, Value []byte
 	CreatedAt  int64 // Unix ms
 	UpdatedAt  int64 // Unix ms
@@ -222,6 +249,7 @@ type Writer struct {
 	image      bool   // a store image: entry records only
 	keys       int64  // key records added
 	inColl     bool   // the last key record is a collection's
+	collType   uint8  // its type
 	members    int64  // members added since it
 	lastMember []byte // the last of them
 
@@ -304,13 +332,16 @@ func (bw *Writer) Add(r *Record) error {
 	if bw.image || r.Type == TypeEntry {
 		return bw.addEntry(r)
 	}
-	if (len(r.Key) == 0 && !r.Member) || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen || r.Type > TypeSet {
+	if (len(r.Key) == 0 && !r.Member) || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen || r.Type > maxType(bw.version) {
 		return fmt.Errorf("epochdb: backup: record with a %d-byte key and a %d-byte value is outside the format's limits",
 			len(r.Key), len(r.Value))
 	}
 	if r.Member {
 		if !bw.inColl || (bw.members > 0 && bytes.Compare(r.Key, bw.lastMember) <= 0) || r.ExpiresAt < 0 {
 			return fmt.Errorf("epochdb: backup: member %q out of place (members follow their collection, ascending)", r.Key)
+		}
+		if err := checkMemberValue(bw.collType, r.Value); err != nil {
+			return fmt.Errorf("epochdb: backup: %v", err)
 		}
 		bw.lastMember = append(bw.lastMember[:0], r.Key...)
 		bw.members++
@@ -328,7 +359,7 @@ func (bw *Writer) Add(r *Record) error {
 	if !validHeat(r.Heat) {
 		return fmt.Errorf("epochdb: backup: key %q has heat %v", r.Key, r.Heat)
 	}
-	bw.inColl, bw.members = r.Type != TypeString, 0
+	bw.inColl, bw.collType, bw.members = r.Type != TypeString, r.Type, 0
 	bw.keys++
 	bw.lastKey = append(bw.lastKey[:0], r.Key...)
 	return bw.appendRaw(r)
@@ -516,6 +547,7 @@ type Reader struct {
 	recs    uint64 // records returned
 	keys    int64  // key records returned
 	inColl  bool   // the last key record is a collection's
+	collTyp uint8  // its type
 	members int64  // members returned since it
 	lastMem []byte
 	rawSum  uint64
@@ -556,9 +588,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 		SourceFormat: binary.BigEndian.Uint32(hb[20:24]),
 		Image:        hb[11] == flagImage,
 	}
-	if br.hdr.Version != 1 && br.hdr.Version != Version {
+	if br.hdr.Version < 1 || br.hdr.Version > Version {
 		dec.Close()
-		return nil, br.errf(ErrVersion, 8, -1, "format version %d, this build reads version %d", br.hdr.Version, Version)
+		return nil, br.errf(ErrVersion, 8, -1, "format version %d, this build reads versions 1 to %d", br.hdr.Version, Version)
 	}
 	if br.hdr.Compression != CompressionZstd || hb[11]&^flagImage != 0 || (br.hdr.Image && br.hdr.Version < 2) {
 		dec.Close()
@@ -786,8 +818,8 @@ func (br *Reader) decodeRecord() error {
 		if typ == tagMember {
 			return br.decodeMember(p, i, bad)
 		}
-		if typ > TypeSet {
-			return bad("record type %d", typ)
+		if typ > maxType(br.hdr.Version) {
+			return bad("record type %d in a version %d file", typ, br.hdr.Version)
 		}
 	}
 	if br.inColl && br.members == 0 {
@@ -832,7 +864,7 @@ func (br *Reader) decodeRecord() error {
 	}
 	br.lastKey = append(br.lastKey[:0], key...)
 	br.keys++
-	br.inColl, br.members = typ != TypeString, 0
+	br.inColl, br.collTyp, br.members = typ != TypeString, typ, 0
 	br.rec = Record{
 		Type: typ,
 		Key:  key, Value: value,
@@ -874,6 +906,9 @@ func (br *Reader) decodeMember(p []byte, i int, bad func(string, ...any) error) 
 	}
 	if br.members > 0 && bytes.Compare(m, br.lastMem) <= 0 {
 		return bad("member %q does not sort after the previous member %q", m, br.lastMem)
+	}
+	if err := checkMemberValue(br.collTyp, value); err != nil {
+		return bad("%v", err)
 	}
 	br.lastMem = append(br.lastMem[:0], m...)
 	br.members++

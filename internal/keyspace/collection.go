@@ -28,7 +28,7 @@ const (
 // Type is the type of the value stored under a key. The first byte of a
 // data record is 1 + its type: 1 for a string (the byte every record had
 // before collections existed, so string records are unchanged), 2 for a
-// hash, 3 for a set. 4 (sorted set) and 5 (list) are reserved.
+// hash, 3 for a set, 4 for a sorted set (zset.go). 5 (list) is reserved.
 type Type uint8
 
 // The types.
@@ -36,7 +36,8 @@ const (
 	TypeString Type = 0
 	TypeHash   Type = 1
 	TypeSet    Type = 2
-	maxType         = TypeSet
+	TypeZSet   Type = 3
+	maxType         = TypeZSet
 )
 
 // IsCollection reports whether t keeps its members in the member keyspace.
