@@ -4,7 +4,7 @@
 GO ?= go
 FUZZTIME ?= 2000x
 
-.PHONY: test deps vet unit crash fuzz bench run
+.PHONY: test deps vet unit crash fuzz bench run jepsen
 
 test: deps vet unit crash fuzz
 
@@ -40,3 +40,10 @@ bench:
 
 run:
 	$(GO) run ./cmd/epoch serve
+
+# The long configuration of the cluster's fault-injection harness
+# (internal/jepsen): three nodes in each appendfsync mode, every fault three
+# times, then five nodes (about 15 minutes). `make unit` runs its short
+# configuration. EPOCH_JEPSEN_SEED=n replays a run's order of faults.
+jepsen:
+	EPOCH_JEPSEN=long $(GO) test -count=1 -timeout 45m -run 'TestJepsen$$' -v ./internal/jepsen

@@ -248,7 +248,7 @@ func (db *DB) expireBatch(now int64, lower []byte) (n int, next []byte, err erro
 			return 0, nil, err
 		}
 	}
-	n = len(w.keys)
+	n = w.keys.n
 	if err := w.commit(nil); err != nil {
 		return 0, nil, fmt.Errorf("epochdb: expiry: %w", err)
 	}
@@ -431,7 +431,7 @@ func (db *DB) trackLoop(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			if !db.writesHere() {
-				db.dropTracked()
+				db.forwardTracked()
 				continue
 			}
 			if err := db.flushTracked(); err != nil {

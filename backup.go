@@ -382,6 +382,11 @@ func writeMembers(snap *pebble.Snapshot, key, coll []byte, now int64, rec *backu
 			wrote = true
 		}
 		mrec = backupfmt.Record{Member: true, Key: it.Key()[len(prefix):], Value: mr.Value, ExpiresAt: mr.ExpiresAt}
+		if rec.Type == backupfmt.TypeZSet {
+			if mrec.Value, err = backupScore(mr.Value); err != nil {
+				return false, corruptErr(key, err)
+			}
+		}
 		if err := bw.Add(&mrec); err != nil {
 			return false, err
 		}

@@ -478,7 +478,7 @@ func TestRestore_RejectsBadFiles(t *testing.T) {
 			binary.BigEndian.PutUint16(f[8:], backupfmt.Version+1)
 			rehashHeader(f)
 			return f
-		}(), ErrBackupVersion, fmt.Sprintf("version %d", backupfmt.Version+1)},
+		}(), ErrBackupVersion, fmt.Sprint("format version ", backupfmt.Version+1)},
 		{"unknown compression", func() []byte {
 			f := bytes.Clone(good)
 			f[10] = 9
@@ -570,6 +570,8 @@ func FuzzVerifyBackup(f *testing.F) {
 	if _, err := db.Backup(&buf); err != nil {
 		f.Fatal(err)
 	}
+	img, _ := imageOf(f, db) // a store image: entry records in the same container
+	f.Add(img)
 	_ = db.Close()
 	good := buf.Bytes()
 	f.Add(good)

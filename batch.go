@@ -17,12 +17,19 @@ import (
 // Commit locks every shard the batch touches for the duration of the
 // commit, so a very large batch briefly holds up writers (not readers).
 type Batch struct {
-	db   *DB
-	ops  []batchOp
-	idx  map[string]int // key → index of its last op
-	size int
-	done bool
+	db    *DB
+	ops   []batchOp
+	idx   map[string]int // key → index of its op, once there are more than batchScanMax
+	arena []byte         // the copies of the keys and values
+	keys  [][]byte       // Commit's list of the keys
+	size  int
+	done  bool
 }
+
+// batchScanMax is the number of ops up to which a Batch finds a key's op
+// by scanning them rather than through an index (a pipelined group of
+// SETs: no map to build).
+const batchScanMax = 32
 
 type batchOp struct {
 	key   []byte
@@ -33,7 +40,44 @@ type batchOp struct {
 }
 
 // NewBatch returns an empty batch.
-func (db *DB) NewBatch() *Batch { return &Batch{db: db, idx: make(map[string]int)} }
+func (db *DB) NewBatch() *Batch { return &Batch{db: db} }
+
+// Reset empties the batch, committed or not, for reuse; the memory it
+// holds is kept.
+func (b *Batch) Reset() {
+	clear(b.ops)
+	b.ops = b.ops[:0]
+	clear(b.keys)
+	b.keys = b.keys[:0]
+	b.arena = b.arena[:0]
+	b.idx = nil
+	b.size = 0
+	b.done = false
+}
+
+// find returns the index of key's op, or -1.
+func (b *Batch) find(key []byte) int {
+	if b.idx != nil {
+		if i, ok := b.idx[string(key)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range b.ops {
+		if bytes.Equal(b.ops[i].key, key) {
+			return i
+		}
+	}
+	return -1
+}
+
+// copyIn returns a copy of p in the batch's arena. A copy stays valid when
+// the arena grows (it keeps pointing into the old one).
+func (b *Batch) copyIn(p []byte) []byte {
+	start := len(b.arena)
+	b.arena = append(b.arena, p...)
+	return b.arena[start:len(b.arena):len(b.arena)]
+}
 
 // Set adds a write of value under key with ttl (0 = never expires; the
 // deadline is measured from Commit), with the semantics of DB.Set. key and
@@ -49,10 +93,10 @@ func (b *Batch) Set(key, value []byte, ttl time.Duration) error {
 		return fmt.Errorf("%w: %v is negative", ErrInvalidTTL, ttl)
 	}
 	fresh := false
-	if i, ok := b.idx[string(key)]; ok {
+	if i := b.find(key); i >= 0 {
 		fresh = b.ops[i].del || b.ops[i].fresh
 	}
-	b.add(batchOp{key: bytes.Clone(key), value: append([]byte{}, value...), ttl: ttl, fresh: fresh})
+	b.add(batchOp{key: b.copyIn(key), value: b.copyIn(value), ttl: ttl, fresh: fresh})
 	return nil
 }
 
@@ -61,20 +105,31 @@ func (b *Batch) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	b.add(batchOp{key: bytes.Clone(key), del: true})
+	b.add(batchOp{key: b.copyIn(key), del: true})
 	return nil
 }
 
 func (b *Batch) add(op batchOp) {
-	if i, ok := b.idx[string(op.key)]; ok {
+	if i := b.find(op.key); i >= 0 {
 		b.size -= len(b.ops[i].value)
 		b.ops[i] = op // the last write of a key wins
 	} else {
-		b.idx[string(op.key)] = len(b.ops)
 		b.ops = append(b.ops, op)
+		switch {
+		case b.idx != nil:
+			b.idx[string(op.key)] = len(b.ops) - 1
+		case len(b.ops) > batchScanMax:
+			b.idx = make(map[string]int, 2*len(b.ops))
+			for i, o := range b.ops {
+				b.idx[string(o.key)] = i
+			}
+		}
 	}
 	b.size += len(op.key) + len(op.value)
 }
+
+// Size returns the bytes of the keys and values the batch writes.
+func (b *Batch) Size() int { return b.size }
 
 // Len returns the number of distinct keys the batch writes.
 func (b *Batch) Len() int { return len(b.ops) }
@@ -100,13 +155,13 @@ func (b *Batch) Commit() error {
 		// walk the store in order.
 		b.sortOps()
 	}
-	keys := make([][]byte, len(b.ops))
-	for i, op := range b.ops {
-		keys[i] = op.key
+	b.keys = b.keys[:0]
+	for _, op := range b.ops {
+		b.keys = append(b.keys, op.key)
 	}
 	now := db.clock.Now()
 	var w writeOp
-	db.startWrite(&w, now.UnixMilli(), keys...)
+	db.startWrite(&w, now.UnixMilli(), b.keys...)
 	defer w.release()
 	w.regrp = len(b.ops) >= regroupMin
 	for _, op := range b.ops {
@@ -114,10 +169,7 @@ func (b *Batch) Commit() error {
 			return err
 		}
 	}
-	err := w.commit(func(k []byte) bool {
-		_, ok := b.idx[string(k)]
-		return ok
-	})
+	err := w.commit(func(k []byte) bool { return b.find(k) >= 0 })
 	if err == nil {
 		db.st.batches.Add(1)
 	}

@@ -24,6 +24,14 @@ import (
 // engine already see the new one. Transactions read their snapshot, never the
 // cache; iterations (Scan, backup, lifecycle passes) read the engine.
 //
+// The cache also knows keys that have no record: a write that deletes a key
+// leaves an absent entry in its place, and a Get that finds nothing fills
+// one while the shard has room. A key overwritten many times and then
+// deleted is the costliest engine read there is (the engine's lookup steps
+// over every shadowed version of the key until its memtable is flushed):
+// an emptied collection that clients keep popping from, a lock key set and
+// deleted in a loop. Absent entries answer those without the engine.
+//
 // The size is bounded per shard (RecordCacheSize / numShards). When a
 // shard is over its bound, entries are evicted in the map's random order,
 // sparing once those read since the last pass (a CLOCK approximation).
@@ -37,6 +45,7 @@ type cacheEntry struct {
 	value  []byte
 	vlen   int
 	hasVal bool
+	absent bool        // the key has no record (hdr and value are zero)
 	ref    atomic.Bool // read since the last eviction pass
 
 	// Tracked reads of the key not yet flushed: a Get of a cached key
@@ -73,7 +82,7 @@ const fillAdmit = 8
 func (db *DB) cacheOn() bool { return db.cacheMax > 0 }
 
 // get returns key's entry if the cache can answer a Get: the key is cached
-// with its value. The entry may be read after the call (entries are never
+// with its value, or known to be absent. The entry may be read after the call (entries are never
 // changed in place, but for their atomic counts). Otherwise it returns the
 // shard's write generation, for a fill after the engine read (cacheFill).
 func (c *recordCache) get(key []byte) (*cacheEntry, uint64) {
@@ -98,6 +107,13 @@ func (c *recordCache) peek(key []byte) *cacheEntry {
 // newEntry builds the entry of a record, keeping the value if it is at
 // most valueMax bytes (copied).
 func newEntry(hdr keyspace.Header, value []byte, valueMax int) *cacheEntry {
+	if len(value) <= smallValue && len(value) <= valueMax {
+		// One allocation for the entry and its value (counters, flags,
+		// short strings).
+		se := &smallEntry{cacheEntry: cacheEntry{hdr: hdr, vlen: len(value), hasVal: true}}
+		se.value = append(se.buf[:0:len(value)], value...)
+		return &se.cacheEntry
+	}
 	e := &cacheEntry{hdr: hdr, vlen: len(value)}
 	if len(value) <= valueMax {
 		e.value = append(make([]byte, 0, len(value)), value...)
@@ -106,14 +122,38 @@ func newEntry(hdr keyspace.Header, value []byte, valueMax int) *cacheEntry {
 	return e
 }
 
+// smallValue is the largest value a cache entry holds in the same
+// allocation as itself.
+const smallValue = 24
+
+// smallEntry is a cache entry with room for a small value.
+type smallEntry struct {
+	cacheEntry
+	buf [smallValue]byte
+}
+
 // cacheFill caches a record read by a Get if no write to the shard happened
 // since generation gen, and the key is not cached already.
 func (db *DB) cacheFill(sh *shard, key []byte, hdr keyspace.Header, value []byte, gen uint64) {
 	c := &sh.cache
-	if !c.admitFill(key, int64(len(key)+len(value)+cacheEntryOverhead), db.cacheMax, gen) {
+	if !c.admitFill(key, int64(len(key)+len(value)+cacheEntryOverhead), db.cacheMax, gen, fillAdmit) {
 		return
 	}
-	e := newEntry(hdr, value, db.opts.RecordCacheValueMax)
+	db.cacheFillEntry(sh, key, newEntry(hdr, value, db.opts.RecordCacheValueMax), gen)
+}
+
+// cacheFillAbsent caches that a Get found no record of key, on the terms of
+// cacheFill, but only while the shard has room: a stream of reads of
+// missing keys never evicts a record.
+func (db *DB) cacheFillAbsent(sh *shard, key []byte, gen uint64) {
+	if !sh.cache.admitFill(key, int64(len(key)+cacheEntryOverhead), db.cacheMax, gen, 0) {
+		return
+	}
+	db.cacheFillEntry(sh, key, absentEntry(), gen)
+}
+
+func (db *DB) cacheFillEntry(sh *shard, key []byte, e *cacheEntry, gen uint64) {
+	c := &sh.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen || c.writing > 0 || c.m[string(key)] != nil {
@@ -121,6 +161,9 @@ func (db *DB) cacheFill(sh *shard, key []byte, hdr keyspace.Header, value []byte
 	}
 	db.cacheInsertLocked(sh, string(key), e)
 }
+
+// absentEntry is the entry of a key without a record.
+func absentEntry() *cacheEntry { return &cacheEntry{absent: true, hasVal: true} }
 
 // cacheWriting marks a write to one of c's keys as begun: no fill until
 // it ends with cacheSet or cacheDelete. The caller holds the shard lock.
@@ -132,16 +175,19 @@ func (c *recordCache) cacheWriting() {
 
 // admitFill reports whether a fill of key (of about size bytes) read at
 // generation gen may go in: no write began or ended since, the key is not
-// cached, and a full shard admits one miss in fillAdmit.
-func (c *recordCache) admitFill(key []byte, size, limit int64, gen uint64) bool {
+// cached, and a full shard admits one miss in every (none if every is 0).
+func (c *recordCache) admitFill(key []byte, size, limit int64, gen uint64, every uint32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen || c.writing > 0 || c.m[string(key)] != nil {
 		return false
 	}
 	if c.bytes+size > limit {
+		if every == 0 {
+			return false
+		}
 		c.misses++
-		return c.misses%fillAdmit == 0
+		return c.misses%every == 0
 	}
 	return true
 }
@@ -175,18 +221,38 @@ func (db *DB) cacheSet(sh *shard, key []byte, hdr keyspace.Header, value []byte,
 	db.cacheInsertLocked(sh, string(key), e)
 }
 
-// cacheDelete forgets key after a write that began with cacheWriting
-// removed it (its unflushed reads are dropped with it), or failed (its
-// outcome unknown: they go back to the shard's pending reads). The caller
-// holds the shard lock.
-func (db *DB) cacheDelete(sh *shard, key []byte, keepReads bool) {
+// cacheDelete records that a write that began with cacheWriting removed
+// key: its unflushed reads are dropped with it, and an absent entry takes
+// its place if it was cached or the shard has room. The caller holds the
+// shard lock.
+func (db *DB) cacheDelete(sh *shard, key []byte) {
+	c := &sh.cache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.writing--
+	e := absentEntry()
+	if old := c.m[string(key)]; old != nil {
+		old.reads.Store(0)
+	} else if c.bytes+e.size(string(key)) > db.cacheMax {
+		return
+	}
+	db.cacheInsertLocked(sh, string(key), e)
+}
+
+// cacheForget forgets what the cache holds of key after a write that began
+// with cacheWriting and whose outcome is unknown (it failed, or was
+// interrupted) or was made elsewhere (a replicated write): the key's
+// unflushed reads go back to the shard's pending reads. The caller holds
+// the shard lock.
+func (db *DB) cacheForget(sh *shard, key []byte) {
 	c := &sh.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	c.writing--
 	if old := c.m[string(key)]; old != nil {
-		if n := old.reads.Swap(0); n > 0 && keepReads {
+		if n := old.reads.Swap(0); n > 0 {
 			sh.addPending(old.key, access{count: n, last: old.last.Load()})
 		}
 		c.bytes -= old.size(string(key))

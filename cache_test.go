@@ -236,9 +236,9 @@ func cacheModelRun(t *testing.T, seed uint64) {
 func TestRecordCache_FillNeverStale(t *testing.T) {
 	db, _ := mustOpen(t, &Options{RecordCacheSize: numShards * 200, DisableReadTracking: true})
 	const keys = 8
-	writes := 3000
+	writes := 3001 // odd: every key ends with a value (an even round deletes)
 	if raceEnabled {
-		writes = 800
+		writes = 801
 	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -285,6 +285,65 @@ func TestRecordCache_FillNeverStale(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// A fill (of a record or of an absent key) that lost a race with a write
+	// would stay in the cache until the key's next write: there is none.
+	for k := range keys {
+		v, err := db.Get([]byte(fmt.Sprint("k", k)))
+		testutil.Must(t, err)
+		if want := fmt.Sprintf("%08d", writes); string(v) != want {
+			t.Errorf("k%d reads %s after the last write of %s", k, v, want)
+		}
+	}
+}
+
+// TestRecordCache_AbsentEntries: a deleted key, and a key a Get found
+// missing, are answered by the cache without an engine read, and every
+// kind of write brings the key back.
+func TestRecordCache_AbsentEntries(t *testing.T) {
+	db, _ := mustOpen(t, &Options{DisableReadTracking: true})
+	hits := func() uint64 { return db.Stats().CacheHits }
+	mustMissing := func(key string) {
+		t.Helper()
+		if _, err := db.Get([]byte(key)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get(%s) = %v, want ErrNotFound", key, err)
+		}
+	}
+	mustRead := func(key, want string) {
+		t.Helper()
+		v, err := db.Get([]byte(key))
+		if err != nil || string(v) != want {
+			t.Fatalf("Get(%s) = %q, %v; want %q", key, v, err, want)
+		}
+	}
+
+	testutil.Must(t, db.Set([]byte("k"), []byte("v"), 0))
+	_, err := db.Delete([]byte("k"))
+	testutil.Must(t, err)
+	h := hits()
+	mustMissing("k")
+	if hits() != h+1 {
+		t.Fatalf("a Get of a deleted key read the engine (cache hits %d → %d)", h, hits())
+	}
+	testutil.Must(t, db.Set([]byte("k"), []byte("v2"), 0))
+	mustRead("k", "v2")
+
+	// A key never written: the first Get reads the engine, the next does not.
+	mustMissing("m")
+	h = hits()
+	mustMissing("m")
+	if hits() != h+1 {
+		t.Fatalf("the second Get of a missing key read the engine (cache hits %d → %d)", h, hits())
+	}
+	testutil.Must(t, db.Update(func(tx *Tx) error { return tx.Set([]byte("m"), []byte("tx"), 0) }))
+	mustRead("m", "tx")
+	b := db.NewBatch()
+	testutil.Must(t, b.Delete([]byte("m")))
+	testutil.Must(t, b.Commit())
+	mustMissing("m")
+	testutil.Must(t, db.SetOf([]byte("m")).Modify(func(v *SetView) error { _, err := v.Add([]byte("x")); return err }))
+	if ok, err := db.SetOf([]byte("m")).IsMember([]byte("x")); err != nil || !ok {
+		t.Fatalf("the set written over an absent entry: %v %v", ok, err)
+	}
 }
 
 // TestRecordCache_TrackedReadsExact: Gets of cached keys count on the cache

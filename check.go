@@ -26,15 +26,20 @@ type CheckReport struct {
 	// read flushed after its key's delete): invisible, and overwritten if
 	// the key is created again.
 	OrphanMeta int64
-	// Collections are the data records of hashes and sets; their members
-	// are checked against their headers (count and bytes) and their
-	// fields' deadlines against the field index.
+	// Collections are the data records of hashes, sets and sorted sets;
+	// their members are checked against their headers (count and bytes),
+	// their fields' deadlines against the field index, and sorted sets'
+	// scores against the score index.
 	Collections int64
 	Events      int64 // events in the durable log
 	FirstEvent  uint64
 	LastEvent   uint64 // newest event in the log (0 if none)
 	EventSeq    uint64 // the sequence number the DB hands out last (LastEventSeq)
 	Problems    []string
+
+	// ScoreEntries are the entries of the sorted sets' score index; each
+	// must belong to a member with that score.
+	ScoreEntries int64
 }
 
 // maxCheckProblems bounds the problems a report lists; the rest are counted.
@@ -110,7 +115,7 @@ func (db *DB) Check() (CheckReport, error) {
 			}
 			size += c.Bytes
 			r.Collections++
-			if err := checkMembers(snap, key, c, problem); err != nil {
+			if err := checkMembers(snap, key, hdr.Type, c, problem); err != nil {
 				getErr = err
 			}
 		}
@@ -164,6 +169,9 @@ func (db *DB) Check() (CheckReport, error) {
 		})
 	}
 	if err == nil {
+		err = checkScoreIndex(snap, &r, problem)
+	}
+	if err == nil {
 		var prev uint64
 		err = scan(keyspace.PrefixEvent, func(k, _ []byte) {
 			seq, err := keyspace.DecodeEventKey(k)
@@ -202,10 +210,10 @@ func (db *DB) Check() (CheckReport, error) {
 	return r, nil
 }
 
-// checkMembers compares the members of the collection (key, c) in snap with
-// its header (a list's positions too), and their deadlines with the field
-// index.
-func checkMembers(snap *pebble.Snapshot, key []byte, c keyspace.Coll, problem func(string, ...any)) error {
+// checkMembers compares the members of the collection (key, c) of type typ
+// in snap with its header (a list's positions too), their deadlines with
+// the field index, and a sorted set's scores with the score index.
+func checkMembers(snap *pebble.Snapshot, key []byte, typ keyspace.Type, c keyspace.Coll, problem func(string, ...any)) error {
 	prefix := keyspace.MemberPrefix(nil, key, c.Version)
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keyspace.PrefixEnd(prefix)})
 	if err != nil {
@@ -226,6 +234,11 @@ func checkMembers(snap *pebble.Snapshot, key []byte, c keyspace.Coll, problem fu
 		}
 		n++
 		nbytes += int64(len(m) + len(mr.Value))
+		if typ == keyspace.TypeZSet {
+			if err := checkScoreEntry(snap, key, c.Version, m, mr, problem); err != nil {
+				return errors.Join(err, it.Close())
+			}
+		}
 		if mr.ExpiresAt != 0 {
 			_, closer, err := snap.Get(keyspace.FieldIndexKey(nil, mr.ExpiresAt, key, c.Version, m))
 			if errors.Is(err, pebble.ErrNotFound) {
@@ -242,4 +255,79 @@ func checkMembers(snap *pebble.Snapshot, key []byte, c keyspace.Coll, problem fu
 		problem("collection %q counts %d members (%d bytes), its members are %d (%d bytes)", key, c.Count, c.Bytes, n, nbytes)
 	}
 	return nil
+}
+
+// checkScoreEntry checks that member m (record mr) of the sorted set (key,
+// version) has a score and an entry in the score index.
+func checkScoreEntry(snap *pebble.Snapshot, key []byte, version uint64, m []byte, mr keyspace.Member, problem func(string, ...any)) error {
+	score, err := keyspace.DecodeScore(mr.Value)
+	if err != nil || mr.ExpiresAt != 0 {
+		problem("member %q of sorted set %q: score %x, deadline %d: %v", m, key, mr.Value, mr.ExpiresAt, err)
+		return nil
+	}
+	_, closer, err := snap.Get(keyspace.ScoreKey(nil, key, version, score, m))
+	if errors.Is(err, pebble.ErrNotFound) {
+		problem("member %q of sorted set %q has a score (%v) missing from the score index", m, key, score)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return closer.Close()
+}
+
+// checkScoreIndex walks the score index: every entry must name a member of
+// a live sorted set's version with that score (entries of a dropped sorted
+// set go in the batch that drops it, so none is ever stale).
+func checkScoreIndex(snap *pebble.Snapshot, r *CheckReport, problem func(string, ...any)) error {
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{keyspace.PrefixScoreIndex}, UpperBound: []byte{keyspace.PrefixScoreIndex + 1}})
+	if err != nil {
+		return err
+	}
+	var curKey []byte
+	var curVer uint64
+	curOK := false
+	for ok := it.First(); ok; ok = it.Next() {
+		r.ScoreEntries++
+		key, ver, score, m, err := keyspace.DecodeScoreKey(it.Key())
+		if err != nil {
+			problem("score index entry %x: %v", it.Key(), err)
+			continue
+		}
+		if !bytes.Equal(key, curKey) || ver != curVer {
+			curKey, curVer = bytes.Clone(key), ver
+			curOK = false
+			v, closer, err := snap.Get(keyspace.DataKey(nil, key))
+			if err != nil && !errors.Is(err, pebble.ErrNotFound) {
+				return errors.Join(err, it.Close())
+			}
+			if err == nil {
+				if hdr, val, err := keyspace.DecodeRecord(v); err == nil && hdr.Type == keyspace.TypeZSet {
+					c, err := keyspace.DecodeColl(val)
+					curOK = err == nil && c.Version == ver
+				}
+				_ = closer.Close()
+			}
+			if !curOK {
+				problem("score index entries of %q version %d, which is not a sorted set of that version", key, ver)
+			}
+		}
+		if !curOK {
+			continue
+		}
+		v, closer, err := snap.Get(keyspace.MemberKey(nil, key, ver, m))
+		if errors.Is(err, pebble.ErrNotFound) {
+			problem("score index entry of %q for member %q, which does not exist", key, m)
+			continue
+		}
+		if err != nil {
+			return errors.Join(err, it.Close())
+		}
+		mr, err := keyspace.DecodeMember(v)
+		if err == nil && !bytes.Equal(mr.Value, keyspace.AppendScore(nil, score)) {
+			problem("score index entry of %q for member %q with score %v, its record says %x", key, m, score, mr.Value)
+		}
+		_ = closer.Close()
+	}
+	return errors.Join(it.Error(), it.Close())
 }

@@ -33,6 +33,7 @@ const (
 	TypeString Type = Type(keyspace.TypeString)
 	TypeHash   Type = Type(keyspace.TypeHash)
 	TypeSet    Type = Type(keyspace.TypeSet)
+	TypeZSet   Type = Type(keyspace.TypeZSet)
 	TypeList   Type = Type(keyspace.TypeList)
 )
 
@@ -45,6 +46,8 @@ func (t Type) String() string {
 		return "hash"
 	case TypeSet:
 		return "set"
+	case TypeZSet:
+		return "zset"
 	case TypeList:
 		return "list"
 	}
@@ -92,9 +95,14 @@ type collView struct {
 	hdr     keyspace.Header
 	coll    keyspace.Coll
 	fresh   bool // the collection is new: the base's members are not part of it
+	rebased bool // fresh only because rebase moved the members to a new version
 	dirty   bool // something must be written
 	touched bool // a caller's write: UpdatedAt moves to now
 	mem     map[string]*memberState
+
+	// zlo and zhi bound the live entries of a sorted set's score index
+	// (suffixes, nil: unbounded), as its last pops left them (zset.go).
+	zlo, zhi []byte
 }
 
 // memberState is one member as the view sees it, and as the base holds it.
@@ -105,6 +113,9 @@ type memberState struct {
 	exp     int64
 	value   []byte
 	changed bool
+	// baseVal is the base's value: a sorted set's score index entry is
+	// derived from it.
+	baseVal []byte
 }
 
 func (s *memberState) visible(now int64) bool { return s.ok && (s.exp == 0 || now < s.exp) }
@@ -186,6 +197,7 @@ func (v *collView) state(m []byte) (*memberState, error) {
 			if s.value == nil {
 				s.value = []byte{}
 			}
+			s.baseVal = s.value
 			_ = closer.Close()
 		}
 	}
@@ -274,6 +286,12 @@ func (v *collView) length() int64 {
 // each calls fn for each visible member from the first at or after from,
 // in order, until fn returns false. value is valid during the call.
 func (v *collView) each(from []byte, fn func(m, value []byte, exp int64) bool) error {
+	return v.eachStored(from, false, fn)
+}
+
+// eachStored is each, with the stored members whose deadline passed too if
+// expired.
+func (v *collView) eachStored(from []byte, expired bool, fn func(m, value []byte, exp int64) bool) error {
 	if !v.live {
 		return nil
 	}
@@ -286,7 +304,7 @@ func (v *collView) each(from []byte, fn func(m, value []byte, exp int64) bool) e
 	slices.Sort(over)
 	emitOver := func(m string) bool {
 		s := v.mem[m]
-		if !s.visible(v.now) {
+		if !s.visible(v.now) && !(expired && s.ok) {
 			return true
 		}
 		return fn([]byte(m), s.value, s.exp)
@@ -331,7 +349,7 @@ func (v *collView) each(from []byte, fn func(m, value []byte, exp int64) bool) e
 		if err != nil {
 			return corruptErr(v.key, err)
 		}
-		if mr.Expired(v.now) {
+		if mr.Expired(v.now) && !expired {
 			continue
 		}
 		if !fn(m, mr.Value, mr.ExpiresAt) {
@@ -378,11 +396,111 @@ func (v *collView) bounds() (first, last []byte, err error) {
 	return first, last, nil
 }
 
+// Sparse collections. Deleting a member leaves a tombstone in the engine
+// until compactions drop it, and every walk of the collection's members
+// steps over the tombstones in its way: a set drained by SPOP, or a hash
+// most of whose fields were deleted, would cost a walk over every member
+// it ever had. The shard therefore counts the member deletions of each
+// collection since its version began, and the write that makes them more
+// than four times the members left (and at least sparseMinDead), in a
+// collection of at most rebaseMax members, first moves its members to a
+// new version (rebase): the old version's members and tombstones are then
+// out of every walk's way, and are dropped like a deleted collection's.
+// One copy of at most a quarter as many members as deletions: amortized,
+// a rebase costs each deletion a quarter of a member write. The counts
+// are memory only (a restart forgets them, which only postpones a
+// rebase) and cleared when there are maxRunKeys, as the merge runs are.
+const (
+	rebaseMax     = 4096
+	sparseMinDead = 512
+)
+
+// deadCount is a collection's member deletions since its version began.
+type deadCount struct {
+	version uint64
+	n       int64
+}
+
+// noteDeletions adds the member deletions the view stages to its
+// collection's count, and reports whether the collection is sparse
+// enough to rebase. The caller holds the key's shard lock.
+func (v *collView) noteDeletions(sh *shard) bool {
+	var n int64
+	for _, s := range v.mem {
+		if s.changed && s.baseOK && !s.ok {
+			n++
+		}
+	}
+	if n == 0 || v.fresh || !v.live || v.coll.List {
+		// A list's reads seek to its first item, past the tombstones its
+		// pops left: they never walk over them.
+		return false
+	}
+	d := sh.dead[string(v.key)]
+	if d.version != v.coll.Version {
+		d = deadCount{version: v.coll.Version}
+	}
+	d.n += n
+	if len(sh.dead) >= maxRunKeys {
+		clear(sh.dead)
+	}
+	sh.dead[string(v.key)] = d
+	return d.n >= sparseMinDead && d.n > 4*v.coll.Count && v.coll.Count > 0 && v.coll.Count <= rebaseMax
+}
+
+// rebase moves the view's members, as it sees them (expired fields not
+// yet swept included, so that the sweeper still reports them), to a new
+// version of the collection, keeping the key's header and history. It does
+// nothing (and returns false) when the view holds a change it could not
+// carry: an expired field being replaced or removed, whose expiry event
+// the flush stages from the member's base.
+func (v *collView) rebase() (bool, error) {
+	for _, s := range v.mem {
+		if s.changed && s.baseOK && s.baseExp != 0 && s.baseExp <= v.now {
+			return false, nil
+		}
+	}
+	type member struct {
+		m, value []byte
+		exp      int64
+	}
+	var all []member
+	err := v.eachStored(nil, true, func(m, value []byte, exp int64) bool {
+		all = append(all, member{bytes.Clone(m), bytes.Clone(value), exp})
+		return true
+	})
+	if err != nil {
+		return false, err
+	}
+	clear(v.mem)
+	v.coll = keyspace.Coll{Version: v.db.collVer.Add(1), List: v.coll.List, Head: v.coll.Head}
+	v.fresh, v.rebased = true, true
+	for _, x := range all {
+		if x.value == nil {
+			x.value = []byte{}
+		}
+		v.mem[string(x.m)] = &memberState{ok: true, exp: x.exp, value: x.value, changed: true}
+		v.coll.Count++
+		v.coll.Bytes += int64(len(x.m) + len(x.value))
+	}
+	return true, nil
+}
+
 // flush stages the view's changes in w, whose shard lock of the key is
 // held and whose store state of the key is the view's base.
 func (v *collView) flush(w *writeOp) {
 	if !v.dirty {
 		return
+	}
+	if v.noteDeletions(v.db.shardFor(v.key)) {
+		switch ok, err := v.rebase(); {
+		case err != nil:
+			// The members as they are still flush correctly: the rebase
+			// waits for a later write.
+			v.db.log.Warn("epochdb: rebasing a sparse collection", "key", v.key, "err", err)
+		case ok:
+			v.db.st.rebases.Add(1)
+		}
 	}
 	db, key, now := v.db, v.key, w.now
 	var oldHdr *keyspace.Header
@@ -433,6 +551,9 @@ func (v *collView) flush(w *writeOp) {
 		} else if s.baseOK {
 			_ = w.b.Delete(mk, nil)
 		}
+		if v.hdr.Type == keyspace.TypeZSet {
+			v.stageScoreIndex(w.b, mb, s)
+		}
 	}
 	w.t.add(key, c)
 	sh := db.shardFor(key)
@@ -445,8 +566,8 @@ func (v *collView) flush(w *writeOp) {
 		payload := keyspace.AppendColl(nil, v.coll)
 		w.t.add(key, stageRecord(w.b, key, oldHdr, oldSize, hdr, payload))
 		w.t.add(key, counts{bytes: v.coll.Bytes})
-		w.cacheOp(cacheOp{key: key, hdr: hdr, value: payload, keepReads: !v.fresh})
-		if v.fresh {
+		w.cacheOp(cacheOp{key: key, hdr: hdr, value: payload, keepReads: !v.fresh || v.rebased})
+		if v.fresh && !v.rebased {
 			_ = w.b.Set(keyspace.MetaKey(nil, key), keyspace.AppendMeta(nil, keyspace.Meta{LastAccess: now, Heat: 1}), nil)
 			sh.dropPending(key)
 			delete(sh.runs, string(key))
@@ -473,20 +594,24 @@ func (w *writeOp) dropOld(key []byte, hdr keyspace.Header, value []byte) int {
 		w.db.log.Warn("epochdb: deleting a collection with a corrupt header", "key", key, "err", err)
 		return len(value)
 	}
-	w.dropMembers(key, c)
+	w.dropMembers(key, hdr.Type, c)
 	return len(value) + int(c.Bytes)
 }
 
-// dropMembers stages the deletion of the members of (key, c.Version): one
-// by one (with their field-index entries) for a small collection, with one
-// range deletion for a large one, whose field-index entries the sweeper
-// then finds stale and removes when due. The space of either is reclaimed
-// by compactions.
-func (w *writeOp) dropMembers(key []byte, c keyspace.Coll) {
+// dropMembers stages the deletion of the members of (key, c.Version) of
+// type typ: one by one (with their field-index or score-index entries) for
+// a small collection, with one range deletion for a large one (and one
+// more for a sorted set's score index), whose field-index entries the
+// sweeper then finds stale and removes when due. The space of either is
+// reclaimed by compactions.
+func (w *writeOp) dropMembers(key []byte, typ keyspace.Type, c keyspace.Coll) {
 	prefix := keyspace.MemberPrefix(nil, key, c.Version)
 	end := keyspace.PrefixEnd(prefix)
 	if c.Count > pointDropMax {
 		_ = w.b.DeleteRange(prefix, end, nil)
+		if typ == keyspace.TypeZSet {
+			dropScoreIndex(w.b, key, c.Version)
+		}
 		w.db.st.rangeDrops.Add(1)
 		return
 	}
@@ -494,17 +619,29 @@ func (w *writeOp) dropMembers(key []byte, c keyspace.Coll) {
 	if err == nil {
 		for ok := it.First(); ok; ok = it.Next() {
 			_ = w.b.Delete(it.Key(), nil)
-			if raw, verr := it.ValueAndErr(); verr == nil {
-				if m, derr := keyspace.DecodeMember(raw); derr == nil && m.ExpiresAt != 0 {
-					_ = w.b.Delete(keyspace.FieldIndexKey(nil, m.ExpiresAt, key, c.Version, it.Key()[len(prefix):]), nil)
-				}
+			raw, verr := it.ValueAndErr()
+			if verr != nil {
+				err = verr
+				break
+			}
+			m, derr := keyspace.DecodeMember(raw)
+			switch {
+			case derr != nil:
+				err = derr
+			case typ == keyspace.TypeZSet:
+				err = errors.Join(err, dropScoreEntry(w.b, key, c.Version, it.Key()[len(prefix):], m.Value))
+			case m.ExpiresAt != 0:
+				_ = w.b.Delete(keyspace.FieldIndexKey(nil, m.ExpiresAt, key, c.Version, it.Key()[len(prefix):]), nil)
 			}
 		}
-		err = errors.Join(it.Error(), it.Close())
+		err = errors.Join(err, it.Error(), it.Close())
 	}
 	if err != nil {
 		// Whatever the iteration missed goes with a range deletion.
 		_ = w.b.DeleteRange(prefix, end, nil)
+		if typ == keyspace.TypeZSet {
+			dropScoreIndex(w.b, key, c.Version)
+		}
 	}
 }
 
@@ -545,7 +682,7 @@ func (db *DB) collRead(key []byte, fn func(v *collView) error) error {
 	if err := fn(v); err != nil {
 		return err
 	}
-	if v.live && !db.opts.DisableReadTracking && db.writesHere() {
+	if v.live && db.tracksReads() {
 		if e != nil {
 			sh.trackEntry(e, now)
 		} else {
@@ -572,16 +709,18 @@ func (db *DB) collWrite(key []byte, fn func(v *collView) error) error {
 	if err != nil {
 		return err
 	}
+	v.loadZSetHint()
 	if err := fn(v); err != nil {
 		return err
 	}
 	if !v.dirty {
-		if v.live && !db.opts.DisableReadTracking && db.writesHere() {
+		if v.live && db.tracksReads() {
 			db.track(key, w.now)
 		}
 		return nil
 	}
 	v.flush(&w)
+	v.keepZSetHint(&w)
 	return w.commit(nil)
 }
 
@@ -680,7 +819,7 @@ func (h collHandle) read(fn func(v *collView) error) error {
 	if err := run(v); err != nil {
 		return err
 	}
-	if v.live && !h.tx.db.opts.DisableReadTracking && h.tx.db.writesHere() {
+	if v.live && h.tx.db.tracksReads() {
 		h.tx.db.track(h.key, h.tx.db.nowMs())
 	}
 	return nil

@@ -52,8 +52,11 @@ type DB struct {
 
 	// repl, if set, commits the writes instead of the DB (replicate.go);
 	// applied is the index of the last replicated entry applied.
-	repl    Replicator
-	applied atomic.Uint64
+	repl Replicator
+	// readSink receives the reads tracked while this node does not lead
+	// (reads.go).
+	readSink atomic.Pointer[ReadSink]
+	applied  atomic.Uint64
 
 	// settings are the options Reconfigure changes (settings.go).
 	settings   atomic.Pointer[Settings]
@@ -118,6 +121,9 @@ type DB struct {
 	// recovering while the loop that retries it runs.
 	reopening  atomic.Bool
 	recovering atomic.Bool
+	// installing is set while InstallImage swaps the contents (image.go):
+	// calls are refused meanwhile.
+	installing atomic.Bool
 	recoverWG  sync.WaitGroup
 	dir        string
 }
@@ -128,11 +134,13 @@ type DB struct {
 type shard struct {
 	mu       sync.Mutex           // serializes writes to this shard's keys; guards what follows up to trackMu
 	runs     map[string]uint8     // meta merge operands written per key since its last collapse
+	dead     map[string]deadCount // member deletions per collection since its version began (coll.go)
 	vers     [versionSlots]uint64 // commit sequence of the latest write per key slot (versions.go)
 	watchers map[string][]*Watch  // open watches per key
 	trackMu  sync.Mutex           // guards pending; taken after mu when both are held
 	pending  map[string]access    // tracked reads not yet written to the meta keyspace
 	cache    recordCache          // the latest records of recent keys (cache.go)
+	zhints   map[string]zsetHint  // sorted sets' score-index bounds (zset.go)
 	tracked  []*cacheEntry        // cache entries with tracked reads since the last flush; guarded by trackMu
 	_        [32]byte             // keep shards on separate cache lines
 }
@@ -226,6 +234,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	for i := range db.shards {
 		db.shards[i].pending = make(map[string]access)
 		db.shards[i].runs = make(map[string]uint8)
+		db.shards[i].dead = make(map[string]deadCount)
 		db.shards[i].cache.m = make(map[string]*cacheEntry)
 	}
 	if o.RecordCacheSize > 0 {
@@ -402,6 +411,10 @@ func (db *DB) enter() error {
 	if db.reopening.Load() {
 		db.inflight.Add(-1)
 		return errReopening(db.engineErr())
+	}
+	if db.installing.Load() {
+		db.inflight.Add(-1)
+		return ErrInstallingImage
 	}
 	return nil
 }

@@ -299,7 +299,7 @@ func (db *DB) retire(keys [][]byte, kind EventKind, still func(keyspace.Header, 
 			return 0, err
 		}
 	}
-	n := len(w.keys)
+	n := w.keys.n
 	// Eviction spares nothing here: a retirement only shrinks the store.
 	return n, w.commit(nil)
 }
@@ -334,7 +334,7 @@ func (db *DB) admit(c counts) error {
 // evicts its own keys. A write whose keys alone exceed the budget therefore
 // stands over it. Called without locks held.
 func (db *DB) afterWrite(c counts, written func(key []byte) bool) error {
-	if !db.budgetOn() || db.cfg().EvictionPolicy == NoEviction || (c.keys <= 0 && c.bytes <= 0) {
+	if !db.mayEvict(c) {
 		return nil
 	}
 	_, err := db.evictOver(evictPerWrite, written)
@@ -342,6 +342,12 @@ func (db *DB) afterWrite(c counts, written func(key []byte) bool) error {
 		return nil // nothing evictable (volatile-lfu, or only the write's keys): the write stands
 	}
 	return err
+}
+
+// mayEvict reports whether a write that changed the counters by c may
+// have to evict (afterWrite does nothing otherwise).
+func (db *DB) mayEvict(c counts) bool {
+	return db.budgetOn() && db.cfg().EvictionPolicy != NoEviction && (c.keys > 0 || c.bytes > 0)
 }
 
 // wroteKey returns a written func for afterWrite that matches one key.

@@ -891,15 +891,22 @@ func (db *DB) collWrite2(k1, k2 []byte, fn func(a, b *collView) error) error {
 			return err
 		}
 	}
+	views := []*collView{a, b}
+	if b == a {
+		views = views[:1]
+	}
+	for _, v := range views {
+		v.loadZSetHint()
+	}
 	if err := fn(a, b); err != nil {
 		return err
 	}
 	if !a.dirty && !b.dirty {
 		return nil
 	}
-	a.flush(&w)
-	if b != a {
-		b.flush(&w)
+	for _, v := range views {
+		v.flush(&w)
+		v.keepZSetHint(&w)
 	}
 	return w.commit(nil)
 }

@@ -224,10 +224,12 @@ func (db *DB) DropNamespace(ns byte) (int64, error) {
 		hi = nil
 	}
 	mlo, mhi := keyspace.MemberNSRange(ns)
+	zlo, zhi := keyspace.ScoreNSRange(ns)
 	ranges := [][2][]byte{
 		{keyspace.DataKey(nil, lo), rangeEnd(keyspace.PrefixData, hi)},
 		{keyspace.MetaKey(nil, lo), rangeEnd(keyspace.PrefixMeta, hi)},
 		{mlo, mhi}, // collections' members
+		{zlo, zhi}, // sorted sets' score index
 	}
 	for _, r := range ranges {
 		_ = w.b.DeleteRange(r[0], r[1], nil)

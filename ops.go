@@ -29,7 +29,8 @@ type Metadata struct {
 	LastAccess time.Time
 	// ExpiresAt is the key's deadline; zero means it never expires.
 	ExpiresAt time.Time
-	// Type is the type of the key's value: TypeString, TypeHash, TypeSet, TypeList.
+	// Type is the type of the key's value: TypeString, TypeHash, TypeSet,
+	// TypeZSet, TypeList.
 	Type Type
 }
 
@@ -150,7 +151,7 @@ func (db *DB) get(key []byte, touch bool) (_ []byte, err error) {
 	if hdr.Type.IsCollection() {
 		return nil, ErrWrongType
 	}
-	if touch && !db.opts.DisableReadTracking && db.writesHere() {
+	if touch && db.tracksReads() {
 		if e != nil {
 			sh.trackEntry(e, now)
 		} else {
@@ -168,13 +169,22 @@ func (db *DB) read(sh *shard, key []byte) (v []byte, hdr keyspace.Header, e *cac
 	if db.cacheOn() {
 		if e, gen = sh.cache.get(key); e != nil {
 			db.st.cacheHits.Add(1)
+			if e.absent {
+				return nil, keyspace.Header{}, nil, nil
+			}
 			return append(make([]byte, 0, len(e.value)), e.value...), e.hdr, e, nil
 		}
 		db.st.cacheMisses.Add(1)
 	}
 	rec, ok, err := db.getRecord(db.pdb, key)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, keyspace.Header{}, nil, err
+	}
+	if !ok {
+		if db.cacheOn() {
+			db.cacheFillAbsent(sh, key, gen)
+		}
+		return nil, keyspace.Header{}, nil, nil
 	}
 	defer rec.release()
 	if db.cacheOn() {

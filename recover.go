@@ -204,6 +204,7 @@ func (db *DB) resetShard(sh *shard) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	clear(sh.runs)
+	clear(sh.zhints)
 	for _, ws := range sh.watchers {
 		for _, w := range ws {
 			w.dirty.Store(true)

@@ -34,17 +34,19 @@ import (
 //
 // Background work that writes — expiry, pruning, eviction, the event log's
 // trimming, the flush of tracked reads — runs only on the node whose
-// Replicator says it leads; elsewhere it waits, and reads tracked there are
-// dropped (only the leader's reads count).
+// Replicator says it leads; elsewhere it waits, and reads tracked there go
+// to the ReadSink, which hands them to the leader (reads.go).
 
 // Replicator commits a DB's writes to a replicated log; see
 // Options.Replicator.
 type Replicator interface {
 	// Replicate commits the batch repr to the log and returns once it is
 	// committed and applied on this node by ApplyCommitted with local
-	// true, or returns an error if it was not (ErrNotLeader on a node that
-	// cannot write). It is called with the locks of the batch's keys held,
-	// one batch at a time per key.
+	// true, or returns an error if it was not: ErrNotLeader when the batch
+	// did not reach the log (a node that cannot write), ErrOutcomeUnknown
+	// (or any other error) when it may have, so that it may yet be
+	// committed and applied. It is called with the locks of the batch's
+	// keys held, one batch at a time per key.
 	Replicate(repr []byte) error
 	// Leader reports whether this node may write now: Replicate would
 	// accept a batch. The DB's background writers run only while it does.
@@ -54,6 +56,14 @@ type Replicator interface {
 // ErrNotLeader is returned by writes on a replicated DB whose node cannot
 // write (a follower): send them to the leader.
 var ErrNotLeader = errors.New("epochdb: not the leader of the replicated log")
+
+// ErrOutcomeUnknown is returned by a write on a replicated DB whose batch
+// reached the replicated log, but whose node lost its leadership (or
+// stopped, or got no answer) before the entry was known to be committed:
+// the next leader may yet commit it, and every node apply it, or drop it.
+// Unlike ErrNotLeader, the write must not be retried blindly (an increment
+// would count twice): read the keys to learn what happened.
+var ErrOutcomeUnknown = errors.New("epochdb: the write's outcome is unknown: the leadership was lost before it was committed, and the next leader may yet apply it")
 
 // sysApplied is the system record holding the index of the last log entry
 // applied (ApplyCommitted), written in the same batch as the entry.
@@ -71,7 +81,7 @@ func (db *DB) writesHere() bool { return db.repl == nil || db.repl.Leader() }
 func (db *DB) replicate(b *pebble.Batch) error {
 	repr := b.Repr()
 	if err := db.repl.Replicate(repr); err != nil {
-		if errors.Is(err, ErrNotLeader) {
+		if errors.Is(err, ErrNotLeader) || errors.Is(err, ErrOutcomeUnknown) {
 			return err
 		}
 		return fmt.Errorf("epochdb: replicate: %w", err)
@@ -157,20 +167,14 @@ func checkRepr(repr []byte) error {
 	return nil
 }
 
-// loadApplied reads the applied index at Open.
+// loadApplied reads the applied index at Open, and after the store was
+// reopened or replaced.
 func (db *DB) loadApplied() error {
-	v, closer, err := db.pdb.Get(keyspace.SysKey(sysApplied))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
-	}
+	n, err := readApplied(db.pdb)
 	if err != nil {
 		return err
 	}
-	defer closer.Close()
-	if len(v) != 8 {
-		return fmt.Errorf("%w: applied index of %d bytes", ErrCorrupt, len(v))
-	}
-	db.applied.Store(binary.BigEndian.Uint64(v))
+	db.applied.Store(n)
 	return nil
 }
 
@@ -297,8 +301,9 @@ func (db *DB) forgetRecord(key []byte) {
 	sh := db.shardFor(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	db.cacheDelete(sh, key, true)
-	db.bumpVersions([][]byte{key})
+	db.cacheForget(sh, key)
+	delete(sh.zhints, string(key))
+	db.bumpVersions(&keyList{first: key, n: 1})
 }
 
 // addNSCounters adds deltas to namespace ns's in-memory counters and the

@@ -133,15 +133,16 @@ func Restore(r io.Reader, dir string, opts *RestoreOptions) (info RestoreInfo, e
 const never = time.Duration(1 << 62)
 
 // restoreBatchBytes is the size at which Restore commits a batch of
-// ttl-index entries.
+// index entries.
 const restoreBatchBytes = 4 << 20
 
 // restoreFrom writes the records of a backup file into db, which nothing
 // else uses. The records arrive sorted by key, so the data and meta
 // keyspaces are written as two sstables and ingested (no memtable, no WAL,
-// no flush: the fast path for a bulk load of sorted keys); the ttl index,
-// sorted by deadline instead, goes through ordinary batches, and the key
-// counters through the same merge operands as every other write.
+// no flush: the fast path for a bulk load of sorted keys); the ttl and
+// field indexes, sorted by deadline instead, and the score index of sorted
+// sets (by score) go through ordinary batches, and the key counters
+// through the same merge operands as every other write.
 func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 	start := time.Now()
 	br, err := backupfmt.NewReader(r)
@@ -149,18 +150,21 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 		return RestoreInfo{}, err
 	}
 	defer br.Close()
+	if br.Header().Image {
+		return RestoreInfo{}, fmt.Errorf("%w: a store image (a cluster's snapshot), not a logical backup", ErrBackupVersion)
+	}
 
-	dataSST, err := newSSTSink(filepath.Join(dir, "restore-data.sst"), db.sstWriterOptions())
+	dataSST, err := newSSTSink(vfs.Default, filepath.Join(dir, "restore-data.sst"), db.sstWriterOptions())
 	if err != nil {
 		return RestoreInfo{}, err
 	}
 	defer dataSST.abort()
-	metaSST, err := newSSTSink(filepath.Join(dir, "restore-meta.sst"), db.sstWriterOptions())
+	metaSST, err := newSSTSink(vfs.Default, filepath.Join(dir, "restore-meta.sst"), db.sstWriterOptions())
 	if err != nil {
 		return RestoreInfo{}, err
 	}
 	defer metaSST.abort()
-	memberSST, err := newSSTSink(filepath.Join(dir, "restore-members.sst"), db.sstWriterOptions())
+	memberSST, err := newSSTSink(vfs.Default, filepath.Join(dir, "restore-members.sst"), db.sstWriterOptions())
 	if err != nil {
 		return RestoreInfo{}, err
 	}
@@ -238,22 +242,36 @@ func (db *DB) restoreFrom(r io.Reader, dir string) (RestoreInfo, error) {
 			if coll.skip || (rec.ExpiresAt != 0 && rec.ExpiresAt <= now) {
 				continue
 			}
-			member := rec.Key
-			if coll.c.List {
+			member, value := rec.Key, rec.Value
+			switch {
+			case coll.c.List:
 				// An item's member is its position: the items are
 				// numbered again from 0, in the file's order.
 				if len(member) != keyspace.PositionLen {
 					return RestoreInfo{}, fmt.Errorf("%w: list %q has an item at a position of %d bytes", ErrBackupCorrupt, coll.rec.Key, len(member))
 				}
 				member = keyspace.AppendPosition(nil, coll.c.Count)
+			case coll.hdr.Type == keyspace.TypeZSet:
+				// The score in the stored encoding, and its entry in the
+				// score index (sorted by score: through the batches).
+				if value, err = restoredScore(rec.Value); err != nil {
+					return RestoreInfo{}, err
+				}
+				zk := keyspace.ScorePrefix(nil, coll.rec.Key, coll.c.Version)
+				_ = b.Set(append(append(zk, value...), rec.Key...), nil, nil)
+				if b.Len() >= restoreBatchBytes {
+					if err := commit(); err != nil {
+						return RestoreInfo{}, err
+					}
+				}
 			}
 			kbuf = keyspace.MemberKey(kbuf[:0], coll.rec.Key, coll.c.Version, member)
-			vbuf = keyspace.AppendMember(vbuf[:0], keyspace.Member{ExpiresAt: rec.ExpiresAt, Value: rec.Value})
+			vbuf = keyspace.AppendMember(vbuf[:0], keyspace.Member{ExpiresAt: rec.ExpiresAt, Value: value})
 			if err := memberSST.set(kbuf, vbuf); err != nil {
 				return RestoreInfo{}, err
 			}
 			coll.c.Count++
-			coll.c.Bytes += int64(len(rec.Key) + len(rec.Value))
+			coll.c.Bytes += int64(len(rec.Key) + len(value))
 			if rec.ExpiresAt != 0 {
 				_ = b.Set(keyspace.FieldIndexKey(nil, rec.ExpiresAt, coll.rec.Key, coll.c.Version, member), nil, nil)
 			}
@@ -325,18 +343,19 @@ func (db *DB) sstWriterOptions() sstable.WriterOptions {
 
 // sstSink writes one sstable for ingestion.
 type sstSink struct {
+	fs   vfs.FS
 	path string
 	w    *sstable.Writer
 	n    int64
 	done bool
 }
 
-func newSSTSink(path string, wo sstable.WriterOptions) (*sstSink, error) {
-	f, err := vfs.Default.Create(path, vfs.WriteCategoryUnspecified)
+func newSSTSink(fs vfs.FS, path string, wo sstable.WriterOptions) (*sstSink, error) {
+	f, err := fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return nil, fmt.Errorf("epochdb: restore: %w", err)
 	}
-	return &sstSink{path: path, w: sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)}, nil
+	return &sstSink{fs: fs, path: path, w: sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)}, nil
 }
 
 func (s *sstSink) set(k, v []byte) error {
@@ -352,11 +371,11 @@ func (s *sstSink) set(k, v []byte) error {
 func (s *sstSink) finish() (string, error) {
 	s.done = true
 	if err := s.w.Close(); err != nil {
-		_ = os.Remove(s.path)
+		_ = s.fs.Remove(s.path)
 		return "", fmt.Errorf("epochdb: restore: close %s: %w", filepath.Base(s.path), err)
 	}
 	if s.n == 0 {
-		_ = os.Remove(s.path)
+		_ = s.fs.Remove(s.path)
 		return "", nil
 	}
 	return s.path, nil
@@ -367,7 +386,7 @@ func (s *sstSink) abort() {
 	if !s.done {
 		s.done = true
 		_ = s.w.Close()
-		_ = os.Remove(s.path)
+		_ = s.fs.Remove(s.path)
 	}
 }
 

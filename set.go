@@ -36,7 +36,7 @@ func (s *Set) Add(members ...[]byte) (int, error) {
 	err := s.h.write(func(v *collView) error {
 		n = 0
 		for _, m := range members {
-			ok, err := v.set(keyspace.TypeSet, m, nil, 0)
+			ok, err := addMember(v, m)
 			if err != nil {
 				return err
 			}
@@ -176,7 +176,18 @@ func (sv *SetView) IsMember(m []byte) (bool, error) {
 }
 
 // Add adds m and reports whether it was not a member.
-func (sv *SetView) Add(m []byte) (bool, error) { return sv.v.set(keyspace.TypeSet, m, nil, 0) }
+func (sv *SetView) Add(m []byte) (bool, error) { return addMember(sv.v, m) }
+
+// addMember adds m to the set v and reports whether it was not a member.
+// Adding a member changes nothing (as in Redis, a watch of the key is not
+// broken): a set that clients keep adding the same members to is not
+// rewritten each time.
+func addMember(v *collView, m []byte) (bool, error) {
+	if _, ok, err := v.get(m); err != nil || ok {
+		return false, err
+	}
+	return v.set(keyspace.TypeSet, m, nil, 0)
+}
 
 // Remove removes m and reports whether it was a member.
 func (sv *SetView) Remove(m []byte) (bool, error) { return sv.v.del(m) }

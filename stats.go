@@ -9,6 +9,7 @@ import (
 type counters struct {
 	gets, misses, sets, deletes, increments atomic.Uint64
 	expired, fieldsExpired, rangeDrops      atomic.Uint64
+	rebases                                 atomic.Uint64
 	sweeps                                  atomic.Uint64
 	trackFlushes, trackedKeysFlushed        atomic.Uint64
 	walSyncs                                atomic.Uint64
@@ -41,10 +42,15 @@ type Stats struct {
 	// CollectionRangeDrops counts collections deleted with one range
 	// deletion of their members (those larger than 128 members).
 	CollectionRangeDrops uint64
-	Pruned               uint64 // keys removed by the pruning rule
-	Evicted              uint64 // keys evicted to keep the budget
-	PrunePasses          uint64 // completed pruning passes over the keyspace
-	PruneScanned         uint64 // keys the pruning pass examined (progress of the current pass included)
+	// CollectionRebases counts collections whose members a write moved
+	// to a new version because walks of them stepped over many more
+	// deleted members than live ones (see the sparse collections in
+	// docs/ARCHITECTURE.md).
+	CollectionRebases uint64
+	Pruned            uint64 // keys removed by the pruning rule
+	Evicted           uint64 // keys evicted to keep the budget
+	PrunePasses       uint64 // completed pruning passes over the keyspace
+	PruneScanned      uint64 // keys the pruning pass examined (progress of the current pass included)
 
 	EventsDropped uint64 // events not delivered to a subscriber whose buffer was full
 	ExpirySweeps  uint64 // sweeper rounds run
@@ -104,6 +110,7 @@ func (s Stats) Sub(o Stats) Stats {
 	d.Expired -= o.Expired
 	d.FieldsExpired -= o.FieldsExpired
 	d.CollectionRangeDrops -= o.CollectionRangeDrops
+	d.CollectionRebases -= o.CollectionRebases
 	d.ExpirySweeps -= o.ExpirySweeps
 	d.Pruned -= o.Pruned
 	d.Evicted -= o.Evicted
@@ -138,6 +145,7 @@ func (db *DB) Stats() Stats {
 		Expired:              db.st.expired.Load(),
 		FieldsExpired:        db.st.fieldsExpired.Load(),
 		CollectionRangeDrops: db.st.rangeDrops.Load(),
+		CollectionRebases:    db.st.rebases.Load(),
 		ExpirySweeps:         db.st.sweeps.Load(),
 		Pruned:               db.st.pruned.Load(),
 		Evicted:              db.st.evicted.Load(),

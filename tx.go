@@ -325,7 +325,7 @@ func (tx *Tx) Get(key []byte) ([]byte, error) {
 	if v.hdr.Type.IsCollection() {
 		return nil, ErrWrongType
 	}
-	if !tx.noTouch && !tx.db.opts.DisableReadTracking && tx.db.writesHere() {
+	if !tx.noTouch && tx.db.tracksReads() {
 		tx.db.track(key, tx.db.nowMs())
 	}
 	return slices.Clip(v.value), nil

@@ -38,12 +38,13 @@ func (db *DB) slotOf(key []byte) (shard, slot int) {
 
 // bumpVersions stamps keys, written by a batch just applied, with a new
 // commit sequence number. The caller holds the keys' shard locks.
-func (db *DB) bumpVersions(keys [][]byte) {
-	if len(keys) == 0 {
+func (db *DB) bumpVersions(keys *keyList) {
+	if keys.n == 0 {
 		return
 	}
 	seq := db.commitSeq.Add(1)
-	for _, k := range keys {
+	for i := range keys.n {
+		k := keys.at(i)
 		si, slot := db.slotOf(k)
 		sh := &db.shards[si]
 		sh.vers[slot] = seq
@@ -54,7 +55,7 @@ func (db *DB) bumpVersions(keys [][]byte) {
 		}
 	}
 	if db.rlog.active.Load() > 0 {
-		db.rlog.add(seq, keys)
+		db.rlog.add(seq, keys.slice())
 	}
 }
 

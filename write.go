@@ -35,34 +35,32 @@ type writeOp struct {
 	db     *DB
 	now    int64 // Unix ms every deadline of the operation is judged at
 	b      *pebble.Batch
-	shards []int // the locked shards, ascending; nil once unlocked
-	one    [1]int
-	key1   [1][]byte  // backing of keys for a one-key operation
-	cop1   [1]cacheOp // backing of cops for a one-key operation
-	t      tally      // counter changes
+	shards []int // the shards locked, ascending; nil: the one shard one
+	one    int
+	locked bool  // the shards are locked
+	t      tally // counter changes
 	r      retired
-	keys   [][]byte // data keys whose record the batch changes
-	regrp  bool     // regroup the batch by keyspace before applying (large batches)
+	keys   keyList // data keys whose record the batch changes
+	regrp  bool    // regroup the batch by keyspace before applying (large batches)
 	done   bool
 
 	dropping bool // the batch drops namespace dropped (every shard is locked)
 	dropped  byte
 
-	cops      []cacheOp // record cache changes, made once the batch is applied
-	cacheBusy bool      // the cache knows of the write (cacheWriting)
-	cacheDone bool      // and was updated
+	cops      cacheOps // record cache changes, made once the batch is applied
+	cacheBusy bool     // the cache knows of the write (cacheWriting)
+	cacheDone bool     // and was updated
+	applied   []func() // run once the batch is applied, still under the shard locks
 }
 
 // startWrite locks the shards of keys and prepares an empty batch. The
 // caller must defer w.release().
 func (db *DB) startWrite(w *writeOp, now int64, keys ...[]byte) {
 	w.db, w.now, w.r.db = db, now, db
-	w.keys, w.cops = w.key1[:0], w.cop1[:0]
 	if len(keys) == 1 {
-		w.one[0] = int(db.shardIndex(keys[0]))
-		w.shards = w.one[:]
+		w.one, w.locked = int(db.shardIndex(keys[0])), true
 	} else {
-		w.shards = db.shardSet(keys)
+		w.shards, w.locked = db.shardSet(keys), true
 	}
 	w.b = db.pdb.NewBatch()
 	w.lock() // the last step: the caller's deferred release follows at once
@@ -72,8 +70,7 @@ func (db *DB) startWrite(w *writeOp, now int64, keys ...[]byte) {
 // are not known in advance (a range drop, a transaction that scanned).
 func (db *DB) startWriteAll(w *writeOp, now int64) {
 	w.db, w.now, w.r.db = db, now, db
-	w.keys, w.cops = w.key1[:0], w.cop1[:0]
-	w.shards = allShards[:]
+	w.shards, w.locked = allShards[:], true
 	w.b = db.pdb.NewBatch()
 	w.lock() // the last step: the caller's deferred release follows at once
 }
@@ -110,6 +107,10 @@ func (db *DB) shardSet(keys [][]byte) []int {
 }
 
 func (w *writeOp) lock() {
+	if w.shards == nil {
+		w.db.shards[w.one].mu.Lock()
+		return
+	}
 	for _, i := range w.shards {
 		w.db.shards[i].mu.Lock()
 	}
@@ -117,10 +118,17 @@ func (w *writeOp) lock() {
 
 // unlock releases the shard locks (once).
 func (w *writeOp) unlock() {
+	if !w.locked {
+		return
+	}
+	w.locked = false
+	if w.shards == nil {
+		w.db.shards[w.one].mu.Unlock()
+		return
+	}
 	for _, i := range w.shards {
 		w.db.shards[i].mu.Unlock()
 	}
-	w.shards = nil
 }
 
 // release gives up everything the operation still holds: the event-log
@@ -135,8 +143,9 @@ func (w *writeOp) release() {
 	if w.cacheBusy && !w.cacheDone {
 		// Failed or interrupted (a panic) between the cache's notice and
 		// its update: forget what it holds of the keys, applied or not.
-		for _, op := range w.cops {
-			w.db.cacheDelete(w.db.shardFor(op.key), op.key, true)
+		for i := range w.cops.n {
+			op := w.cops.at(i)
+			w.db.cacheForget(w.db.shardFor(op.key), op.key)
 		}
 	}
 	w.unlock()
@@ -148,7 +157,63 @@ func (w *writeOp) release() {
 
 // wrote notes that the batch changes key's data record (not just its
 // frequency), so that watches and transactions that read key conflict.
-func (w *writeOp) wrote(key []byte) { w.keys = append(w.keys, key) }
+func (w *writeOp) wrote(key []byte) { w.keys.add(key) }
+
+// keyList is a list of keys that holds one without allocating. (A writeOp
+// cannot keep its first key in an array of its own behind a slice: a
+// pointer into itself would make every writeOp escape to the heap.)
+type keyList struct {
+	first []byte
+	rest  [][]byte
+	n     int
+}
+
+func (l *keyList) add(k []byte) {
+	if l.n == 0 {
+		l.first = k
+	} else {
+		l.rest = append(l.rest, k)
+	}
+	l.n++
+}
+
+func (l *keyList) at(i int) []byte {
+	if i == 0 {
+		return l.first
+	}
+	return l.rest[i-1]
+}
+
+// slice returns the keys as a new slice.
+func (l *keyList) slice() [][]byte {
+	if l.n == 0 {
+		return nil
+	}
+	return append([][]byte{l.first}, l.rest...)
+}
+
+// cacheOps is keyList's counterpart for cache changes.
+type cacheOps struct {
+	first cacheOp
+	rest  []cacheOp
+	n     int
+}
+
+func (l *cacheOps) add(op cacheOp) {
+	if l.n == 0 {
+		l.first = op
+	} else {
+		l.rest = append(l.rest, op)
+	}
+	l.n++
+}
+
+func (l *cacheOps) at(i int) *cacheOp {
+	if i == 0 {
+		return &l.first
+	}
+	return &l.rest[i-1]
+}
 
 // empty reports whether nothing was staged.
 func (w *writeOp) empty() bool { return w.b.Empty() }
@@ -182,8 +247,8 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 		w.b = sorted
 	}
 	if db.cacheOn() {
-		for _, op := range w.cops {
-			db.shardFor(op.key).cache.cacheWriting()
+		for i := range w.cops.n {
+			db.shardFor(w.cops.at(i).key).cache.cacheWriting()
 		}
 		w.cacheBusy = true
 	}
@@ -194,8 +259,11 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	}
 	lastSeq := w.r.lastSeq()
 	w.r.finish(true)
-	db.bumpVersions(w.keys)
-	db.applyCacheOps(w.cops)
+	db.bumpVersions(&w.keys)
+	db.applyCacheOps(&w.cops)
+	for _, fn := range w.applied {
+		fn()
+	}
 	if w.dropping {
 		db.droppedNamespace(w.dropped)
 	}
@@ -208,20 +276,22 @@ func (w *writeOp) commit(spare func([]byte) bool) error {
 	if err := db.awaitDurable(b, sync, lastSeq); err != nil {
 		return err
 	}
-	if spare == nil {
-		spare = w.spareWritten
+	if spare == nil && db.mayEvict(w.t.total) {
+		spare = spareKeys(w.keys.slice())
 	}
 	return db.afterWrite(w.t.total, spare)
 }
 
-// spareWritten reports whether the operation wrote key.
-func (w *writeOp) spareWritten(key []byte) bool {
-	for _, k := range w.keys {
-		if string(k) == string(key) {
-			return true
+// spareKeys returns the spare func for afterWrite that spares keys.
+func spareKeys(keys [][]byte) func([]byte) bool {
+	return func(key []byte) bool {
+		for _, k := range keys {
+			if string(k) == string(key) {
+				return true
+			}
 		}
+		return false
 	}
-	return false
 }
 
 // applyBatch applies b, making it visible. Without sync (the default mode)
@@ -310,12 +380,14 @@ func (db *DB) awaitDurable(b *pebble.Batch, sync bool, lastEvent uint64) error {
 // read returns key's current data record (ok false if absent, expired
 // records included), from the record cache when it holds the key. The
 // caller must release it.
-func (w *writeOp) read(key []byte) (record, bool, error) {
-	db := w.db
+func (w *writeOp) read(key []byte) (record, bool, error) { return w.db.readLocked(key) }
+
+// readLocked is writeOp.read for a caller that holds key's shard lock.
+func (db *DB) readLocked(key []byte) (record, bool, error) {
 	if db.cacheOn() {
 		if e := db.shardFor(key).cache.peek(key); e != nil && e.hasVal {
 			db.st.cacheHits.Add(1)
-			return record{hdr: e.hdr, value: e.value}, true, nil
+			return record{hdr: e.hdr, value: e.value}, !e.absent, nil
 		}
 		db.st.cacheMisses.Add(1)
 	}
@@ -324,14 +396,15 @@ func (w *writeOp) read(key []byte) (record, bool, error) {
 
 // applyCacheOps brings the record cache up to date with a batch just
 // applied. The caller holds the keys' shard locks.
-func (db *DB) applyCacheOps(ops []cacheOp) {
+func (db *DB) applyCacheOps(ops *cacheOps) {
 	if !db.cacheOn() {
 		return
 	}
-	for _, op := range ops {
+	for i := range ops.n {
+		op := ops.at(i)
 		sh := db.shardFor(op.key)
 		if op.del {
-			db.cacheDelete(sh, op.key, false)
+			db.cacheDelete(sh, op.key)
 		} else {
 			db.cacheSet(sh, op.key, op.hdr, op.value, op.keepReads)
 		}
@@ -403,7 +476,7 @@ func (w *writeOp) setDeadline(key []byte, rec record, exp int64) {
 // cacheOp queues a record cache change for when the batch is applied.
 func (w *writeOp) cacheOp(op cacheOp) {
 	if w.db.cacheOn() {
-		w.cops = append(w.cops, op)
+		w.cops.add(op)
 	}
 }
 

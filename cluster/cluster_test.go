@@ -130,12 +130,19 @@ func (c *testCluster) converged(leader *Node) {
 
 func contents(t *testing.T, db *epochdb.DB) []string {
 	t.Helper()
-	var out []string
-	testutil.Must(t, db.Scan(epochdb.ScanOptions{}, func(k, v []byte, md epochdb.Metadata) error {
-		out = append(out, fmt.Sprintf("%s=%s@%d/%d/%d", k, v, md.CreatedAt.UnixMilli(), md.ExpiresAt.UnixMilli(), md.Frequency))
-		return nil
-	}))
-	return out
+	for {
+		var out []string
+		err := db.Scan(epochdb.ScanOptions{}, func(k, v []byte, md epochdb.Metadata) error {
+			out = append(out, fmt.Sprintf("%s=%s@%d/%d/%d", k, v, md.CreatedAt.UnixMilli(), md.ExpiresAt.UnixMilli(), md.Frequency))
+			return nil
+		})
+		if errors.Is(err, epochdb.ErrInstallingImage) { // a snapshot being installed: in a moment
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		testutil.Must(t, err)
+		return out
+	}
 }
 
 // Three nodes: writes on the leader reach every node, a follower refuses
@@ -289,5 +296,52 @@ func TestCluster_RefusesNonLoopbackWithoutSecret(t *testing.T) {
 	_, err := Open(Config{NodeID: "n1", RaftAddr: "0.0.0.0:0", Dir: t.TempDir()}, t.TempDir(), nil)
 	if err == nil || !strings.Contains(err.Error(), "without a shared secret") {
 		t.Fatalf("Open on 0.0.0.0 without a secret: %v", err)
+	}
+}
+
+// A write the leader appended to its log but could not commit before it
+// lost the leadership may still be committed by the next leader: its
+// error is an unknown outcome, never ErrNotLeader (which says the write
+// did not happen, and which the server answers with READONLY, a reply
+// clients retry on their own). A write refused before the log is
+// ErrNotLeader.
+func TestCluster_LostLeadershipIsAnUnknownOutcome(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	testutil.Must(t, l.DB().Set([]byte("before"), []byte("v"), 0))
+	for id := range c.peers {
+		if id != l.ID() {
+			c.stop(id)
+		}
+	}
+	// Raft appends the entry, finds no quorum and steps down after its
+	// lease.
+	err := l.DB().Set([]byte("k"), []byte("v"), 0)
+	if !errors.Is(err, epochdb.ErrOutcomeUnknown) || errors.Is(err, epochdb.ErrNotLeader) {
+		t.Fatalf("a write whose leader lost its quorum after appending it: %v, want ErrOutcomeUnknown", err)
+	}
+	// Now a follower (or a candidate), the node refuses writes outright.
+	if err := l.DB().Set([]byte("k2"), []byte("v"), 0); !errors.Is(err, epochdb.ErrNotLeader) {
+		t.Fatalf("a write on a node that no longer leads: %v, want ErrNotLeader", err)
+	}
+}
+
+func TestProposalError(t *testing.T) {
+	for _, c := range []struct {
+		err     error
+		unknown bool
+	}{
+		{raft.ErrNotLeader, false},
+		{raft.ErrLeadershipTransferInProgress, false},
+		{raft.ErrEnqueueTimeout, false},
+		{raft.ErrLeadershipLost, true},
+		{raft.ErrRaftShutdown, true},
+		{errNoAnswer, true},
+		{errors.New("failed to store logs"), true},
+	} {
+		got := proposalError(c.err)
+		if errors.Is(got, epochdb.ErrOutcomeUnknown) != c.unknown || errors.Is(got, ErrNotLeader) == c.unknown {
+			t.Errorf("proposalError(%v) = %v; unknown outcome wanted: %v", c.err, got, c.unknown)
+		}
 	}
 }

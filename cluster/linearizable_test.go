@@ -85,7 +85,11 @@ func TestCluster_LinearizableUnderRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few seconds of load under a nemesis")
 	}
-	c := newCluster(t, 3)
+	// Snapshots and log compaction run all along: restarted nodes come
+	// back from their own snapshots, or the leader's.
+	c := newCluster(t, 3, func(cfg *Config) {
+		cfg.SnapshotThreshold, cfg.SnapshotInterval, cfg.TrailingLogs = 64, 50*time.Millisecond, 16
+	})
 	c.leader()
 	set := &nodeSet{c: c}
 	start := time.Now()
@@ -169,7 +173,13 @@ func TestCluster_LinearizableUnderRestarts(t *testing.T) {
 			ok++
 		}
 	}
-	t.Logf("%d operations (%d with a known outcome), %d restarts", len(history), ok, restarts)
+	var snaps, installs uint64
+	for _, n := range set.list() {
+		m := n.Metrics()
+		snaps, installs = snaps+m.Snapshots, installs+m.Restores
+	}
+	t.Logf("%d operations (%d with a known outcome), %d restarts; the running nodes took %d snapshots, installed %d",
+		len(history), ok, restarts, snaps, installs)
 	if ok < 50 {
 		t.Fatalf("only %d operations completed: the cluster was not available enough to check", ok)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -11,8 +12,14 @@ import (
 )
 
 // logStore is raft's log and stable store on Pebble, in a store of its own
-// beside the node's data: every append is fsynced before raft counts it,
-// so an entry a quorum acknowledged is on the disks of a quorum. Pebble
+// beside the node's data. With appendfsync always (syncEach reports true)
+// every append is fsynced before raft counts it, so an entry a quorum
+// acknowledged is on the disks of a quorum; otherwise appends are written
+// without waiting for the disk and the node syncs the log every sync
+// interval (syncLoop), so an acknowledged entry is in the memory of a
+// quorum and on their disks within the interval. The stable store (term,
+// vote) is fsynced on every change whatever the mode: a node must never
+// vote twice in a term. Pebble
 // rather than raft-boltdb: one storage engine to run, tune and
 // fault-test, and raft-boltdb's current release does not build against
 // the metrics library of raft's current one.
@@ -21,7 +28,9 @@ import (
 //	                       uvarint len ‖ data ‖ extensions
 //	's' ‖ key            → value
 type logStore struct {
-	db *pebble.DB
+	db       *pebble.DB
+	syncEach func() bool // fsync every append; nil: always
+	unsynced atomic.Bool // appends since the last sync
 }
 
 const (
@@ -89,7 +98,26 @@ func (s *logStore) StoreLogs(logs []*raft.Log) error {
 			return err
 		}
 	}
-	return b.Commit(pebble.Sync)
+	if s.syncEach == nil || s.syncEach() {
+		return b.Commit(pebble.Sync)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	s.unsynced.Store(true)
+	return nil
+}
+
+// sync makes every append durable, if some are not.
+func (s *logStore) sync() error {
+	if !s.unsynced.Swap(false) {
+		return nil
+	}
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		s.unsynced.Store(true)
+		return err
+	}
+	return nil
 }
 
 func (s *logStore) DeleteRange(lo, hi uint64) error {

@@ -7,17 +7,17 @@
 package cluster
 
 import (
+	"cmp"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,7 +59,24 @@ type Config struct {
 	TLS, ClientTLS *tls.Config
 	// Timing, for tests; zero values take raft's defaults.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// make the node take a snapshot of its store and compact its log; it
+	// checks every SnapshotInterval (with jitter). TrailingLogs entries
+	// are kept behind a snapshot, so that a follower a little behind
+	// catches up from the log rather than a whole snapshot. Zero values
+	// mean 8192 entries, 2 minutes and 10240 entries.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
 }
+
+// Defaults of Config's snapshot settings.
+const (
+	DefaultSnapshotThreshold = 8192
+	DefaultSnapshotInterval  = 2 * time.Minute
+	DefaultTrailingLogs      = 10240
+)
 
 // Node is one member of a replicated EpochDB: a store whose writes go
 // through raft.
@@ -77,9 +94,15 @@ type Node struct {
 	pendMu  sync.Mutex
 	pending map[uint64]chan error // proposals awaited by this node's writers
 
+	verifyMu   sync.Mutex
+	verifying  bool         // a verifyRounds goroutine runs
+	verifyWait []chan error // callers waiting for the next leadership check
+
 	leaderMu     sync.Mutex
 	leaderID     string // as published by the leader (entryLeader)
 	leaderClient string
+
+	met snapMetrics
 
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -126,8 +149,9 @@ func Open(cfg Config, dbDir string, opts *epochdb.Options) (*Node, error) {
 		n.closeRaftStores()
 		return nil, err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.syncLoop()
 	return n, nil
 }
 
@@ -140,6 +164,7 @@ func (n *Node) startRaft() error {
 		return err
 	}
 	n.logs = logs
+	logs.syncEach = func() bool { return n.db.Settings().SyncWrites }
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 2, n.hclog())
 	if err != nil {
 		return fmt.Errorf("cluster: snapshot store: %w", err)
@@ -164,11 +189,12 @@ func (n *Node) startRaft() error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
 	rc.Logger = n.hclog()
-	// The store is the state machine and persists itself: no snapshot
-	// restore at start, and no snapshots (the log is not compacted yet).
-	rc.NoSnapshotRestoreOnStart = true
-	rc.SnapshotThreshold = math.MaxUint64
-	rc.SnapshotInterval = 24 * 365 * time.Hour
+	// Snapshots are images of the store (snapshot.go). At start raft hands
+	// the state machine its newest one, which the store, persistent and
+	// holding its applied index, skips unless it is behind it.
+	rc.SnapshotThreshold = cmp.Or(n.cfg.SnapshotThreshold, DefaultSnapshotThreshold)
+	rc.SnapshotInterval = cmp.Or(n.cfg.SnapshotInterval, DefaultSnapshotInterval)
+	rc.TrailingLogs = cmp.Or(n.cfg.TrailingLogs, DefaultTrailingLogs)
 	if n.cfg.HeartbeatTimeout > 0 {
 		rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
 	}
@@ -197,6 +223,7 @@ func (n *Node) startRaft() error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	n.raft = r
+	r.RegisterObserver(raft.NewObserver(nil, false, n.met.countLeaders))
 	return nil
 }
 
@@ -230,8 +257,36 @@ func (n *Node) LeaderInfo() (id, clientAddr string) {
 // State is raft's view of this node: Leader, Follower, Candidate.
 func (n *Node) State() string { return n.raft.State().String() }
 
-// Stats returns raft's counters (commit_index, applied_index, term, …).
-func (n *Node) Stats() map[string]string { return n.raft.Stats() }
+// Stats returns raft's counters (commit_index, applied_index, term, …)
+// and the node's own: apply_lag, first_log_index, leader_changes,
+// snapshots, snapshot_failures, last_snapshot_duration,
+// snapshot_restores, snapshot_restore_failures,
+// last_snapshot_restore_duration.
+func (n *Node) Stats() map[string]string {
+	st := n.raft.Stats()
+	m := n.Metrics()
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	st["apply_lag"] = u(m.ApplyLag())
+	st["first_log_index"] = u(m.FirstLogIndex)
+	st["leader_changes"] = u(m.LeaderChanges)
+	st["snapshots"] = u(m.Snapshots)
+	st["snapshot_failures"] = u(m.SnapshotFailures)
+	st["last_snapshot_duration"] = m.LastSnapshotDuration.String()
+	st["snapshot_restores"] = u(m.Restores)
+	st["snapshot_restore_failures"] = u(m.RestoreFailures)
+	st["last_snapshot_restore_duration"] = m.LastRestoreDuration.String()
+	return st
+}
+
+// Snapshot takes a snapshot now and compacts the log behind it (keeping
+// TrailingLogs entries), as raft does by itself every SnapshotThreshold
+// entries.
+func (n *Node) Snapshot() error {
+	if err := n.await(n.raft.Snapshot()); err != nil {
+		return fmt.Errorf("cluster: snapshot: %w", err)
+	}
+	return nil
+}
 
 // VerifyLeader confirms, by a round trip to a quorum, that this node still
 // leads: a read served after it is linearizable.
@@ -239,10 +294,52 @@ func (n *Node) VerifyLeader() error {
 	if !n.ready.Load() {
 		return ErrNotLeader
 	}
-	if err := n.await(n.raft.VerifyLeader()); err != nil {
+	if err := n.verify(); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
 	}
 	return nil
+}
+
+// verify confirms the leadership with a quorum in a round that starts
+// after the call: concurrent callers share rounds (one in flight, the
+// callers that arrive meanwhile wait for the next one), as ReadIndex
+// implementations batch their reads, so that a read costs one quorum
+// round trip however many readers there are.
+func (n *Node) verify() error {
+	ch := make(chan error, 1)
+	n.verifyMu.Lock()
+	n.verifyWait = append(n.verifyWait, ch)
+	if !n.verifying {
+		n.verifying = true
+		go n.verifyRounds() // ends with the last caller (await ends at Close)
+	}
+	n.verifyMu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-n.done:
+		return raft.ErrRaftShutdown
+	}
+}
+
+// verifyRounds runs leadership checks while callers wait for one, each for
+// the callers that were waiting when it started.
+func (n *Node) verifyRounds() {
+	for {
+		n.verifyMu.Lock()
+		batch := n.verifyWait
+		n.verifyWait = nil
+		if len(batch) == 0 {
+			n.verifying = false
+			n.verifyMu.Unlock()
+			return
+		}
+		n.verifyMu.Unlock()
+		err := n.await(n.raft.VerifyLeader())
+		for _, ch := range batch {
+			ch <- err
+		}
+	}
 }
 
 // Member is a node of the cluster's configuration. (An alias of a plain
@@ -267,7 +364,8 @@ func (n *Node) Members() ([]Member, error) {
 }
 
 // Join adds a node (its ID and raft address) to the cluster as a voter. It
-// runs on the leader; the new node catches up by replaying the log.
+// runs on the leader; the new node catches up from the leader's latest
+// snapshot, if the log was compacted past its start, then the log.
 func (n *Node) Join(id, raftAddr string) error {
 	if n.raft.State() != raft.Leader {
 		return ErrNotLeader
@@ -303,16 +401,30 @@ func (n *Node) Replicate(repr []byte) error {
 		_, mine := n.pending[seq]
 		delete(n.pending, seq)
 		n.pendMu.Unlock()
-		if mine { // not applied here: the outcome is unknown to the writer
-			if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-				return fmt.Errorf("%w: %v", ErrNotLeader, err)
-			}
-			return err
+		if mine { // not applied here
+			return proposalError(err)
 		}
 		// Applied meanwhile, as this node's own entry: its result stands.
 	}
 	return <-ch
 }
+
+// proposalError is the error of a proposal raft did not report applied:
+// ErrNotLeader only when raft refused it before appending it to the log
+// (the write certainly did not happen, and may be sent to the leader);
+// otherwise the entry may be in the logs of other nodes and be committed
+// by the next leader (raft's ErrLeadershipLost), or raft did not answer:
+// epochdb.ErrOutcomeUnknown.
+func proposalError(err error) error {
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipTransferInProgress) ||
+		errors.Is(err, raft.ErrEnqueueTimeout) {
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	return fmt.Errorf("%w (%v)", epochdb.ErrOutcomeUnknown, err)
+}
+
+// errNoAnswer is await's error when raft did not resolve a future in time.
+var errNoAnswer = fmt.Errorf("cluster: no answer from raft within %v", 2*applyTimeout)
 
 // await waits for f, or for the node to close, or at most twice the apply
 // timeout: raft does not resolve a future still queued when it shuts down
@@ -330,7 +442,7 @@ func (n *Node) await(f raft.Future) error {
 	case <-n.done:
 		return raft.ErrRaftShutdown
 	case <-t.C:
-		return fmt.Errorf("%w: no answer from raft within %v", ErrNotLeader, 2*applyTimeout)
+		return errNoAnswer
 	}
 }
 
@@ -393,7 +505,35 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
+// syncLoop syncs the raft log every half sync interval of the store's
+// settings (as the store syncs its own log: an append is durable within
+// the interval; every second when the store has none), for the appends
+// that were not synced one by one (appendfsync everysec and no); at Close,
+// once more.
+func (n *Node) syncLoop() {
+	defer n.wg.Done()
+	for {
+		interval := n.db.Settings().SyncInterval / 2
+		if interval <= 0 {
+			interval = time.Second
+		}
+		select {
+		case <-n.done:
+			return
+		case <-time.After(interval):
+		}
+		if err := n.logs.sync(); err != nil {
+			n.log.Error("cluster: syncing the raft log failed", "err", err)
+		}
+	}
+}
+
 func (n *Node) closeRaftStores() {
+	if n.logs != nil {
+		if err := n.logs.sync(); err != nil {
+			n.log.Error("cluster: syncing the raft log failed", "err", err)
+		}
+	}
 	if n.trans != nil {
 		_ = n.trans.Close()
 	}
@@ -440,17 +580,6 @@ func (f *fsm) Apply(l *raft.Log) any {
 		}
 	}
 	return nil
-}
-
-// Snapshot is not supported yet: the node sets raft's snapshot threshold
-// so that it never asks, and the log is kept whole.
-func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return nil, errors.New("cluster: snapshots are not supported yet")
-}
-
-func (f *fsm) Restore(r io.ReadCloser) error {
-	_ = r.Close()
-	return errors.New("cluster: snapshots are not supported yet")
 }
 
 func appendString(b []byte, s string) []byte {

@@ -2,14 +2,15 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
-
 	"fmt"
-	"github.com/epochdb/epochdb"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/epochdb/epochdb"
 )
 
 // ClusterNode is the replication a server runs on (the cluster package's
@@ -47,6 +48,13 @@ type ClusterMember = struct {
 
 // forwardTimeout bounds a forwarded command's round trip.
 const forwardTimeout = 10 * time.Second
+
+// errOutcomeUnknown answers a write that may or may not have been applied:
+// its entry reached the raft log, but the leader lost its leadership (or
+// did not answer) before it was known to commit. Not READONLY or TRYAGAIN,
+// which say that nothing happened, and which clients retry on their own
+// (an INCR would count twice).
+const errOutcomeUnknown = "ERR outcome unknown: the leader lost its leadership or did not answer before the write was known to commit; it may yet be applied"
 
 // routeCluster decides where a data command runs on a replicated server:
 // true means here; false means the reply was written (forwarded or an
@@ -87,9 +95,14 @@ func (c *Conn) routeCluster(e *entry, args [][]byte) bool {
 		c.WriteError("TRYAGAIN no leader is elected yet")
 		return false
 	}
-	if err := c.forward(addr, args); err != nil {
+	if sent, err := c.forward(addr, args); err != nil {
 		c.closeForward()
-		c.WriteError("TRYAGAIN the leader at " + addr + " did not answer: " + sanitize(err.Error()))
+		if sent && flags&FlagWrite != 0 {
+			// The leader may have run it: only its reply was lost.
+			c.WriteError(errOutcomeUnknown + " (the leader at " + addr + " did not answer: " + sanitize(err.Error()) + ")")
+		} else {
+			c.WriteError("TRYAGAIN the leader at " + addr + " did not answer: " + sanitize(err.Error()))
+		}
 	}
 	return false
 }
@@ -124,35 +137,31 @@ type forwarder struct {
 }
 
 // forward sends args to the leader at addr, in the connection's database
-// and protocol, and relays the reply.
-func (c *Conn) forward(addr string, args [][]byte) error {
+// and protocol, and relays the reply. sent reports that the failure, if
+// any, came once the command itself was being sent: the leader may have
+// run it.
+func (c *Conn) forward(addr string, args [][]byte) (sent bool, err error) {
 	f := c.fwd
 	if f != nil && f.addr != addr {
 		c.closeForward()
 		f = nil
 	}
 	if f == nil {
-		nc, err := net.DialTimeout("tcp", addr, forwardTimeout)
+		f, err = c.srv.dialLeader(addr)
 		if err != nil {
-			return err
+			return false, err
 		}
-		f = &forwarder{addr: addr, nc: nc, br: bufio.NewReader(nc), resp: 2}
 		c.fwd = f
-		if pass := c.srv.cfg.plainPassword(); pass != "" {
-			if err := f.do(nil, "AUTH", pass); err != nil {
-				return err
-			}
-		}
 	}
 	if f.resp != c.resp {
 		if err := f.do(nil, "HELLO", strconv.Itoa(c.resp)); err != nil {
-			return err
+			return false, err
 		}
 		f.resp = c.resp
 	}
 	if f.db != c.db {
 		if err := f.do(nil, "SELECT", strconv.Itoa(c.db)); err != nil {
-			return err
+			return false, err
 		}
 		f.db = c.db
 	}
@@ -162,10 +171,37 @@ func (c *Conn) forward(addr string, args [][]byte) error {
 	}
 	var reply []byte
 	if err := f.do(&reply, strs...); err != nil {
-		return err
+		return true, err
 	}
 	c.out = append(c.out, reply...)
-	return nil
+	return true, nil
+}
+
+// dialLeader connects to the leader's client address, authenticated with
+// the server's own password if it has one.
+func (s *Server) dialLeader(addr string) (*forwarder, error) {
+	var nc net.Conn
+	var err error
+	if s.ForwardTLS != nil {
+		cfg := s.ForwardTLS.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		nc, err = tls.DialWithDialer(&net.Dialer{Timeout: forwardTimeout}, "tcp", addr, cfg)
+	} else {
+		nc, err = net.DialTimeout("tcp", addr, forwardTimeout)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := &forwarder{addr: addr, nc: nc, br: bufio.NewReader(nc), resp: 2}
+	if pass := s.cfg.plainPassword(); pass != "" {
+		if err := f.do(nil, "AUTH", pass); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+	}
+	return f, nil
 }
 
 // do sends one command and reads its reply, appended raw to *into (nil:
@@ -327,6 +363,17 @@ func (s *Server) replicationInfo() [][2]string {
 		{"cluster_applied_index", st["applied_index"]},
 		{"cluster_last_contact", st["last_contact"]},
 		{"cluster_peers", st["num_peers"]},
+		{"cluster_apply_lag", st["apply_lag"]},
+		{"cluster_first_log_index", st["first_log_index"]},
+		{"cluster_last_log_index", st["last_log_index"]},
+		{"cluster_leader_changes", st["leader_changes"]},
+		{"cluster_last_snapshot_index", st["last_snapshot_index"]},
+		{"cluster_snapshots", st["snapshots"]},
+		{"cluster_snapshot_failures", st["snapshot_failures"]},
+		{"cluster_last_snapshot_duration", st["last_snapshot_duration"]},
+		{"cluster_snapshot_installs", st["snapshot_restores"]},
+		{"cluster_snapshot_install_failures", st["snapshot_restore_failures"]},
+		{"cluster_last_snapshot_install_duration", st["last_snapshot_restore_duration"]},
 	}
 }
 

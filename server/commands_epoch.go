@@ -25,6 +25,7 @@ func epochCommands() []command {
 		{CommandSpec{Name: "epoch.backup", Arity: -1, Flags: FlagAdmin | FlagNoMulti, Group: g, Summary: "Writes an online backup of the database into the backup directory (or a file or sub-folder inside it) and returns the file's path."}, cmdEpochBackup},
 		{CommandSpec{Name: "epoch.events", Arity: -1, Flags: FlagReadOnly | FlagBlocking, Group: g, Summary: "Reads the durable event log (expired, pruned, evicted keys) from a cursor, optionally blocking."}, cmdEpochEvents},
 		{CommandSpec{Name: "epoch.prune", Arity: -2, Flags: FlagReadOnly | FlagLoose, Group: g, Summary: "A container for pruning commands: PREVIEW lists what the prune rule and the budget would retire now."}, cmdEpochPrune},
+		{CommandSpec{Name: "epoch.reads", Arity: -4, Flags: FlagWrite, Group: g, Summary: "Counts reads another node of the cluster served (its tracked reads, sent by the node itself)."}, cmdEpochReads},
 		{k1("increment_frequency", 2, FlagWrite, "epoch-db 0.3: counts one access of a key."), cmdEpochIncrFreq},
 		{k1("get_metadata", 2, FlagReadOnly, "epoch-db 0.3: returns frequency, created_at and ttl (Unix seconds) of a key."), cmdGetMetadata},
 		{k1("rm", 2, FlagWrite, "epoch-db 0.3: deletes a key."), cmdRm},

@@ -311,6 +311,10 @@ func cmdHIncrByFloat(c *Conn, cmd Command) {
 		c.WriteError(errNotFloat)
 		return
 	}
+	if delta.IsInf() {
+		c.WriteError("ERR value is NaN or Infinity") // Redis checks the increment first
+		return
+	}
 	var result []byte
 	err := c.kv().hash(c.key(cmd.Args[1])).Modify(func(v *epochdb.HashView) error {
 		f, ok, err := v.Get(cmd.Args[2])

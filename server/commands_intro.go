@@ -20,6 +20,7 @@ func introCommands() []command {
 		{CommandSpec{Name: "readonly", Arity: 1, Flags: FlagLoose, Group: "cluster", Summary: "Enables read-only queries for a connection to a Redis Cluster replica node."}, cmdReadOnly},
 		{CommandSpec{Name: "readwrite", Arity: 1, Flags: FlagLoose, Group: "cluster", Summary: "Enables read-write queries for a connection to a Redis Cluster replica node."}, cmdReadWrite},
 		{CommandSpec{Name: "epoch.cluster", Arity: -2, Flags: FlagAdmin | FlagNoMulti, Group: "epochdb", Summary: "Shows and changes the cluster: STATUS, JOIN id raft-addr, REMOVE id."}, cmdEpochCluster},
+		{CommandSpec{Name: "epoch.debug", Arity: -2, Flags: FlagAdmin | FlagNoMulti | FlagLoose, Group: "epochdb", Summary: "Test hooks, refused unless enabled: CLOCK [JUMP ms | SET ms] moves the store's clock."}, cmdEpochDebug},
 		{CommandSpec{Name: "role", Arity: 1, Flags: FlagNoMulti, Group: "server", Summary: "Returns the replication role."}, cmdRole},
 		{CommandSpec{Name: "waitaof", Arity: 4, Flags: FlagNoMulti, Group: "generic", Summary: "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas."}, cmdWaitAOF},
 	}

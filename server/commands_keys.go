@@ -197,9 +197,9 @@ func (c *Conn) copyKey(src, dst []byte, move, replace bool) (int, error) {
 	return outcome, err
 }
 
-// copyCollection copies the hash, set or list src (metadata md) to dst, which
-// starts afresh, in tx: member by member (O(members)), with the fields'
-// deadlines and the key's.
+// copyCollection copies the hash, set, sorted set or list src (metadata md)
+// to dst, which starts afresh, in tx: member by member (O(members)), with
+// the fields' deadlines and the key's.
 func copyCollection(tx *epochdb.Tx, src, dst []byte, md epochdb.Metadata) error {
 	if err := tx.Delete(dst); err != nil {
 		return err
@@ -231,6 +231,10 @@ func copyCollection(tx *epochdb.Tx, src, dst []byte, md epochdb.Metadata) error 
 			return err
 		}
 		if _, err := tx.SetOf(dst).Add(ms...); err != nil {
+			return err
+		}
+	case epochdb.TypeZSet:
+		if err := copyZSet(tx, src, dst); err != nil {
 			return err
 		}
 	case epochdb.TypeList:
@@ -575,6 +579,9 @@ func refcount(v []byte) int64 {
 // its size (listpack up to 128 members, with its default settings); sets
 // of integers (intset) are not told apart.
 func (c *Conn) collEncoding(key []byte, t epochdb.Type) string {
+	if t == epochdb.TypeZSet {
+		return zsetEncoding(c.kv().zset(key))
+	}
 	var n int64
 	switch t {
 	case epochdb.TypeHash:

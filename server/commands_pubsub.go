@@ -284,13 +284,14 @@ const (
 	notifyExpired                     // x
 	notifyEvicted                     // e
 	notifyNew                         // n
-	notifyOther                       // z t d m (types EpochDB lacks)
+	notifyOther                       // t d m (types EpochDB lacks)
 	notifyHash                        // h
 	notifySet                         // s
+	notifyZSet                        // z
 	notifyList                        // l
 )
 
-const notifyAll = notifyGeneric | notifyString | notifyExpired | notifyEvicted | notifyOther | notifyHash | notifySet | notifyList // A
+const notifyAll = notifyGeneric | notifyString | notifyExpired | notifyEvicted | notifyOther | notifyHash | notifySet | notifyZSet | notifyList // A
 
 func parseNotifyFlags(s string) (uint32, bool) {
 	var f uint32
@@ -316,9 +317,11 @@ func parseNotifyFlags(s string) (uint32, bool) {
 			f |= notifyHash
 		case 's':
 			f |= notifySet
+		case 'z':
+			f |= notifyZSet
 		case 'l':
 			f |= notifyList
-		case 'z', 't', 'd', 'm':
+		case 't', 'd', 'm':
 			f |= notifyOther
 		default:
 			return 0, false
@@ -335,7 +338,7 @@ func notifyFlagsString(f uint32) string {
 		for _, x := range []struct {
 			bit uint32
 			c   string
-		}{{notifyGeneric, "g"}, {notifyString, "$"}, {notifyList, "l"}, {notifySet, "s"}, {notifyHash, "h"}, {notifyOther, "zdtm"}, {notifyExpired, "x"}, {notifyEvicted, "e"}} {
+		}{{notifyGeneric, "g"}, {notifyString, "$"}, {notifyList, "l"}, {notifySet, "s"}, {notifyHash, "h"}, {notifyZSet, "z"}, {notifyOther, "dtm"}, {notifyExpired, "x"}, {notifyEvicted, "e"}} {
 			if f&x.bit != 0 {
 				s += x.c
 			}

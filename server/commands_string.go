@@ -680,27 +680,42 @@ func cmdIncr(c *Conn, cmd Command) {
 		}
 		delta = -delta
 	}
-	var result int64
-	err := c.kv().Modify(c.key(cmd.Args[1]), func(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
-		var v int64
-		if ok {
-			var isInt bool
-			if v, isInt = parseInt(cur.Value); !isInt {
-				return epochdb.Change{}, replyError(errNotInteger)
-			}
-		}
-		if delta > 0 && v > math.MaxInt64-delta || delta < 0 && v < math.MinInt64-delta {
-			return epochdb.Change{}, replyError(errOverflow)
-		}
-		result = v + delta
-		return epochdb.Change{Action: epochdb.Put, Value: strconv.AppendInt(nil, result, 10), ExpiresAt: cur.ExpiresAt}, nil
-	})
-	if err != nil {
+	op := &c.incr
+	if op.fn == nil {
+		op.fn = op.apply // bound once per connection: no closure per INCR
+	}
+	op.delta = delta
+	if err := c.kv().Modify(c.key(cmd.Args[1]), op.fn); err != nil {
 		c.writeErr(err)
 		return
 	}
 	c.notify(notifyString, "incrby", cmd.Args[1])
-	c.WriteInt(result)
+	c.WriteInt(op.result)
+}
+
+// incrOp is a connection's INCR family step: the Modify callback adding
+// delta, and its result. The value it writes is formatted in buf, which the
+// store copies before Modify returns.
+type incrOp struct {
+	delta, result int64
+	buf           []byte
+	fn            func(cur epochdb.Entry, ok bool) (epochdb.Change, error)
+}
+
+func (op *incrOp) apply(cur epochdb.Entry, ok bool) (epochdb.Change, error) {
+	var v int64
+	if ok {
+		var isInt bool
+		if v, isInt = parseInt(cur.Value); !isInt {
+			return epochdb.Change{}, replyError(errNotInteger)
+		}
+	}
+	if op.delta > 0 && v > math.MaxInt64-op.delta || op.delta < 0 && v < math.MinInt64-op.delta {
+		return epochdb.Change{}, replyError(errOverflow)
+	}
+	op.result = v + op.delta
+	op.buf = strconv.AppendInt(op.buf[:0], op.result, 10)
+	return epochdb.Change{Action: epochdb.Put, Value: op.buf, ExpiresAt: cur.ExpiresAt}, nil
 }
 
 func cmdIncrByFloat(c *Conn, cmd Command) {

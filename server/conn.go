@@ -33,6 +33,7 @@ const (
 // network. A Conn is used by its own goroutine only: handlers must not keep
 // it or call it from other goroutines.
 type Conn struct {
+	incr     incrOp     // the INCR family's step, reused (commands_string.go)
 	fwd      *forwarder // the link to the leader, on a follower (cluster.go)
 	readOnly bool       // READONLY: reads served here even on a follower
 	srv      *Server
@@ -63,6 +64,7 @@ type Conn struct {
 	execNotes   []note         // keyspace notifications of EXEC's commands, published if it commits
 	written     []waitKey      // keys the command wrote, whose blocked clients it serves (blocking.go)
 	group       *epochdb.Batch // pipelined SETs committed together (group.go)
+	groupBuf    *epochdb.Batch // the batch groups reuse
 	grouped     []groupedSet   // their replies to write
 	quit        bool           // close after writing the replies
 	nameBuf     []byte

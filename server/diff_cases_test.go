@@ -750,6 +750,160 @@ var diffCases = []string{
 	RESET
 	EXEC
 	GET c`,
+	// Hashes (the field TTL commands are newer than the reference server).
+	`HSET h a 1 b 2
+	HSET h a 3 c 4
+	HSET h a
+	HSET h a 1 b
+	HMSET h d 5
+	HGET h a
+	HGET h z
+	HGET nokey a
+	HMGET h a z b
+	HMGET nokey a
+	HSETNX h a 9
+	HSETNX h e 9
+	HEXISTS h e
+	HEXISTS h z
+	HLEN h
+	HLEN nokey
+	HSTRLEN h a
+	HSTRLEN h z
+	HKEYS h
+	HVALS h
+	HGETALL h
+	HGETALL nokey
+	HDEL h a z
+	HDEL h z
+	HINCRBY h n 5
+	HINCRBY h n -7
+	HINCRBY h b x
+	HINCRBY h n 9223372036854775807
+	HSET h s foo
+	HINCRBY h s 1
+	HINCRBYFLOAT h f 1.5
+	HINCRBYFLOAT h f 1e3
+	HINCRBYFLOAT h s 1
+	HINCRBYFLOAT h f inf
+	HINCRBYFLOAT h f x
+	HGET h f
+	HRANDFIELD nokey
+	HRANDFIELD nokey 3
+	HRANDFIELD h 0
+	HRANDFIELD h 100
+	HRANDFIELD h x
+	HDEL h b c d e n s f
+	EXISTS h
+	TYPE h
+	SET str v
+	HSET str a 1
+	HGET str a
+	HLEN str
+	HGETALL str`,
+	// Sets.
+	`SADD s a b c
+	SADD s a d
+	SADD s
+	SCARD s
+	SCARD nokey
+	SISMEMBER s a
+	SISMEMBER s z
+	SMISMEMBER s a z b
+	SMEMBERS s
+	SMEMBERS nokey
+	SREM s a z
+	SREM nokey a
+	SADD t c d e
+	SINTER s t
+	SINTER s nokey
+	SUNION s t
+	SDIFF s t
+	SDIFF t s nokey
+	SINTERCARD 2 s t
+	SINTERCARD 2 s t LIMIT 1
+	SINTERCARD 0 s
+	SINTERCARD 3 s t
+	SINTERCARD 2 s t LIMIT -1
+	SINTERSTORE d s t
+	SMEMBERS d
+	SUNIONSTORE d s t
+	SCARD d
+	SDIFFSTORE d s t
+	SMEMBERS d
+	SINTERSTORE d s nokey
+	EXISTS d
+	SMOVE s t b
+	SMOVE s t z
+	SMOVE nokey t a
+	SMEMBERS t
+	SRANDMEMBER nokey
+	SRANDMEMBER s 0
+	SRANDMEMBER s 100
+	SPOP nokey
+	SPOP s 0
+	SPOP s 100
+	EXISTS s
+	TYPE t
+	SET str v
+	SADD str a
+	SMEMBERS str
+	SINTER t str
+	SMOVE t str c
+	SREM t c d e
+	EXISTS t`,
+	// SORT and SORT_RO over sets (lists and sorted sets with their types).
+	`SADD s 3 1 2 10 -5 2.5
+	SORT s
+	SORT s DESC
+	SORT s ALPHA
+	SORT s ALPHA DESC
+	SORT s LIMIT 1 2
+	SORT s LIMIT 0 0
+	SORT s LIMIT -1 3
+	SORT s LIMIT 5 -1
+	SORT s LIMIT 100 2
+	SORT s LIMIT 0 -1 DESC
+	SORT s LIMIT x 1
+	SORT s LIMIT 1
+	SORT s DESC ASC
+	SORT_RO s DESC
+	SORT_RO s STORE d
+	SORT s FOO
+	SORT nokey
+	SORT nokey STORE d
+	SORT_RO nokey
+	SET str v
+	SORT str
+	SORT_RO str
+	SADD w a b
+	SORT w
+	SORT w ALPHA`,
+	`SADD s a b c d
+	SET w_a 3
+	SET w_b 1
+	SET w_c 2
+	SORT s BY w_*
+	SORT s BY w_* DESC
+	SORT s BY w_* GET #
+	SORT s BY w_* GET # GET w_*
+	SORT s BY w_* GET nostar
+	SORT s BY w_* LIMIT 1 2 GET w_*
+	SET v_a x3
+	SET v_b x1
+	SET v_c x2
+	SORT s BY v_*
+	SORT s BY v_* ALPHA GET #
+	SORT s BY v_* ALPHA DESC GET # GET v_*
+	HSET h_a f 30 g z
+	HSET h_b f 10 g y
+	HSET h_c f 20
+	HSET h_d g w
+	SORT s BY h_*->f GET # GET h_*->g
+	SORT s BY h_*->f DESC GET h_*->f
+	SORT s BY h_*-> GET #
+	SORT s BY h_*->g ALPHA GET #
+	SADD h_e f
+	SORT s BY w_* GET h_*->f GET h_e`,
 	// Arity and unknown commands.
 	`GET
 	SET k
@@ -767,6 +921,8 @@ var diffCases = []string{
 	COPY k
 	RENAME k
 	TYPE
+	SORT
+	SORT_RO
 	NOSUCH a b
 	EXISTS`,
 }

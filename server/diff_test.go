@@ -247,10 +247,23 @@ func showArgs(args [][]byte) string {
 //     order: the key lists are compared sorted.
 //   - SCAN cursors are opaque and differ (EpochDB's are random ids): a
 //     non-zero cursor is compared as "cursor".
+//   - Set members and hash fields come in Redis's hash order and in
+//     EpochDB's byte order (random ones in random orders): they are
+//     compared sorted, HGETALL's and HRANDFIELD WITHVALUES's by pair.
 func diffNormalize(args [][]byte, raw []byte) []byte {
 	name := strings.ToLower(string(args[0]))
 	switch name {
-	case "keys":
+	case "hrandfield":
+		if len(args) < 4 {
+			if elems := parseRaw(raw); elems != nil {
+				return joinSorted(elems)
+			}
+			break
+		}
+		return diffNormalizePairs(raw)
+	case "hgetall":
+		return diffNormalizePairs(raw)
+	case "keys", "smembers", "sinter", "sunion", "sdiff", "hkeys", "hvals", "srandmember", "spop":
 		if elems := parseRaw(raw); elems != nil {
 			return joinSorted(elems)
 		}
@@ -265,6 +278,19 @@ func diffNormalize(args [][]byte, raw []byte) []byte {
 		}
 	}
 	return raw
+}
+
+// diffNormalizePairs sorts a flat array of field-value pairs by pair.
+func diffNormalizePairs(raw []byte) []byte {
+	elems := parseRaw(raw)
+	if elems == nil || len(elems)%2 != 0 {
+		return raw
+	}
+	pairs := make([][]byte, 0, len(elems)/2)
+	for i := 0; i < len(elems); i += 2 {
+		pairs = append(pairs, append(slices.Clip(elems[i]), elems[i+1]...))
+	}
+	return joinSorted(pairs)
 }
 
 func joinSorted(elems [][]byte) []byte {
@@ -377,13 +403,17 @@ func (e *diffEnv) flushBoth(t testing.TB) {
 	}
 }
 
-// runCases runs each case on fresh connections and empty servers.
-func (e *diffEnv) runCases(t *testing.T, cases []string) {
+// runCases runs each case on fresh connections and empty servers, after
+// setup (if any) prepared the connections.
+func (e *diffEnv) runCases(t *testing.T, cases []string, setup ...func(p *diffPair)) {
 	t.Helper()
 	for i, src := range cases {
 		cmds := parseCase(t, src)
 		e.flushBoth(t)
 		p := e.pair(t)
+		for _, s := range setup {
+			s(p)
+		}
 		bad, err := runDiff(p, cmds)
 		p.close()
 		if err != nil {
@@ -406,39 +436,43 @@ func firstLine(s string) string {
 func TestDifferentialRedis(t *testing.T) {
 	env := startDiffEnv(t)
 	t.Run("HandWritten", func(t *testing.T) { env.runCases(t, diffCases) })
-	t.Run("Random", func(t *testing.T) {
-		seed := uint64(1)
-		if s := os.Getenv("EPOCH_DIFF_SEED"); s != "" {
-			n, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seed = n
+	t.Run("Random", func(t *testing.T) { env.runRandom(t, genSequence, 0x9e3779b97f4a7c15, 150, 40) })
+}
+
+// runRandom runs sequences random sequences of length commands from gen
+// (seeded with EPOCH_DIFF_SEED, 1 by default, mixed with mix), each on
+// empty servers, and reports the first three that differ.
+func (e *diffEnv) runRandom(t *testing.T, gen func(*rand.Rand, int) [][][]byte, mix uint64, sequences, length int) {
+	seed := uint64(1)
+	if s := os.Getenv("EPOCH_DIFF_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Logf("seed %d (set EPOCH_DIFF_SEED to vary)", seed)
-		rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-		const sequences, length = 150, 40
-		failed := 0
-		for i := range sequences {
-			env.flushBoth(t)
-			p := env.pair(t)
-			cmds := genSequence(rng, length)
-			bad, err := runDiff(p, cmds)
-			p.close()
-			if err != nil {
-				t.Fatalf("sequence %d: %v", i, err)
-			}
-			for _, m := range bad {
-				t.Errorf("sequence %d: %s", i, m)
-			}
-			if len(bad) > 0 {
-				t.Logf("sequence %d was:\n%s", i, showSeq(cmds))
-				if failed++; failed == 3 {
-					break // enough to reproduce
-				}
+		seed = n
+	}
+	t.Logf("seed %d (set EPOCH_DIFF_SEED to vary)", seed)
+	rng := rand.New(rand.NewPCG(seed, seed^mix))
+	failed := 0
+	for i := range sequences {
+		e.flushBoth(t)
+		p := e.pair(t)
+		cmds := gen(rng, length)
+		bad, err := runDiff(p, cmds)
+		p.close()
+		if err != nil {
+			t.Fatalf("sequence %d: %v", i, err)
+		}
+		for _, m := range bad {
+			t.Errorf("sequence %d: %s", i, m)
+		}
+		if len(bad) > 0 {
+			t.Logf("sequence %d was:\n%s", i, showSeq(cmds))
+			if failed++; failed == 3 {
+				break // enough to reproduce
 			}
 		}
-	})
+	}
 }
 
 func showSeq(cmds [][][]byte) string {

@@ -55,6 +55,10 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError("ERR invalid expire time")
 	case errors.Is(err, epochdb.ErrNotLeader):
 		c.WriteError("READONLY You can't write against a read only replica.")
+	case errors.Is(err, epochdb.ErrOutcomeUnknown):
+		// Not READONLY or TRYAGAIN, which say that nothing happened and
+		// which clients retry on their own.
+		c.WriteError(errOutcomeUnknown)
 	case errors.Is(err, epochdb.ErrEngine):
 		// Redis's answer when it cannot persist; the store keeps serving
 		// reads, and reopens its engine once the disk takes writes again.
@@ -63,6 +67,10 @@ func (c *Conn) writeErr(err error) {
 		c.WriteError(budgetOOM(err))
 	case errors.Is(err, epochdb.ErrConflict):
 		c.WriteError("ERR transaction conflict persisted after retries; try again")
+	case errors.Is(err, epochdb.ErrInstallingImage):
+		// A replica switching to a snapshot it received, as a Redis replica
+		// loading the leader's dataset: clients retry.
+		c.WriteError("LOADING the node is installing a snapshot from the leader; try again in a moment")
 	case errors.Is(err, epochdb.ErrClosed):
 		c.WriteError("ERR the server is shutting down")
 	case errors.Is(err, epochdb.ErrEventLogOff):

@@ -64,7 +64,10 @@ func (c *Conn) tryGroup(e *entry, args [][]byte) bool {
 		return false
 	}
 	if c.group == nil {
-		c.group = c.srv.DB.NewBatch()
+		if c.groupBuf == nil {
+			c.groupBuf = c.srv.DB.NewBatch()
+		}
+		c.group = c.groupBuf
 	}
 	c.keyArena = c.keyArena[:0]
 	if err := c.group.Set(c.key(args[1]), args[2], ttl); err != nil {
@@ -109,4 +112,12 @@ func (c *Conn) flushGroup() {
 	}
 	clear(c.grouped)
 	c.grouped = c.grouped[:0]
+	if b.Size() > groupKeepBytes {
+		c.groupBuf = nil // do not keep a large value's copy per connection
+	} else {
+		b.Reset()
+	}
 }
+
+// groupKeepBytes bounds the batch a connection keeps for its next group.
+const groupKeepBytes = 64 << 10

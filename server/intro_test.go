@@ -253,10 +253,14 @@ func TestClient_KillFilters(t *testing.T) {
 	ts.srv.mu.Unlock()
 	eq(t, "KILL MAXAGE", a.do("CLIENT", "KILL", "MAXAGE", "3600"), ":1")
 	d.expectClosed()
+	// A round trip first: the server knows a connection once it has
+	// accepted it, which may come after the dial returns.
 	e := ts.dial(t)
+	eq(t, "e PING", e.do("PING"), "+PONG")
 	eq(t, "KILL ADDR", a.do("CLIENT", "KILL", "ADDR", localAddr(e)), ":1")
 	e.expectClosed()
 	f := ts.dial(t)
+	eq(t, "f PING", f.do("PING"), "+PONG")
 	eq(t, "KILL old form", a.do("CLIENT", "KILL", localAddr(f)), "+OK")
 	f.expectClosed()
 	// The server forgets a killed connection once its goroutine ends.

@@ -66,6 +66,12 @@ type Server struct {
 	// TLSConfig, if not nil, makes Serve speak TLS on every listener.
 	TLSConfig *tls.Config
 
+	// ForwardTLS, if not nil, is the client side of TLS for a replicated
+	// server's connections to the leader's client address (forwarded
+	// commands, tracked reads): set it when the nodes serve clients over
+	// TLS. Its ServerName defaults to the leader address's host.
+	ForwardTLS *tls.Config
+
 	// RequirePass is the password of the default user (requirepass). Empty
 	// means no authentication.
 	RequirePass string
@@ -123,6 +129,12 @@ type Server struct {
 	// package's Node): writes run on its leader, reads are linearizable,
 	// followers forward; see ClusterNode.
 	Cluster ClusterNode
+
+	// DebugClock, if set, enables EPOCH.DEBUG CLOCK, which moves it: a
+	// test hook for fault-injection harnesses (epoch serve --debug-clock).
+	// It must be the clock the DB reads (DBOptions.Clock). Nil (the
+	// default) refuses the command.
+	DebugClock DebugClock
 
 	// ConfigRewrite, if set, is what CONFIG REWRITE calls with every
 	// parameter's current value, in CONFIG GET's order, to write them to the
@@ -280,6 +292,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	s.syncEvents()
+	s.startReadForwarding()
 	defer s.trackListener(&ln, false)
 	s.log.Info("server: listening", "addr", ln.Addr().String(), "tls", s.TLSConfig != nil)
 
@@ -408,6 +421,7 @@ func (s *Server) beginShutdown() {
 	}
 	if first {
 		s.log.Info("server: shutting down")
+		s.stopReadForwarding()
 		s.drainOnce.Do(func() {
 			go func() {
 				s.connWG.Wait()

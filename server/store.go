@@ -23,9 +23,10 @@ type kv interface {
 	View(fn func(tx *epochdb.Tx) error) error
 	// remove deletes key and reports whether it was live.
 	remove(key []byte) (bool, error)
-	// hash, set and list are the collections stored under key.
+	// hash, set, zset and list are the collections stored under key.
 	hash(key []byte) *epochdb.Hash
 	set(key []byte) *epochdb.Set
+	zset(key []byte) *epochdb.ZSet
 	list(key []byte) *epochdb.List
 }
 
@@ -35,6 +36,7 @@ type dbKV struct{ *epochdb.DB }
 func (d dbKV) remove(key []byte) (bool, error) { return d.Delete(key) }
 func (d dbKV) hash(key []byte) *epochdb.Hash   { return d.DB.Hash(key) }
 func (d dbKV) set(key []byte) *epochdb.Set     { return d.DB.SetOf(key) }
+func (d dbKV) zset(key []byte) *epochdb.ZSet   { return d.DB.ZSet(key) }
 func (d dbKV) list(key []byte) *epochdb.List   { return d.DB.List(key) }
 
 // txKV is kv inside a transaction: Update and View run in it.
@@ -44,6 +46,7 @@ func (t txKV) Update(fn func(tx *epochdb.Tx) error) error { return fn(t.Tx) }
 func (t txKV) View(fn func(tx *epochdb.Tx) error) error   { return fn(t.Tx) }
 func (t txKV) hash(key []byte) *epochdb.Hash              { return t.Tx.Hash(key) }
 func (t txKV) set(key []byte) *epochdb.Set                { return t.Tx.SetOf(key) }
+func (t txKV) zset(key []byte) *epochdb.ZSet              { return t.Tx.ZSet(key) }
 func (t txKV) list(key []byte) *epochdb.List              { return t.Tx.List(key) }
 
 func (t txKV) remove(key []byte) (bool, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -41,6 +42,27 @@ func (n *clusterNode) start(t *testing.T, peers string) {
 	t.Cleanup(func() { _ = n.c.Close() })
 }
 
+// frequency is EPOCH.META's frequency of key (-1 if it cannot be read).
+func frequency(ctx context.Context, c *redis.Client, key string) int64 {
+	v, err := c.Do(ctx, "EPOCH.META", key).Result()
+	if err != nil {
+		return -1
+	}
+	switch v := v.(type) {
+	case map[any]any: // RESP3
+		n, _ := v["frequency"].(int64)
+		return n
+	case []any:
+		for i := 0; i+1 < len(v); i += 2 {
+			if v[i] == "frequency" {
+				n, _ := v[i+1].(int64)
+				return n
+			}
+		}
+	}
+	return -1
+}
+
 func role(ctx context.Context, c *redis.Client) string {
 	v, err := c.Do(ctx, "ROLE").Slice()
 	if err != nil || len(v) == 0 {
@@ -70,7 +92,8 @@ func waitLeader(t *testing.T, ctx context.Context, nodes []*clusterNode) *cluste
 // would: writes sent to a follower are forwarded to the leader, reads are
 // the leader's (or the follower's own after READONLY), and after the
 // leader is killed with SIGKILL another takes over with every
-// acknowledged write.
+// acknowledged write. The nodes snapshot and compact their logs often, so
+// that a node joining later catches up from a snapshot.
 func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -78,7 +101,8 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	cert, key, _ := testutil.SelfSigned(t, tmp)
 	secret := filepath.Join(tmp, "raft-secret")
 	must(t, os.WriteFile(secret, []byte("cluster secret\n"), 0o600))
-	sec := []string{"--raft-secret-file", secret, "--raft-tls-cert", cert, "--raft-tls-key", key, "--raft-tls-ca", cert}
+	sec := []string{"--raft-secret-file", secret, "--raft-tls-cert", cert, "--raft-tls-key", key, "--raft-tls-ca", cert,
+		"--raft-snapshot-threshold", "64", "--raft-snapshot-interval", "50ms", "--raft-trailing-logs", "16"}
 	var nodes []*clusterNode
 	var peers []string
 	for i := range 3 {
@@ -138,6 +162,20 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Reads the follower serves itself count on the leader, which decides
+	// the lifecycle, and come back to every node with its flush.
+	for range 20 {
+		must(t, ro.Get(ctx, "k5").Err())
+	}
+	for _, c := range []*redis.Client{lc, ro} {
+		deadline = time.Now().Add(20 * time.Second)
+		for frequency(ctx, c, "k5") < 20 {
+			if time.Now().After(deadline) {
+				t.Fatalf("k5's frequency %d after 20 reads on the follower, want 20", frequency(ctx, c, "k5"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if err := fc.Watch(ctx, func(tx *redis.Tx) error { return nil }, "k1"); err == nil || !strings.Contains(err.Error(), "READONLY") {
 		t.Fatalf("WATCH on a follower: %v, want a READONLY error naming the leader", err)
 	}
@@ -155,8 +193,21 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	if r, err := lc.BLPop(ctx, 0, "list").Result(); err != nil || r[1] != "b" {
 		t.Fatalf("BLPOP on the leader = %v, %v", r, err)
 	}
+	// The leader has compacted its log by now.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		info, err := leader.c.Info(ctx, "replication").Result()
+		must(t, err)
+		if !strings.Contains(info, "cluster_first_log_index:1\r") && !strings.Contains(info, "cluster_snapshots:0\r") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader did not snapshot and compact its log:\n%s", info)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	// A fourth node joins (epoch cluster join, sent to the leader), catches
-	// up from the log, shows in the status, and is removed.
+	// up from a snapshot and the log, shows in the status, and is removed.
 	n4 := &clusterNode{sec: sec, id: "n4", dir: filepath.Join(tmp, "n4"), raftAddr: freeTCPAddr(t)}
 	n4.start(t, "")
 	wantFail(t, "membership changes run on the leader, at "+leader.addr, "cluster", "join", "n4", n4.raftAddr, "--addr", follower.addr)
@@ -174,6 +225,9 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 			t.Fatal("the joined node did not catch up")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if info, err := n4.c.Info(ctx, "replication").Result(); err != nil || !strings.Contains(info, "cluster_snapshot_installs:1\r") {
+		t.Fatalf("the joined node did not install a snapshot (%v):\n%s", err, info)
 	}
 	status := mustEpoch(t, "cluster", "status", "--addr", follower.addr)
 	for _, want := range []string{"role: slave", "cluster_leader_id: " + leader.id, "[n4 " + n4.raftAddr + " voter]"} {
@@ -225,5 +279,41 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	}
 	if n, err := sc.Get(ctx, "counter").Int(); err != nil || n != 1 {
 		t.Fatalf("counter = %d, %v", n, err)
+	}
+}
+
+// Nodes that serve their clients over TLS: a follower forwards a write to
+// the leader over TLS, verifying the leader's certificate against
+// --tls-ca, and reads it back through the leader.
+func TestServe_Cluster_ForwardsOverTLS(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	cert, key, pool := testutil.SelfSigned(t, tmp)
+	tlsFlags := []string{"--tls-cert", cert, "--tls-key", key, "--tls-ca", cert}
+	var nodes []*clusterNode
+	var peers []string
+	for i := range 3 {
+		n := &clusterNode{sec: tlsFlags, id: fmt.Sprint("t", i+1), dir: filepath.Join(tmp, fmt.Sprint("t", i+1)), raftAddr: freeTCPAddr(t)}
+		nodes = append(nodes, n)
+		peers = append(peers, n.id+"="+n.raftAddr)
+	}
+	for _, n := range nodes {
+		n.start(t, strings.Join(peers, ","))
+		_ = n.c.Close()
+		n.c = redis.NewClient(&redis.Options{Addr: n.addr, MaxRetries: -1, TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}})
+	}
+	leader := waitLeader(t, ctx, nodes)
+	var follower *clusterNode
+	for _, n := range nodes {
+		if n != leader {
+			follower = n
+			break
+		}
+	}
+	if err := follower.c.Set(ctx, "over", "tls", 0).Err(); err != nil {
+		t.Fatalf("SET through the follower, forwarded over TLS: %v", err)
+	}
+	if v, err := leader.c.Get(ctx, "over").Result(); err != nil || v != "tls" {
+		t.Fatalf("GET from the leader = %q, %v", v, err)
 	}
 }

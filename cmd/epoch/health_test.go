@@ -21,7 +21,7 @@ func TestHealthz_ReportsEngineFailure(t *testing.T) {
 	must(t, err)
 	defer db.Close()
 	var stopping atomic.Bool
-	hs := httptest.NewServer(newHTTPHandler(db, &stopping, nil, nil))
+	hs := httptest.NewServer(newHTTPHandler(db, nil, &stopping, nil, nil))
 	defer hs.Close()
 	get := func(path string) (int, string) {
 		resp, err := http.Get(hs.URL + path)

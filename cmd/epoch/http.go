@@ -10,19 +10,21 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/cluster"
 	"github.com/epochdb/epochdb/dashboard"
 )
 
 // httpRoutes are handlers mounted on the HTTP listener (--http-addr) beside
 // /healthz, each added from its own file in this directory by an init
-// function; metrics.go mounts /metrics this way:
+// function, given the store and the cluster node (nil unless --cluster);
+// metrics.go mounts /metrics this way:
 //
 //	func init() {
-//		httpRoutes = append(httpRoutes, func(mux *http.ServeMux, db *epochdb.DB) {
-//			mux.Handle("GET /metrics", metricsHandler(db))
+//		httpRoutes = append(httpRoutes, func(mux *http.ServeMux, db *epochdb.DB, node *cluster.Node) {
+//			mux.Handle("GET /metrics", metricsHandler(db, node))
 //		})
 //	}
-var httpRoutes []func(mux *http.ServeMux, db *epochdb.DB)
+var httpRoutes []func(mux *http.ServeMux, db *epochdb.DB, node *cluster.Node)
 
 // The HTTP listener's limits: a client gets httpReadHeaderTimeout to send
 // its request headers and httpReadTimeout for the whole request, a reply
@@ -44,7 +46,7 @@ const (
 // full disk, an I/O error). With check not nil every path requires the
 // password it accepts (see requireAuth), but the dashboard's (dash, if not
 // nil), which requires sign-in itself whenever the server has a password.
-func newHTTPHandler(db *epochdb.DB, stopping *atomic.Bool, check func(password string) bool, dash *dashboard.Handler) http.Handler {
+func newHTTPHandler(db *epochdb.DB, node *cluster.Node, stopping *atomic.Bool, check func(password string) bool, dash *dashboard.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -61,7 +63,7 @@ func newHTTPHandler(db *epochdb.DB, stopping *atomic.Bool, check func(password s
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	for _, route := range httpRoutes {
-		route(mux, db)
+		route(mux, db, node)
 	}
 	if dash != nil {
 		for _, p := range []string{"GET /{$}", "/api/", "GET /assets/"} {

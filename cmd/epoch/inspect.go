@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,14 +93,11 @@ func (s *source) client() (*redis.Client, error) {
 		host, _, _ := strings.Cut(s.addr, ":")
 		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, InsecureSkipVerify: s.insecure}
 		if s.tlsCA != "" {
-			pem, err := os.ReadFile(s.tlsCA)
+			pool, err := loadCAPool(s.tlsCA)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("tls-ca: %w", err)
 			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("tls-ca: no certificate in %s", s.tlsCA)
-			}
+			tc.RootCAs = pool
 		}
 		o.TLSConfig = tc
 	}

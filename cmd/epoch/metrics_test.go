@@ -193,3 +193,97 @@ func TestServe_Metrics(t *testing.T) {
 		t.Errorf("/healthz = %d", resp.StatusCode)
 	}
 }
+
+// TestServe_ClusterMetrics runs a one-node epoch serve --cluster in-process
+// with a low snapshot threshold, writes through go-redis and reads
+// /metrics: raft's state, term and indexes are there and agree, the node
+// counted its own election, took snapshots and compacted its log, and the
+// raft families pass promlint; INFO replication says the same.
+func TestServe_ClusterMetrics(t *testing.T) {
+	o := testOptions(t)
+	o.cluster, o.nodeID, o.raftAddr = true, "n1", freeTCPAddr(t)
+	o.peers = "n1=" + o.raftAddr
+	o.raftSnapThresh, o.raftSnapEvery, o.raftTrailing = 20, 20*time.Millisecond, 5
+	respAddr, httpAddr := runServeInProcess(t, o)
+	url := "http://" + httpAddr + "/metrics"
+	c := newClient(t, respAddr)
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for c.Do(ctx, "SET", "k", "v").Err() != nil { // TRYAGAIN until elected
+		if time.Now().After(deadline) {
+			t.Fatal("the node did not become leader")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i := range 100 {
+		if err := c.Set(ctx, fmt.Sprint("key:", i), "v", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var body []byte
+	var mfs map[string]*dto.MetricFamily
+	for {
+		body, mfs = scrape(t, url)
+		ok, _ := sample(mfs, "epochdb_raft_snapshots_total", "outcome", "ok")
+		first, _ := sample(mfs, "epochdb_raft_first_log_index")
+		if ok >= 1 && first > 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot and compaction within 30s: snapshots %v, first log index %v", ok, first)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	want := map[string]float64{}
+	for _, name := range []string{"term", "commit_index", "applied_index", "apply_lag_entries", "last_log_index",
+		"leader_changes_total", "last_snapshot_index", "last_snapshot_size_bytes", "last_contact_seconds"} {
+		v, ok := sample(mfs, "epochdb_raft_"+name)
+		if !ok {
+			t.Fatalf("epochdb_raft_%s is missing from /metrics", name)
+		}
+		want[name] = v
+	}
+	for state, v := range map[string]float64{"leader": 1, "follower": 0, "candidate": 0, "shutdown": 0} {
+		if got, ok := sample(mfs, "epochdb_raft_state", "state", state); !ok || got != v {
+			t.Errorf("epochdb_raft_state{state=%q} = %v (present %v), want %v", state, got, ok, v)
+		}
+	}
+	switch {
+	case want["term"] < 1 || want["leader_changes_total"] < 1:
+		t.Errorf("term %v, leader changes %v: the node's own election is not counted", want["term"], want["leader_changes_total"])
+	case want["commit_index"] < 101 || want["applied_index"] > want["commit_index"]:
+		t.Errorf("commit index %v, applied index %v after 101 writes", want["commit_index"], want["applied_index"])
+	case want["apply_lag_entries"] != want["commit_index"]-want["applied_index"]:
+		t.Errorf("apply lag %v, commit %v - applied %v", want["apply_lag_entries"], want["commit_index"], want["applied_index"])
+	case want["last_snapshot_index"] < 20 || want["last_snapshot_size_bytes"] <= 0:
+		t.Errorf("last snapshot at %v, %v bytes", want["last_snapshot_index"], want["last_snapshot_size_bytes"])
+	case want["last_contact_seconds"] != 0:
+		t.Errorf("last contact %v on the leader, want 0", want["last_contact_seconds"])
+	}
+	if v, ok := sample(mfs, "epochdb_raft_snapshot_installs_total", "outcome", "ok"); !ok || v != 0 {
+		t.Errorf("snapshot installs on the only node = %v (present %v)", v, ok)
+	}
+	problems, err := promlint.New(bytes.NewReader(body)).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "epochdb_raft_") {
+			t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+		}
+	}
+
+	info, err := c.Info(ctx, "replication").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"role:master", "cluster_state:leader", "cluster_apply_lag:", "cluster_leader_changes:",
+		"cluster_first_log_index:", "cluster_last_snapshot_index:", "cluster_snapshot_installs:0"} {
+		if !strings.Contains(info, field) {
+			t.Errorf("INFO replication lacks %q:\n%s", field, info)
+		}
+	}
+	if strings.Contains(info, "cluster_snapshots:0\r") || !strings.Contains(info, "cluster_snapshots:") {
+		t.Errorf("INFO replication does not count the snapshots:\n%s", info)
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/epochdb/epochdb"
 	"github.com/epochdb/epochdb/cluster"
+	"github.com/epochdb/epochdb/internal/clock"
 	"github.com/epochdb/epochdb/server"
 	"github.com/spf13/cobra"
 )
@@ -37,6 +38,7 @@ type serveOptions struct {
 	httpInsecure    bool
 	tlsCert         string
 	tlsKey          string
+	tlsCA           string
 	configFile      string
 	appendfsync     string
 	cluster         bool
@@ -47,6 +49,9 @@ type serveOptions struct {
 	raftTLSCert     string
 	raftTLSKey      string
 	raftTLSCA       string
+	raftSnapThresh  uint64
+	raftSnapEvery   time.Duration
+	raftTrailing    uint64
 	syncInterval    time.Duration
 	timeout         int
 	maxclients      int
@@ -81,6 +86,9 @@ type serveOptions struct {
 	backupDir          string
 	walPreallocate     string
 	backupRetain       int
+
+	// debugClock enables EPOCH.DEBUG CLOCK (a hidden test hook).
+	debugClock bool
 
 	// init lets serve create a store in a non-empty directory that is not
 	// one; unknownEnv are EPOCH_* variables that name no setting.
@@ -159,6 +167,7 @@ closed, the exit status is 0.`,
 	f.BoolVar(&o.httpInsecure, "http-insecure", false, "serve HTTP on a non-loopback --http-addr without a password")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve RESP over TLS")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&o.tlsCA, "tls-ca", "", "with --cluster and --tls-cert: PEM file of the CA that signed the nodes' --tls-cert, which a follower verifies the leader's against when it forwards a command (default: the system's roots)")
 	f.StringVar(&o.configFile, "config", "", "configuration file: one \"name value\" per line, names as these flags")
 	f.BoolVar(&o.cluster, "cluster", false, "replicate the store across nodes on raft: --node-id, --raft-addr, --peers; --dir then holds store/ and raft/")
 	f.StringVar(&o.nodeID, "node-id", "", "with --cluster: this node's ID, unique and stable")
@@ -168,6 +177,9 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.raftTLSCert, "raft-tls-cert", "", "with --cluster: TLS certificate (PEM) for raft's traffic; with --raft-tls-key and --raft-tls-ca")
 	f.StringVar(&o.raftTLSKey, "raft-tls-key", "", "with --cluster: TLS private key (PEM) for raft's traffic")
 	f.StringVar(&o.raftTLSCA, "raft-tls-ca", "", "with --cluster: PEM file of the CA that signed the nodes' raft certificates")
+	f.Uint64Var(&o.raftSnapThresh, "raft-snapshot-threshold", cluster.DefaultSnapshotThreshold, "with --cluster: log entries since the last snapshot that make the node snapshot its store and compact its log")
+	f.DurationVar(&o.raftSnapEvery, "raft-snapshot-interval", cluster.DefaultSnapshotInterval, "with --cluster: how often the node checks --raft-snapshot-threshold")
+	f.Uint64Var(&o.raftTrailing, "raft-trailing-logs", cluster.DefaultTrailingLogs, "with --cluster: log entries kept behind a snapshot, so that a follower a little behind catches up from the log rather than a snapshot")
 	f.StringVar(&o.appendfsync, "appendfsync", "everysec", "durability: always (fsync each write), everysec (fsync every --sync-interval), no (leave it to the OS)")
 	f.DurationVar(&o.syncInterval, "sync-interval", 100*time.Millisecond, "WAL fsync interval with appendfsync everysec")
 	f.IntVar(&o.timeout, "timeout", 0, "close clients idle for this many seconds (0: never)")
@@ -200,6 +212,11 @@ closed, the exit status is 0.`,
 	f.BoolVar(&o.init, "init", false, "create a store in --dir even though it is not empty (serve refuses a non-empty directory that is not a store)")
 	f.StringVar(&o.backupDir, "backup-dir", "", `directory EPOCH.BACKUP writes into, never outside it (default "<dir>-backups", beside the data directory)`)
 	f.IntVar(&o.backupRetain, "backup-retain", 10, "backup files EPOCH.BACKUP keeps under --backup-dir; older ones are removed (0: keep all)")
+	// A test hook, off by default and not listed: the store reads a clock
+	// that EPOCH.DEBUG CLOCK can move, so that a fault-injection harness
+	// can make this process's clock jump.
+	f.BoolVar(&o.debugClock, "debug-clock", false, "test hook: let EPOCH.DEBUG CLOCK move the store's clock")
+	_ = f.MarkHidden("debug-clock")
 	return cmd
 }
 
@@ -416,6 +433,17 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	case o.tlsCert != "" || o.tlsKey != "":
 		return errors.New("tls: --tls-cert and --tls-key go together")
 	}
+	var forwardTLS *tls.Config
+	if o.cluster && tlsConfig != nil {
+		forwardTLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		if o.tlsCA != "" {
+			if forwardTLS.RootCAs, err = loadCAPool(o.tlsCA); err != nil {
+				return fmt.Errorf("tls-ca: %w", err)
+			}
+		}
+	} else if o.tlsCA != "" {
+		return errors.New("tls-ca: only with --cluster and --tls-cert (a follower verifies the leader with it)")
+	}
 	slowlog := time.Duration(o.slowlogSlower) * time.Microsecond
 	switch {
 	case o.slowlogSlower < 0:
@@ -464,6 +492,12 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 			_ = httpLn.Close()
 		}
 	}
+	var debugClock *clock.Offset
+	if o.debugClock {
+		debugClock = &clock.Offset{}
+		opts.Clock = debugClock
+		log.Warn("epoch: --debug-clock: EPOCH.DEBUG CLOCK can move the store's clock (a test hook)")
+	}
 	logSettings(log, o, opts)
 	var node *cluster.Node
 	var db *epochdb.DB
@@ -490,6 +524,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		DB:                   db,
 		DBOptions:            opts,
 		TLSConfig:            tlsConfig,
+		ForwardTLS:           forwardTLS,
 		RequirePass:          o.requirepass,
 		DisableProtectedMode: !o.protectedMode,
 		MaxClients:           o.maxclients,
@@ -510,6 +545,9 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	}
 	if node != nil {
 		srv.Cluster = node
+	}
+	if debugClock != nil {
+		srv.DebugClock = debugClock
 	}
 	// The Go runtime's memory limit is process-wide: the previous one is
 	// restored when runServe returns (CONFIG SET maxmemory changes it too).
@@ -533,7 +571,7 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 			log.Warn("http: serving without a password on a non-loopback address (--http-insecure)", "addr", o.httpAddr)
 		}
 		dash = newDashboard(srv, db, o.requirepass, log)
-		httpSrv = newHTTPServer(newHTTPHandler(db, &stopping, check, dash.Handler))
+		httpSrv = newHTTPServer(newHTTPHandler(db, node, &stopping, check, dash.Handler))
 		httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 		httpLn = newLimitListener(httpLn, httpMaxConns)
 		go func() {
@@ -596,6 +634,10 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 	cfg := cluster.Config{
 		NodeID: o.nodeID, RaftAddr: o.raftAddr, Peers: peers, Dir: filepath.Join(o.dir, "raft"),
 		ClientAddr: clientAddr, Logger: log,
+		SnapshotThreshold: o.raftSnapThresh, SnapshotInterval: o.raftSnapEvery, TrailingLogs: o.raftTrailing,
+	}
+	if o.raftSnapThresh == 0 || o.raftTrailing == 0 || o.raftSnapEvery < 5*time.Millisecond {
+		return nil, errors.New("cluster: --raft-snapshot-threshold and --raft-trailing-logs must be at least 1, --raft-snapshot-interval at least 5ms")
 	}
 	if o.raftSecretFile != "" {
 		b, err := os.ReadFile(o.raftSecretFile)
@@ -613,13 +655,9 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 		if err != nil {
 			return nil, fmt.Errorf("raft-tls: %w", err)
 		}
-		pem, err := os.ReadFile(o.raftTLSCA)
+		pool, err := loadCAPool(o.raftTLSCA)
 		if err != nil {
 			return nil, fmt.Errorf("raft-tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("raft-tls-ca: no certificate in %s", o.raftTLSCA)
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13}
 		// A peer is verified against the CA, under the host of its raft
@@ -629,7 +667,8 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 		return nil, errors.New("raft-tls: --raft-tls-cert, --raft-tls-key and --raft-tls-ca go together")
 	}
 	log.Info("cluster: starting", "node", o.nodeID, "raft_addr", o.raftAddr, "peers", o.peers,
-		"raft_tls", cfg.TLS != nil, "raft_secret", len(cfg.Secret) > 0)
+		"raft_tls", cfg.TLS != nil, "raft_secret", len(cfg.Secret) > 0, "snapshot_threshold", o.raftSnapThresh,
+		"snapshot_interval", o.raftSnapEvery, "trailing_logs", o.raftTrailing)
 	return cluster.Open(cfg, storeDir, opts)
 }
 
@@ -654,4 +693,17 @@ func parsePeers(s string) (map[string]string, error) {
 		out[id] = addr
 	}
 	return out, nil
+}
+
+// loadCAPool reads a PEM file of CA certificates.
+func loadCAPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificate in %s", file)
+	}
+	return pool, nil
 }

@@ -452,3 +452,14 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// --debug-clock, a test hook, exists but is not listed in the help.
+func TestServe_DebugClockIsHidden(t *testing.T) {
+	f := newServeCmd().Flags().Lookup("debug-clock")
+	if f == nil || !f.Hidden || f.DefValue != "false" {
+		t.Fatalf("debug-clock flag: %+v, want a hidden flag, off by default", f)
+	}
+	if strings.Contains(newServeCmd().UsageString(), "debug-clock") {
+		t.Fatal("serve's usage lists --debug-clock")
+	}
+}

@@ -14,10 +14,10 @@
 //	         xxhash64 u64 (of every byte before the trailer) ‖ crc32c u32 (41 bytes)
 //
 // Integers are big-endian. A payload is the zstd compression of raw bytes
-// that hold whole records. In versions 2 and 3 each record starts with a
+// that hold whole records. From version 2 on each record starts with a
 // tag: a key record is
 //
-//	type u8 (0 string, 1 hash, 2 set, 4 list) ‖ uvarint key length ‖ key ‖
+//	type u8 (0 string, 1 hash, 2 set, 3 sorted set, 4 list) ‖ uvarint key length ‖ key ‖
 //	uvarint value length ‖ value ‖
 //	uvarint created-at ‖ uvarint updated-at ‖ uvarint expires-at ‖
 //	uvarint frequency ‖ uvarint last-access ‖ heat (float64 bits, u64)
@@ -28,10 +28,23 @@
 //	0xff ‖ uvarint member length ‖ member ‖ uvarint value length ‖ value ‖
 //	uvarint expires-at
 //
-// A list's members are its items in order, each member its position (8
-// bytes, as the store keys it). Version 3 added list records; version 2
-// files have none, and version 1 files (strings only) have key records
-// without the type byte; both are read as before. Times are in Unix ms (expires-at 0 = never) and
+// A store image (Header.Image, flag 0x01 in the header's reserved byte) is
+// the same container holding entry records instead: the raw key-value
+// pairs of every keyspace of the store, as a replica needs them (the
+// cluster's raft snapshots),
+//
+//	0xfe ‖ uvarint key length ‖ key ‖ uvarint value length ‖ value
+//
+// with keys strictly ascending across the file. A reader that predates
+// images refuses one (a non-zero reserved byte).
+//
+// A sorted set member's value is its score: the float64's IEEE 754 bits
+// (8 bytes, not NaN). A list's members are its items in order, each member
+// its position (8 bytes, as the store keys it). Version 4 added lists and
+// version 3 sorted sets: a file of an earlier version holds none, and
+// reads as before. Version 1 files (strings only) have key records without
+// the type byte; they are read as before too. Times are in Unix ms
+// (expires-at 0 = never) and
 // heat is the decayed access count as of last-access. Keys are strictly
 // ascending across the whole file, and the members of a collection
 // strictly ascending after it; a collection has at least one member.
@@ -54,30 +67,52 @@ import (
 )
 
 // Version is the file format version this package writes. It reads
-// versions 1 to 3.
-const Version = 3
+// versions 1 to 4.
+const Version = 4
 
-// tagMember starts a member record (version 2).
+// tagMember starts a member record (version 2 on).
 const tagMember = 0xff
 
-// Record types of key records (version 2; TypeList from version 3).
+// TypeEntry is the type of the records of a store image: a raw key-value
+// pair of the store (Record.Key and Record.Value only).
+const TypeEntry = 0xfe
+
+// flagImage, in the header's reserved byte, marks a store image.
+const flagImage = 0x01
+
+// Record types of key records (version 2 on; TypeZSet version 3 on,
+// TypeList version 4 on).
 const (
 	TypeString = 0
 	TypeHash   = 1
 	TypeSet    = 2
+	TypeZSet   = 3
 	TypeList   = 4
 )
 
-// typeIn reports whether a key record of type t may be in a file of
-// format version v.
-func typeIn(t uint8, v uint16) bool {
+// maxType returns the largest record type format version v holds.
+func maxType(v uint16) uint8 {
 	switch {
-	case t <= TypeSet:
-		return v >= 2 || t == TypeString
-	case t == TypeList:
-		return v >= 3
+	case v >= 4:
+		return TypeList
+	case v == 3:
+		return TypeZSet
+	case v == 2:
+		return TypeSet
 	}
-	return false
+	return TypeString
+}
+
+// checkMemberValue checks the value of a member of a collection of type
+// typ: a sorted set member's is a score.
+func checkMemberValue(typ uint8, value []byte) error {
+	if typ != TypeZSet {
+		return nil
+	}
+	if len(value) != 8 || math.IsNaN(math.Float64frombits(binary.BigEndian.Uint64(value))) {
+		return fmt.Errorf("sorted set member with a %d-byte score %x", len(value), value)
+	}
+	return nil
 }
 
 // Magic starts every backup file.
@@ -115,9 +150,14 @@ const (
 	// MaxKeyLen and MaxValueLen bound a record's key and value.
 	MaxKeyLen   = 64 << 10
 	MaxValueLen = 1 << 30
+	// MaxEntryKeyLen and MaxEntryValueLen bound an entry record's key and
+	// value: a store key holds a user key escaped, a version and a member;
+	// a stored value holds a user value and its header.
+	MaxEntryKeyLen   = 4 * MaxKeyLen
+	MaxEntryValueLen = MaxValueLen + 1<<10
 	// MaxRawBlock bounds a block's raw (uncompressed) size: one record of
 	// the largest key and value plus its varints.
-	MaxRawBlock = MaxValueLen + MaxKeyLen + 64
+	MaxRawBlock = MaxEntryValueLen + MaxEntryKeyLen + 64
 	// MaxPayload bounds a block's compressed size (zstd's worst case on
 	// incompressible input is a little above the raw size).
 	MaxPayload = MaxRawBlock + MaxRawBlock/128 + 1<<10
@@ -165,14 +205,18 @@ type Header struct {
 	Compression  uint8
 	CreatedAt    int64  // Unix ms of the snapshot the backup was taken from
 	SourceFormat uint32 // the on-disk format version of the DB backed up
+	// Image marks a store image: entry records (TypeEntry) of every
+	// keyspace rather than keys with their metadata.
+	Image bool
 }
 
 // Record is one key with its value and metadata, or one member of the
 // collection whose key record came last (Member set: Key is the member,
-// Value its value, ExpiresAt its deadline, the rest zero).
+// Value its value, ExpiresAt its deadline, the rest zero), or in a store
+// image one raw pair of the store (Type TypeEntry: Key and Value only).
 type Record struct {
 	Member     bool
-	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet, TypeList
+	Type       uint8 // of a key record: TypeString, TypeHash, TypeSet, TypeZSet, TypeList; TypeEntry in an image
 	Key, Value []byte
 	CreatedAt  int64 // Unix ms
 	UpdatedAt  int64 // Unix ms
@@ -208,8 +252,10 @@ type Writer struct {
 	tr      Trailer
 
 	version    uint16 // the format version written
+	image      bool   // a store image: entry records only
 	keys       int64  // key records added
 	inColl     bool   // the last key record is a collection's
+	collType   uint8  // its type
 	members    int64  // members added since it
 	lastMember []byte // the last of them
 
@@ -241,11 +287,15 @@ func newWriter(w io.Writer, h Header, version uint16) (*Writer, error) {
 	bw := &Writer{w: w, enc: enc, sum: xxhash.New(),
 		jobs: make(chan []byte, writerQueue), free: make(chan []byte, writerQueue+1), done: make(chan struct{})}
 	h.Version, h.Compression = version, CompressionZstd
-	bw.version = version
+	bw.version, bw.image = version, h.Image
+	var flags byte
+	if h.Image {
+		flags = flagImage
+	}
 	hb := make([]byte, 0, HeaderLen)
 	hb = append(hb, Magic...)
 	hb = binary.BigEndian.AppendUint16(hb, h.Version)
-	hb = append(hb, h.Compression, 0)
+	hb = append(hb, h.Compression, flags)
 	hb = binary.BigEndian.AppendUint64(hb, uint64(h.CreatedAt))
 	hb = binary.BigEndian.AppendUint32(hb, h.SourceFormat)
 	hb = binary.BigEndian.AppendUint32(hb, crc32.Checksum(hb, castagnoli))
@@ -285,13 +335,19 @@ func (bw *Writer) Add(r *Record) error {
 	if err := bw.failed(); err != nil {
 		return err
 	}
-	if (len(r.Key) == 0 && !r.Member) || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen || !typeIn(r.Type, bw.version) {
+	if bw.image || r.Type == TypeEntry {
+		return bw.addEntry(r)
+	}
+	if (len(r.Key) == 0 && !r.Member) || len(r.Key) > MaxKeyLen || len(r.Value) > MaxValueLen || r.Type > maxType(bw.version) {
 		return fmt.Errorf("epochdb: backup: record with a %d-byte key and a %d-byte value is outside the format's limits",
 			len(r.Key), len(r.Value))
 	}
 	if r.Member {
 		if !bw.inColl || (bw.members > 0 && bytes.Compare(r.Key, bw.lastMember) <= 0) || r.ExpiresAt < 0 {
 			return fmt.Errorf("epochdb: backup: member %q out of place (members follow their collection, ascending)", r.Key)
+		}
+		if err := checkMemberValue(bw.collType, r.Value); err != nil {
+			return fmt.Errorf("epochdb: backup: %v", err)
 		}
 		bw.lastMember = append(bw.lastMember[:0], r.Key...)
 		bw.members++
@@ -309,7 +365,23 @@ func (bw *Writer) Add(r *Record) error {
 	if !validHeat(r.Heat) {
 		return fmt.Errorf("epochdb: backup: key %q has heat %v", r.Key, r.Heat)
 	}
-	bw.inColl, bw.members = r.Type != TypeString, 0
+	bw.inColl, bw.collType, bw.members = r.Type != TypeString, r.Type, 0
+	bw.keys++
+	bw.lastKey = append(bw.lastKey[:0], r.Key...)
+	return bw.appendRaw(r)
+}
+
+// addEntry appends the entry record r to a store image.
+func (bw *Writer) addEntry(r *Record) error {
+	switch {
+	case !bw.image || r.Type != TypeEntry || r.Member:
+		return fmt.Errorf("epochdb: backup: entry records go in store images only, and only they")
+	case len(r.Key) == 0 || len(r.Key) > MaxEntryKeyLen || len(r.Value) > MaxEntryValueLen:
+		return fmt.Errorf("epochdb: backup: entry with a %d-byte key and a %d-byte value is outside the format's limits",
+			len(r.Key), len(r.Value))
+	case bw.keys > 0 && bytes.Compare(r.Key, bw.lastKey) <= 0:
+		return fmt.Errorf("epochdb: backup: entry %q added after %q: keys must ascend", r.Key, bw.lastKey)
+	}
 	bw.keys++
 	bw.lastKey = append(bw.lastKey[:0], r.Key...)
 	return bw.appendRaw(r)
@@ -340,6 +412,13 @@ func (bw *Writer) appendRaw(r *Record) error {
 
 // AppendRecord appends the version 2 encoding of r to dst.
 func AppendRecord(dst []byte, r *Record) []byte {
+	if r.Type == TypeEntry && !r.Member {
+		dst = append(dst, TypeEntry)
+		dst = binary.AppendUvarint(dst, uint64(len(r.Key)))
+		dst = append(dst, r.Key...)
+		dst = binary.AppendUvarint(dst, uint64(len(r.Value)))
+		return append(dst, r.Value...)
+	}
 	if r.Member {
 		dst = append(dst, tagMember)
 		dst = binary.AppendUvarint(dst, uint64(len(r.Key)))
@@ -474,6 +553,7 @@ type Reader struct {
 	recs    uint64 // records returned
 	keys    int64  // key records returned
 	inColl  bool   // the last key record is a collection's
+	collTyp uint8  // its type
 	members int64  // members returned since it
 	lastMem []byte
 	rawSum  uint64
@@ -512,12 +592,13 @@ func NewReader(r io.Reader) (*Reader, error) {
 		Compression:  hb[10],
 		CreatedAt:    int64(binary.BigEndian.Uint64(hb[12:20])),
 		SourceFormat: binary.BigEndian.Uint32(hb[20:24]),
+		Image:        hb[11] == flagImage,
 	}
 	if br.hdr.Version < 1 || br.hdr.Version > Version {
 		dec.Close()
 		return nil, br.errf(ErrVersion, 8, -1, "format version %d, this build reads versions 1 to %d", br.hdr.Version, Version)
 	}
-	if br.hdr.Compression != CompressionZstd || hb[11] != 0 {
+	if br.hdr.Compression != CompressionZstd || hb[11]&^flagImage != 0 || (br.hdr.Image && br.hdr.Version < 2) {
 		dec.Close()
 		return nil, br.errf(ErrVersion, 10, -1, "compression %d (flags %d), this build reads zstd (%d)", br.hdr.Compression, hb[11], CompressionZstd)
 	}
@@ -731,10 +812,19 @@ func (br *Reader) decodeRecord() error {
 		}
 		typ = p[0]
 		i++
+		if br.hdr.Image != (typ == TypeEntry) {
+			if br.hdr.Image {
+				return bad("record type %d in a store image (entries only)", typ)
+			}
+			return bad("an entry record in a backup (store images only)")
+		}
+		if typ == TypeEntry {
+			return br.decodeEntry(p, i, bad)
+		}
 		if typ == tagMember {
 			return br.decodeMember(p, i, bad)
 		}
-		if !typeIn(typ, br.hdr.Version) {
+		if typ > maxType(br.hdr.Version) {
 			return bad("record type %d in a version %d file", typ, br.hdr.Version)
 		}
 	}
@@ -780,7 +870,7 @@ func (br *Reader) decodeRecord() error {
 	}
 	br.lastKey = append(br.lastKey[:0], key...)
 	br.keys++
-	br.inColl, br.members = typ != TypeString, 0
+	br.inColl, br.collTyp, br.members = typ != TypeString, typ, 0
 	br.rec = Record{
 		Type: typ,
 		Key:  key, Value: value,
@@ -823,9 +913,38 @@ func (br *Reader) decodeMember(p []byte, i int, bad func(string, ...any) error) 
 	if br.members > 0 && bytes.Compare(m, br.lastMem) <= 0 {
 		return bad("member %q does not sort after the previous member %q", m, br.lastMem)
 	}
+	if err := checkMemberValue(br.collTyp, value); err != nil {
+		return bad("%v", err)
+	}
 	br.lastMem = append(br.lastMem[:0], m...)
 	br.members++
 	br.rec = Record{Member: true, Key: m, Value: value, ExpiresAt: int64(exp)}
+	br.rawOff += i
+	return nil
+}
+
+// decodeEntry decodes the entry record at p[i:] (after its tag).
+func (br *Reader) decodeEntry(p []byte, i int, bad func(string, ...any) error) error {
+	klen, n := binary.Uvarint(p[i:])
+	if n <= 0 || klen == 0 || klen > MaxEntryKeyLen || klen > uint64(len(p)-i-n) {
+		return bad("bad key length")
+	}
+	i += n
+	key := p[i : i+int(klen)]
+	i += int(klen)
+	vlen, n := binary.Uvarint(p[i:])
+	if n <= 0 || vlen > MaxEntryValueLen || vlen > uint64(len(p)-i-n) {
+		return bad("bad value length")
+	}
+	i += n
+	value := p[i : i+int(vlen)]
+	i += int(vlen)
+	if br.recs > 0 && bytes.Compare(key, br.lastKey) <= 0 {
+		return bad("key %q does not sort after the previous key %q", key, br.lastKey)
+	}
+	br.lastKey = append(br.lastKey[:0], key...)
+	br.keys++
+	br.rec = Record{Type: TypeEntry, Key: key, Value: value}
 	br.rawOff += i
 	return nil
 }

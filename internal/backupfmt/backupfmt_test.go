@@ -2,10 +2,13 @@ package backupfmt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -265,5 +268,68 @@ func TestWriter_Collections(t *testing.T) {
 	_ = w.Add(&Record{Type: TypeSet, Key: []byte("s")})
 	if _, err := w.Close(); err == nil {
 		t.Fatal("an empty collection was written")
+	}
+}
+
+// A store image holds entry records only, ascending; it reads back as
+// written, and a backup and an image refuse each other's records.
+func TestWriterReader_Image(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, Header{CreatedAt: 7, SourceFormat: 1, Image: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Record
+	for i := range 3000 {
+		r := Record{Type: TypeEntry, Key: []byte(fmt.Sprintf("%c%06d", "dmst"[i%4], i)), Value: bytes.Repeat([]byte{byte(i)}, i%700)}
+		want = append(want, r)
+	}
+	slices.SortFunc(want, func(a, b Record) int { return bytes.Compare(a.Key, b.Key) })
+	for i := range want {
+		if err := w.Add(&want[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Add(&Record{Type: TypeEntry, Key: []byte("a")}); err == nil {
+		t.Fatal("an entry out of order was accepted")
+	}
+	if err := w.Add(&records(1)[0]); err == nil {
+		t.Fatal("a key record was accepted in an image")
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, r, err := readAll(t, buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Header().Image || len(got) != len(want) {
+		t.Fatalf("image header %+v, %d records, want %d", r.Header(), len(got), len(want))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].Key, want[i].Key) || !bytes.Equal(got[i].Value, want[i].Value) || got[i].Type != TypeEntry {
+			t.Fatalf("record %d: %q=%d bytes, want %q", i, got[i].Key, len(got[i].Value), want[i].Key)
+		}
+	}
+
+	// An entry in a backup is refused by the writer and by the reader.
+	bw, err := NewWriter(io.Discard, Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Add(&Record{Type: TypeEntry, Key: []byte("k")}); err == nil {
+		t.Fatal("an entry record was accepted in a backup")
+	}
+	_, _ = bw.Close()
+	img := buf.Bytes()
+	forged := bytes.Clone(img)
+	forged[11] = 0 // the image flag cleared: the header CRC no longer matches
+	if _, _, err := readAll(t, forged); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("an image with its flag cleared: %v", err)
+	}
+	forged[11] = 0x02 // an unknown flag, with its CRC right
+	binary.BigEndian.PutUint32(forged[HeaderLen-4:], crc32.Checksum(forged[:HeaderLen-4], castagnoli))
+	if _, _, err := readAll(t, forged); !errors.Is(err, ErrVersion) {
+		t.Fatalf("an unknown header flag: %v", err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestVersions_Lists: version 3 files carry lists; a version 2 file (as
+// TestVersions_Lists: version 4 files carry lists; a version 3 file (as
 // builds before lists wrote) is still read, and a list record in it is
 // corrupt, as the writer of that version refuses to write one.
 func TestVersions_Lists(t *testing.T) {
@@ -32,17 +32,17 @@ func TestVersions_Lists(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, r, err := readAll(t, buf.Bytes())
-	if err != nil || r.Header().Version != 3 || len(got) != 3 || got[0].Type != TypeList || string(got[2].Value) != "b" {
+	if err != nil || r.Header().Version != 4 || len(got) != 3 || got[0].Type != TypeList || string(got[2].Value) != "b" {
 		t.Fatalf("version %d: %+v %v", r.Header().Version, got, err)
 	}
 
 	var old bytes.Buffer
-	w2, err := newWriter(&old, Header{}, 2)
+	w2, err := newWriter(&old, Header{}, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w2.Add(&list[0]); err == nil {
-		t.Fatal("a version 2 writer wrote a list")
+		t.Fatal("a version 3 writer wrote a list")
 	}
 	set := []Record{{Type: TypeSet, Key: []byte("s"), CreatedAt: 1}, {Member: true, Key: []byte("m")}}
 	for i := range set {
@@ -54,14 +54,14 @@ func TestVersions_Lists(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, r, err = readAll(t, old.Bytes())
-	if err != nil || r.Header().Version != 2 || len(got) != 2 || got[0].Type != TypeSet {
-		t.Fatalf("version 2 file: %+v %v", got, err)
+	if err != nil || r.Header().Version != 3 || len(got) != 2 || got[0].Type != TypeSet {
+		t.Fatalf("version 3 file: %+v %v", got, err)
 	}
 
-	// The version 3 file's blocks under a version 2 header: the list
+	// The version 4 file's blocks under a version 3 header: the list
 	// record is refused by the reader.
 	forged := bytes.Clone(buf.Bytes())
-	forged[9] = 2
+	forged[9] = 3
 	rehash(forged)
 	rd, err := NewReader(bytes.NewReader(forged))
 	if err != nil {
@@ -69,9 +69,9 @@ func TestVersions_Lists(t *testing.T) {
 	}
 	defer rd.Close()
 	if _, err := rd.Next(); !errors.Is(err, ErrCorrupt) && err != io.EOF {
-		t.Fatalf("a list in a version 2 file: %v", err)
+		t.Fatalf("a list in a version 3 file: %v", err)
 	} else if err == io.EOF {
-		t.Fatal("a list in a version 2 file was read")
+		t.Fatal("a list in a version 3 file was read")
 	}
 }
 

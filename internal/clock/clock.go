@@ -4,6 +4,7 @@ package clock
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,3 +45,20 @@ func (c *Manual) Set(t time.Time) {
 	defer c.mu.Unlock()
 	c.now = t
 }
+
+// Offset reads the system wall clock shifted by an offset that can be moved
+// at run time, forward or back: a fault-injection hook that makes one
+// process's clock jump (epoch serve --debug-clock, EPOCH.DEBUG CLOCK). It is
+// safe for concurrent use; the zero value reads the wall clock.
+type Offset struct {
+	off atomic.Int64 // nanoseconds added to time.Now()
+}
+
+// Now returns the wall clock plus the offset.
+func (c *Offset) Now() time.Time { return time.Now().Add(c.Offset()) }
+
+// Offset returns the current offset.
+func (c *Offset) Offset() time.Duration { return time.Duration(c.off.Load()) }
+
+// SetOffset moves the clock to the wall clock plus d.
+func (c *Offset) SetOffset(d time.Duration) { c.off.Store(int64(d)) }

@@ -28,7 +28,7 @@ const (
 // Type is the type of the value stored under a key. The first byte of a
 // data record is 1 + its type: 1 for a string (the byte every record had
 // before collections existed, so string records are unchanged), 2 for a
-// hash, 3 for a set, 5 for a list (list.go). 4 (sorted set) is reserved.
+// hash, 3 for a set, 4 for a sorted set (zset.go), 5 for a list (list.go).
 type Type uint8
 
 // The types (TypeList is in list.go).
@@ -36,11 +36,12 @@ const (
 	TypeString Type = 0
 	TypeHash   Type = 1
 	TypeSet    Type = 2
+	TypeZSet   Type = 3
 )
 
 // Known reports whether t is a type this code reads: a record of another
 // is corrupt (or written by a later build).
-func (t Type) Known() bool { return t <= TypeSet || t == TypeList }
+func (t Type) Known() bool { return t <= TypeList }
 
 // IsCollection reports whether t keeps its members in the member keyspace.
 func (t Type) IsCollection() bool { return t != TypeString }

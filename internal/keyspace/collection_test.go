@@ -7,7 +7,7 @@ import (
 )
 
 func TestRecord_TypesRoundTrip(t *testing.T) {
-	for _, typ := range []Type{TypeString, TypeHash, TypeSet} {
+	for _, typ := range []Type{TypeString, TypeHash, TypeSet, TypeZSet} {
 		h := Header{CreatedAt: 1, UpdatedAt: 2, ExpiresAt: 3, Type: typ}
 		v := AppendColl(nil, Coll{Version: 7, Count: 2, Bytes: 10})
 		rec := AppendRecord(nil, h, v)
@@ -24,7 +24,7 @@ func TestRecord_TypesRoundTrip(t *testing.T) {
 	if h, _, err := DecodeRecord(old); err != nil || h.Type != TypeString {
 		t.Fatalf("old record: %+v %v", h, err)
 	}
-	if _, _, err := DecodeRecord(append([]byte{4}, make([]byte, 24)...)); !errors.Is(err, ErrCorrupt) {
+	if _, _, err := DecodeRecord(append([]byte{RecordVersion + byte(TypeList) + 1}, make([]byte, 24)...)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("reserved type decoded: %v", err)
 	}
 }

@@ -12,6 +12,7 @@
 //	'e' events e ‖ sequence (BE u64)         → event record
 //	'c' member c ‖ esc(key) ‖ version ‖ member → member record (collection.go)
 //	'f' fields f ‖ expires-at ‖ esc(key) ‖ version ‖ field → empty
+//	'z' scores z ‖ esc(key) ‖ version ‖ score ‖ member → empty (zset.go)
 //
 // All times are Unix milliseconds. Zero means "never" for deadlines.
 package keyspace
