@@ -916,3 +916,30 @@ func TestList_BudgetAndEvents(t *testing.T) {
 	}
 	mustCheck(t, db)
 }
+
+// TestList_QueueNotRebased: a list used as a queue (pushes at one end,
+// pops at the other) piles up deletions far beyond its length; it keeps
+// its positions and header (lists are not rebased: their reads seek past
+// the tombstones).
+func TestList_QueueNotRebased(t *testing.T) {
+	db, _ := mustOpen(t, nil)
+	l := db.List([]byte("q"))
+	_, err := l.PushBack(bs("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")...)
+	testutil.Must(t, err)
+	for i := 10; i < 1010; i++ {
+		_, err := l.PushBack([]byte(fmt.Sprint(i)))
+		testutil.Must(t, err)
+		got, err := l.PopFront(1)
+		testutil.Must(t, err)
+		if string(got[0]) != fmt.Sprint(i-10) {
+			t.Fatalf("popped %q, want %d", got[0], i-10)
+		}
+	}
+	if got := listItems(t, l); len(got) != 10 || got[0] != "1000" || got[9] != "1009" {
+		t.Fatalf("queue holds %q", got)
+	}
+	if n := db.Stats().CollectionRebases; n != 0 {
+		t.Fatalf("%d rebases of a list", n)
+	}
+	mustCheck(t, db)
+}
