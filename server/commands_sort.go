@@ -215,6 +215,16 @@ func sortElements(tx *epochdb.Tx, key []byte) ([][]byte, bool, error) {
 	case epochdb.TypeSet:
 		ms, err := tx.SetOf(key).Members()
 		return ms, false, err
+	case epochdb.TypeZSet:
+		zs, err := tx.ZSet(key).Range(epochdb.ZRange{By: epochdb.ByRank, Start: 0, Stop: -1})
+		if err != nil {
+			return nil, false, err
+		}
+		ms := make([][]byte, len(zs))
+		for i, z := range zs {
+			ms[i] = z.Member
+		}
+		return ms, true, nil
 	}
 	return nil, false, epochdb.ErrWrongType
 }
