@@ -224,11 +224,14 @@ func TestBlocking_DatabasesAndKeys(t *testing.T) {
 	`)
 	eq(t, "served from r", a.read(), `["r" "y"]`)
 	waitFor(t, ts, 1, "q", 0)
-	// Lists arriving by RENAME, COPY and MOVE serve too.
+	// Lists arriving by RENAME, COPY, MOVE, SORT … STORE and SWAPDB
+	// serve too.
 	for _, tc := range []struct{ setup, write string }{
 		{"RPUSH tmp 1", "RENAME tmp w"},
 		{"RPUSH tmp 2", "COPY tmp w"},
 		{"SELECT 0\nRPUSH w 3", "MOVE w 1"},
+		{"RPUSH tmp 4", "SORT tmp STORE w"},
+		{"SELECT 0\nRPUSH w 5", "SWAPDB 0 1"},
 	} {
 		a.send(encodeCommand("BLPOP", "w", "0"))
 		waitFor(t, ts, 1, "w", 1)

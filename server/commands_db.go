@@ -1,6 +1,10 @@
 package server
 
-import "github.com/epochdb/epochdb"
+import (
+	"errors"
+
+	"github.com/epochdb/epochdb"
+)
 
 // Commands that move keys between databases: MOVE and SWAPDB. A database
 // is a namespace, the first byte of every library key (see Conn.key), so
@@ -71,6 +75,7 @@ func cmdSwapDB(c *Conn, cmd Command) {
 		return
 	}
 	if a != b {
+		var swapped map[string]bool
 		err := c.kv().Update(func(tx *epochdb.Tx) error {
 			names := map[string]bool{}
 			for _, db := range []int{a, b} {
@@ -85,16 +90,77 @@ func cmdSwapDB(c *Conn, cmd Command) {
 			for name := range names {
 				ka := append([]byte{byte(a)}, name...)
 				kb := append([]byte{byte(b)}, name...)
-				if err := tx.Swap(ka, kb); err != nil {
+				if err := swapKeys(tx, ka, kb); err != nil {
 					return err
 				}
 			}
+			swapped = names
 			return nil
 		})
 		if err != nil {
 			c.writeErr(err)
 			return
 		}
+		// The keys changed databases without notifications: the clients
+		// blocked on them in either database are served as after a write.
+		for name := range swapped {
+			c.wakeLater(a, []byte(name))
+			c.wakeLater(b, []byte(name))
+		}
 	}
 	c.WriteOK()
+}
+
+// swapTemp is the library key swapKeys parks a key under inside its
+// transaction: outside every database's namespace (0–15), and deleted
+// before the transaction commits.
+var swapTemp = []byte("\xffswapdb")
+
+// swapKeys exchanges library keys a and b in tx: strings with their
+// history (Tx.Swap), collections member by member (copyCollection), by
+// way of a temporary key.
+func swapKeys(tx *epochdb.Tx, a, b []byte) error {
+	ma, aok, err := txMetadata(tx, a)
+	if err != nil {
+		return err
+	}
+	mb, bok, err := txMetadata(tx, b)
+	if err != nil {
+		return err
+	}
+	if (!aok || ma.Type == epochdb.TypeString) && (!bok || mb.Type == epochdb.TypeString) {
+		return tx.Swap(a, b)
+	}
+	if err := moveKey(tx, a, swapTemp, ma, aok); err != nil {
+		return err
+	}
+	if err := moveKey(tx, b, a, mb, bok); err != nil {
+		return err
+	}
+	return moveKey(tx, swapTemp, b, ma, aok)
+}
+
+// moveKey moves src (metadata md; ok false if it does not exist) to dst
+// in tx, replacing whatever dst holds (deleting it if src is missing).
+func moveKey(tx *epochdb.Tx, src, dst []byte, md epochdb.Metadata, ok bool) error {
+	if !ok {
+		return tx.Delete(dst)
+	}
+	if md.Type == epochdb.TypeString {
+		if err := tx.Copy(src, dst); err != nil {
+			return err
+		}
+	} else if err := copyCollection(tx, src, dst, md); err != nil {
+		return err
+	}
+	return tx.Delete(src)
+}
+
+// txMetadata is tx.Metadata with a missing key as ok false.
+func txMetadata(tx *epochdb.Tx, key []byte) (epochdb.Metadata, bool, error) {
+	md, err := tx.Metadata(key)
+	if errors.Is(err, epochdb.ErrNotFound) {
+		return md, false, nil
+	}
+	return md, err == nil, err
 }

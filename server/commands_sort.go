@@ -142,7 +142,10 @@ func cmdSort(c *Conn, cmd Command) {
 		}
 		return
 	}
-	if len(out) == 0 && existed {
+	switch {
+	case len(out) > 0:
+		c.notify(notifyList, "sortstore", req.store)
+	case existed:
 		c.notify(notifyGeneric, "del", req.store)
 	}
 	c.WriteInt(int64(len(out)))
@@ -215,6 +218,19 @@ func sortElements(tx *epochdb.Tx, key []byte) ([][]byte, bool, error) {
 	case epochdb.TypeSet:
 		ms, err := tx.SetOf(key).Members()
 		return ms, false, err
+	case epochdb.TypeList:
+		items, err := tx.List(key).Range(0, -1)
+		return items, true, err
+	case epochdb.TypeZSet:
+		zs, err := tx.ZSet(key).Range(epochdb.ZRange{By: epochdb.ByRank, Start: 0, Stop: -1})
+		if err != nil {
+			return nil, false, err
+		}
+		ms := make([][]byte, len(zs))
+		for i, z := range zs {
+			ms[i] = z.Member
+		}
+		return ms, true, nil
 	}
 	return nil, false, epochdb.ErrWrongType
 }
@@ -329,5 +345,12 @@ func storeSorted(tx *epochdb.Tx, dst []byte, out [][]byte) error {
 	if len(out) == 0 {
 		return nil
 	}
-	return replyError("ERR SORT ... STORE is not available: this server has no lists")
+	items := make([][]byte, len(out))
+	for i, v := range out {
+		if items[i] = v; v == nil {
+			items[i] = []byte{}
+		}
+	}
+	_, err := tx.List(dst).PushBack(items...)
+	return err
 }

@@ -904,6 +904,44 @@ var diffCases = []string{
 	SORT s BY h_*->g ALPHA GET #
 	SADD h_e f
 	SORT s BY w_* GET h_*->f GET h_e`,
+	`ZADD z 3 c 1 a 2 b 10 j
+	SORT z
+	SORT z DESC
+	SORT z ALPHA
+	SORT z BY nosort
+	SORT z BY nosort DESC
+	SORT z BY nosort LIMIT 1 2
+	SORT z BY nosort DESC LIMIT 1 2
+	SORT z BY nosort GET #
+	SET w_a 9
+	SET w_j 1
+	SORT z BY w_* GET #
+	SORT_RO z BY nosort ALPHA LIMIT 0 1`,
+	// SWAPDB with collections on either side.
+	`HSET h a 1 b 2
+	SADD s x y
+	ZADD z 1 m 2 n
+	SET str v
+	EXPIRE h 100
+	SELECT 1
+	SET h other
+	SADD str q
+	ZADD only1 5 w
+	SWAPDB 0 1
+	HGETALL h
+	TTL h
+	SMEMBERS s
+	ZRANGE z 0 -1 WITHSCORES
+	GET str
+	ZRANGE only1 0 -1 WITHSCORES
+	SELECT 0
+	GET h
+	SMEMBERS str
+	ZRANGE only1 0 -1 WITHSCORES
+	EXISTS s z
+	DBSIZE
+	SELECT 1
+	DBSIZE`,
 	// Arity and unknown commands.
 	`GET
 	SET k

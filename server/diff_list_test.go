@@ -12,6 +12,29 @@ import (
 // quicklist.
 
 var diffListCases = []string{
+	// SORT over lists, and SORT … STORE (a list).
+	`RPUSH l 3 1 2 10
+	SORT l
+	SORT l DESC
+	SORT l ALPHA
+	SORT l LIMIT 1 2
+	SORT l BY nosort
+	SORT l BY nosort DESC
+	SET w_1 30
+	SET w_2 20
+	SORT l BY w_*
+	SORT l BY w_* GET # GET w_*
+	SORT l STORE d
+	LRANGE d 0 -1
+	SORT l BY w_* GET w_* STORE d2
+	LRANGE d2 0 -1
+	SORT nokey STORE d
+	EXISTS d
+	RPUSH x a b
+	SORT x
+	SORT x ALPHA STORE x
+	LRANGE x 0 -1
+	SORT_RO l DESC`,
 	`RPUSH l a b c
 	LPUSH l z y
 	LRANGE l 0 -1

@@ -248,8 +248,16 @@ func TestCommands_ListLifecycleAndWatch(t *testing.T) {
 		DEL l => :1
 		LPUSH l x => :1
 		UNLINK l => :1
+		RPUSH l x y => :2
 		SWAPDB 0 1 => +OK
-		RPUSH l x => :1
-		SWAPDB 0 1 => -WRONGTYPE Operation against a key holding the wrong kind of value
+		EXISTS l => :0
+		SELECT 1 => +OK
+		LRANGE l 0 -1 => ["x" "y"]
+		RPUSH n 3 1 2 => :3
+		SORT n => ["1" "2" "3"]
+		SORT n DESC STORE sorted => :3
+		LRANGE sorted 0 -1 => ["3" "2" "1"]
+		SORT l ALPHA LIMIT 0 1 => ["x"]
+		SORT l BY nosort => ["x" "y"]
 	`)
 }

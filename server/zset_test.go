@@ -27,7 +27,6 @@ func TestCommands_ZSet(t *testing.T) {
 		ZRANK nokey a WITHSCORE => nil
 		ZRANK z a FOO => -ERR syntax error
 		ZRANK z a WITHSCORE x => -ERR wrong number of arguments for 'zrank' command
-		SWAPDB 0 1 => -WRONGTYPE Operation against a key holding the wrong kind of value
 		MOVE z 1 => :1
 		SELECT 1 => +OK
 		ZRANGE z 0 -1 WITHSCORES => ["a" "1" "b" "2" "c" "2.5"]
