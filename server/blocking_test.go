@@ -338,3 +338,39 @@ func TestBlocking_ManyClients(t *testing.T) {
 		t.Fatalf("left in q1: %d %v", n, err)
 	}
 }
+
+func TestBlocking_SortedSets(t *testing.T) {
+	ts := startServer(t)
+	a := block(t, ts, "z", 1, "BZPOPMIN", "other", "z", "0")
+	b := block(t, ts, "z", 2, "BZMPOP", "0", "1", "z", "MAX", "COUNT", "2")
+	p := ts.dial(t)
+	eq(t, "zadd", p.do("ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d"), ":4")
+	eq(t, "lowest", a.read(), `["z" "a" "1"]`)
+	eq(t, "highest two", b.read(), `["z" [["d" "4"] ["c" "3"]]]`)
+	eq(t, "left", p.do("ZRANGE", "z", "0", "-1"), `["b"]`)
+	// A client blocked on the key for another type is passed over, and the
+	// next one served.
+	l := block(t, ts, "k", 1, "BLPOP", "k", "0")
+	m := block(t, ts, "k", 2, "BZPOPMAX", "k", "0")
+	eq(t, "zadd k", p.do("ZADD", "k", "5", "e"), ":1")
+	eq(t, "sorted set client", m.read(), `["k" "e" "5"]`)
+	waitFor(t, ts, 0, "k", 1)
+	eq(t, "rpush k", p.do("RPUSH", "k", "x"), ":1")
+	eq(t, "list client", l.read(), `["k" "x"]`)
+	runScript(t, ts, p, `
+		BZPOPMIN nokey 0.001 => nil
+		BZMPOP 0.001 1 nokey MIN => nil
+		ZADD y 1 m => :1
+		BZPOPMAX y 0 => ["y" "m" "1"]
+		EXISTS y => :0
+		BZPOPMIN z x => -ERR timeout is not a float or out of range
+		BZMPOP 0 0 z MIN => -ERR numkeys should be greater than 0
+		BZMPOP 0 1 z MIDDLE => -ERR syntax error
+		SET s v => +OK
+		BZPOPMIN s 0 => -WRONGTYPE Operation against a key holding the wrong kind of value
+		MULTI => +OK
+		BZPOPMIN nokey 0 => +QUEUED
+		BZMPOP 0 1 nokey MIN => +QUEUED
+		EXEC => [nil nil]
+	`)
+}

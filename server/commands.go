@@ -38,7 +38,7 @@ func filteredMux(keep func(name string) bool) *ServeMux {
 		connCommands(), stringCommands(), keyCommands(), serverCommands(),
 		epochCommands(), inspectCommands(), pubsubCommands(), txCommands(),
 		introCommands(), dbCommands(), bitCommands(), hashCommands(), setCommands(),
-		sortCommands(), zsetCommands(), listCommands(),
+		sortCommands(), zsetCommands(), listCommands(), bzpopCommands(),
 	} {
 		for _, cmd := range group {
 			if keep(cmd.spec.Name) {

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"math"
+	"slices"
 
 	"github.com/epochdb/epochdb"
 )
@@ -551,6 +552,14 @@ func cmdLMPop(c *Conn, cmd Command) {
 // parseMPop parses numkeys key [key ...] LEFT|RIGHT [COUNT count], as
 // Redis's LMPOP does.
 func parseMPop(args [][]byte) (keys [][]byte, end epochdb.End, count int, msg string) {
+	keys, where, count, msg := parseMultiPop(args, "left", "right")
+	return keys, epochdb.End(where), count, msg
+}
+
+// parseMultiPop parses numkeys key [key ...] WHERE [COUNT count], WHERE
+// being one of the (lower-case) words where, whose index it returns, as
+// Redis's LMPOP and ZMPOP do. count is 1 without COUNT.
+func parseMultiPop(args [][]byte, where ...string) (keys [][]byte, at int, count int, msg string) {
 	n, ok := parseInt(args[0])
 	if !ok || n <= 0 {
 		return nil, 0, 0, "ERR numkeys should be greater than 0"
@@ -559,7 +568,8 @@ func parseMPop(args [][]byte) (keys [][]byte, end epochdb.End, count int, msg st
 		return nil, 0, 0, errSyntax
 	}
 	keys, rest := args[1:1+n], args[1+n:]
-	if end, ok = parseEnd(rest[0]); !ok {
+	at = slices.IndexFunc(where, func(w string) bool { return equalFold(rest[0], w) })
+	if at < 0 {
 		return nil, 0, 0, errSyntax
 	}
 	count = 1
@@ -574,7 +584,7 @@ func parseMPop(args [][]byte) (keys [][]byte, end epochdb.End, count int, msg st
 	default:
 		return nil, 0, 0, errSyntax
 	}
-	return keys, end, count, ""
+	return keys, at, count, ""
 }
 
 // copyList copies the list src to dst (empty) in tx, item by item.

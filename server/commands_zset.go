@@ -631,85 +631,17 @@ func abs1(n int) int {
 	return n
 }
 
-// cmdZMPop is ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: one
-// transaction pops from the first key that holds a sorted set.
+// cmdZMPop is ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: it pops
+// from the first key that holds a sorted set (BZMPOP's try, commands_bzpop.go).
 func cmdZMPop(c *Conn, cmd Command) {
-	args := cmd.Args
-	numKeys, ok := parseInt(args[1])
-	if !ok || numKeys < 1 {
-		c.WriteError(errZNumKeys)
+	keys, where, count, msg := parseMultiPop(cmd.Args[1:], "min", "max")
+	if msg != "" {
+		c.WriteError(msg)
 		return
 	}
-	if numKeys >= int64(len(args))-2 {
-		c.WriteError(errSyntax)
-		return
-	}
-	where := 2 + numKeys
-	var top bool
-	switch {
-	case equalFold(args[where], "min"):
-	case equalFold(args[where], "max"):
-		top = true
-	default:
-		c.WriteError(errSyntax)
-		return
-	}
-	count := int64(-1)
-	for j := where + 1; j < int64(len(args)); j++ {
-		if count != -1 || !equalFold(args[j], "count") || j+1 >= int64(len(args)) {
-			c.WriteError(errSyntax)
-			return
-		}
-		j++
-		n, ok := parseInt(args[j])
-		if !ok || n < 1 {
-			c.WriteError(errZCount)
-			return
-		}
-		count = n
-	}
-	count = min(max64(count, 1), math.MaxInt32)
-	var key []byte
-	var ms []epochdb.ZMember
-	gone := false
-	err := c.kv().Update(func(tx *epochdb.Tx) error {
-		key, ms, gone = nil, nil, false
-		for _, k := range args[2:where] {
-			z := tx.ZSet(c.key(k))
-			n, err := z.Card()
-			if err != nil || n == 0 {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			key = k
-			if top {
-				ms, err = z.PopMax(int(count))
-			} else {
-				ms, err = z.PopMin(int(count))
-			}
-			gone = int64(len(ms)) == n
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		c.writeErr(err)
-		return
-	}
-	if key == nil {
+	if !c.tryKeys(keys, zsetPopTry(c.db, where == 1, count, true)) {
 		c.WriteNullArray()
-		return
 	}
-	event := "zpopmin"
-	if top {
-		event = "zpopmax"
-	}
-	c.zsetRemoved(true, gone, event, key)
-	c.WriteArray(2)
-	c.WriteBulk(key)
-	c.writeZList(ms, true, true)
 }
 
 func max64(a, b int64) int64 {

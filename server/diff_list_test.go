@@ -234,6 +234,35 @@ var diffListCases = []string{
 	TTL a`,
 }
 
+// diffBZPopCases are the blocking sorted set pops where they do not block.
+var diffBZPopCases = []string{
+	`ZADD z 1 a 2 b 3 c 4 d 5 e
+	BZPOPMIN nokey z 0
+	BZPOPMAX z 0
+	BZMPOP 0 2 nokey z MIN COUNT 2
+	BZMPOP 0 1 z MAX COUNT 10
+	EXISTS z
+	ZADD z 1.5 a
+	BZPOPMIN z x
+	BZPOPMIN z -1
+	BZPOPMIN z inf
+	BZMPOP 0 0 z MIN
+	BZMPOP 0 1 z MIDDLE
+	BZMPOP 0 1 z MIN COUNT 0
+	BZMPOP -1 1 z MIN
+	BZMPOP 0 2 z MIN
+	SET s v
+	BZPOPMIN s 0
+	BZMPOP 0 1 s MIN
+	MULTI
+	BZPOPMIN nokey 0
+	BZMPOP 0 1 nokey MAX
+	BZPOPMAX z 0
+	EXEC
+	ZMPOP 1 nokey MIN
+	ZMPOP 0 z MIN`,
+}
+
 // genListCommands generates random list commands over the differential
 // test's keys.
 func genListCommands() []genCmd {
@@ -318,5 +347,8 @@ func genListSequence(r *rand.Rand, n int) [][][]byte {
 func TestDifferentialRedis_Lists(t *testing.T) {
 	env := startDiffEnv(t)
 	t.Run("HandWritten", func(t *testing.T) { env.runCases(t, diffListCases) })
+	t.Run("BlockingSortedSets", func(t *testing.T) { env.runCases(t, diffBZPopCases) })
+	t.Run("BlockingSortedSetsRESP3", func(t *testing.T) { env.runCases(t, diffBZPopCases, hello(t, "3")) })
+	t.Run("RESP3", func(t *testing.T) { env.runCases(t, diffListCases[:3], hello(t, "3")) })
 	t.Run("Random", func(t *testing.T) { env.runRandom(t, genListSequence, 0x2545f4914f6cdd1d, 60, 40) })
 }
