@@ -52,8 +52,9 @@ import (
 // in Redis, a client that disconnects unnoticed (its end not yet read) may
 // still be served, and the reply is lost with the connection.
 //
-// A sorted-set blocking command (BZPOPMIN, BZPOPMAX, BZMPOP) needs only its
-// own try function: see blockingPop.
+// A command blocks by handing blockingPop its keys, timeout and try
+// function: the list pops' are in commands_list.go, the sorted set pops'
+// (BZPOPMIN, BZPOPMAX, BZMPOP) in commands_bzpop.go.
 
 // tryFunc attempts a blocking command's operation on key (a client key of
 // the command's database) through s. It returns what it did (nil when the
@@ -270,10 +271,7 @@ func (c *Conn) wakeWritten() {
 //
 // BZPOPMIN key... timeout, for instance, is
 //
-//	c.blockingPop(keys, timeout, zpopTry(min), (*Conn).WriteNullArray)
-//
-// with a zpopTry that pops the key's lowest member through s.zset(key) and
-// returns the reply [key, member, score].
+//	c.blockingPop(keys, timeout, zsetPopTry(c.db, false, 1, false), (*Conn).WriteNullArray)
 func (c *Conn) blockingPop(keys [][]byte, timeout time.Duration, try tryFunc, timedOut func(*Conn)) {
 	if c.tryKeys(keys, try) {
 		return
