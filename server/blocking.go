@@ -283,6 +283,17 @@ func (c *Conn) blockingPop(keys [][]byte, timeout time.Duration, try tryFunc, ti
 	c.block(keys, timeout, try, timedOut)
 }
 
+// blockingPopKeys runs a blocking command of the form NAME key [key ...]
+// timeout, whose timeout reply is the null array.
+func (c *Conn) blockingPopKeys(args [][]byte, try tryFunc) {
+	timeout, msg := parseTimeout(args[len(args)-1])
+	if msg != "" {
+		c.WriteError(msg)
+		return
+	}
+	c.blockingPop(args[1:len(args)-1], timeout, try, (*Conn).WriteNullArray)
+}
+
 // tryKeys runs try on each key in order until one answers (an error
 // included), and reports whether one did: its reply is written.
 func (c *Conn) tryKeys(keys [][]byte, try tryFunc) bool {

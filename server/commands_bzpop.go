@@ -67,14 +67,7 @@ func zsetPopTry(db int, top bool, count int, mpop bool) tryFunc {
 
 // cmdBZPop is BZPOPMIN and BZPOPMAX key [key ...] timeout.
 func cmdBZPop(c *Conn, cmd Command) {
-	args := cmd.Args
-	timeout, msg := parseTimeout(args[len(args)-1])
-	if msg != "" {
-		c.WriteError(msg)
-		return
-	}
-	top := equalFold(args[0], "bzpopmax")
-	c.blockingPop(args[1:len(args)-1], timeout, zsetPopTry(c.db, top, 1, false), (*Conn).WriteNullArray)
+	c.blockingPopKeys(cmd.Args, zsetPopTry(c.db, equalFold(cmd.Args[0], "bzpopmax"), 1, false))
 }
 
 // cmdBZMPop is BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count].

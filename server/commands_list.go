@@ -507,17 +507,11 @@ func cmdLMove(c *Conn, cmd Command) {
 
 // cmdBPop is BLPOP and BRPOP key [key ...] timeout.
 func cmdBPop(c *Conn, cmd Command) {
-	args := cmd.Args
-	timeout, msg := parseTimeout(args[len(args)-1])
-	if msg != "" {
-		c.WriteError(msg)
-		return
-	}
 	end := epochdb.Back
-	if equalFold(args[0], "blpop") {
+	if equalFold(cmd.Args[0], "blpop") {
 		end = epochdb.Front
 	}
-	c.blockingPop(args[1:len(args)-1], timeout, listPopTry(c.db, end, 1, false), (*Conn).WriteNullArray)
+	c.blockingPopKeys(cmd.Args, listPopTry(c.db, end, 1, false))
 }
 
 // cmdLMPop is LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count] and
