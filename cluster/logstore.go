@@ -4,20 +4,25 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
 )
 
 // logStore is raft's log and stable store on Pebble, in a store of its own
-// beside the node's data. With appendfsync always (syncEach reports true)
-// every append is fsynced before raft counts it, so an entry a quorum
-// acknowledged is on the disks of a quorum; otherwise appends are written
-// without waiting for the disk and the node syncs the log every sync
-// interval (syncLoop), so an acknowledged entry is in the memory of a
-// quorum and on their disks within the interval. The stable store (term,
+// beside the node's data. Every append is committed with Pebble's Sync, so
+// it is in the log file before raft counts it. With appendfsync always
+// (syncEach reports true) that is an fsync, so an entry a quorum
+// acknowledged is on the disks of a quorum. Otherwise the log file's fsync
+// is relaxed (relaxedFS): an append waits for the write to the file — the
+// operating system has it, so a crashed process loses nothing — and the
+// file is fsynced at most every half sync interval (and by syncLoop when
+// idle), so an acknowledged entry is on the disks of a quorum within the
+// interval, as one node's appendfsync everysec. The stable store (term,
 // vote) is fsynced on every change whatever the mode: a node must never
 // vote twice in a term. Pebble
 // rather than raft-boltdb: one storage engine to run, tune and
@@ -28,9 +33,8 @@ import (
 //	                       uvarint len ‖ data ‖ extensions
 //	's' ‖ key            → value
 type logStore struct {
-	db       *pebble.DB
-	syncEach func() bool // fsync every append; nil: always
-	unsynced atomic.Bool // appends since the last sync
+	db *pebble.DB
+	fs *relaxedFS
 }
 
 const (
@@ -38,12 +42,16 @@ const (
 	prefixStable = 's'
 )
 
-func openLogStore(dir string) (*logStore, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+// openLogStore opens the log in dir; relax (nil: never) reports, for each
+// fsync of the log file, whether it may be put off and for how long at
+// most.
+func openLogStore(dir string, relax func() (bool, time.Duration)) (*logStore, error) {
+	fs := &relaxedFS{FS: vfs.Default, relax: relax}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}, FS: fs})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open the raft log in %s: %w", dir, err)
 	}
-	return &logStore{db: db}, nil
+	return &logStore{db: db, fs: fs}, nil
 }
 
 func (s *logStore) Close() error { return s.db.Close() }
@@ -98,26 +106,18 @@ func (s *logStore) StoreLogs(logs []*raft.Log) error {
 			return err
 		}
 	}
-	if s.syncEach == nil || s.syncEach() {
-		return b.Commit(pebble.Sync)
-	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return err
-	}
-	s.unsynced.Store(true)
-	return nil
+	return b.Commit(pebble.Sync) // an fsync, or a write relaxedFS syncs later
 }
 
-// sync makes every append durable, if some are not.
+// sync fsyncs the log file if appends were written since its last fsync
+// (put off by relaxedFS).
 func (s *logStore) sync() error {
-	if !s.unsynced.Swap(false) {
+	if !s.fs.owed.Load() {
 		return nil
 	}
-	if err := s.db.LogData(nil, pebble.Sync); err != nil {
-		s.unsynced.Store(true)
-		return err
-	}
-	return nil
+	s.fs.forced.Add(1)
+	defer s.fs.forced.Add(-1)
+	return s.db.LogData(nil, pebble.Sync)
 }
 
 func (s *logStore) DeleteRange(lo, hi uint64) error {
@@ -164,8 +164,94 @@ func decodeLog(index uint64, v []byte, l *raft.Log) error {
 var errNotFound = errors.New("not found")
 
 func (s *logStore) Set(key, val []byte) error {
+	s.fs.forced.Add(1) // the term and the vote: a real fsync, whatever the mode
+	defer s.fs.forced.Add(-1)
 	return s.db.Set(append([]byte{prefixStable}, key...), val, pebble.Sync)
 }
+
+// relaxedFS is the raft log store's file system: the fsyncs of its
+// write-ahead log files (*.log) may be put off, while relax says so, by up
+// to the duration it returns since the last real one; Pebble's commits with
+// Sync still wait for the write to the file. Every other file (tables,
+// manifest, directories) is synced as Pebble asks. A commit that must be
+// durable (the stable store, sync) holds forced above zero until it
+// returns: any fsync meanwhile — the one covering its record among them —
+// is real.
+type relaxedFS struct {
+	vfs.FS
+	relax  func() (bool, time.Duration)
+	forced atomic.Int32
+	owed   atomic.Bool  // a log file fsync was put off
+	last   atomic.Int64 // monotonic ns of the last real log fsync
+}
+
+func (fs *relaxedFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, c)
+	return fs.wrap(name, f, err)
+}
+
+func (fs *relaxedFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, c)
+	return fs.wrap(newname, f, err)
+}
+
+func (fs *relaxedFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
+	if err != nil || !strings.HasSuffix(name, ".log") {
+		return f, err
+	}
+	return &relaxedFile{File: f, fs: fs}, nil
+}
+
+// relaxedFile is a write-ahead log file of relaxedFS.
+type relaxedFile struct {
+	vfs.File
+	fs   *relaxedFS
+	owed atomic.Bool // this file's fsync was put off
+}
+
+func (f *relaxedFile) Sync() error {
+	fs := f.fs
+	if fs.relax != nil && fs.forced.Load() == 0 {
+		if ok, within := fs.relax(); ok && time.Duration(monoNow()-fs.last.Load()) < within {
+			f.owed.Store(true)
+			fs.owed.Store(true)
+			return nil
+		}
+	}
+	return f.sync()
+}
+
+// sync fsyncs the file.
+func (f *relaxedFile) sync() error {
+	f.owed.Store(false)
+	f.fs.owed.Store(false)
+	if err := f.File.Sync(); err != nil {
+		f.owed.Store(true)
+		f.fs.owed.Store(true)
+		return err
+	}
+	f.fs.last.Store(monoNow())
+	return nil
+}
+
+// Close fsyncs a file whose fsync was put off first: the log moves on to
+// a new file, whose fsyncs would not cover this one's appends.
+func (f *relaxedFile) Close() error {
+	if f.owed.Load() {
+		if err := f.sync(); err != nil {
+			_ = f.File.Close()
+			return err
+		}
+	}
+	return f.File.Close()
+}
+
+func (f *relaxedFile) SyncData() error { return f.Sync() }
+
+// monoNow is a monotonic clock in ns.
+func monoNow() int64 { return int64(time.Since(monoStart)) }
+
+var monoStart = time.Now()
 
 func (s *logStore) Get(key []byte) ([]byte, error) {
 	v, closer, err := s.db.Get(append([]byte{prefixStable}, key...))

@@ -159,12 +159,11 @@ func (n *Node) startRaft() error {
 	if err := os.MkdirAll(n.cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	logs, err := openLogStore(filepath.Join(n.cfg.Dir, "raft-log"))
+	logs, err := openLogStore(filepath.Join(n.cfg.Dir, "raft-log"), n.relaxLogSync)
 	if err != nil {
 		return err
 	}
 	n.logs = logs
-	logs.syncEach = func() bool { return n.db.Settings().SyncWrites }
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.Dir, 2, n.hclog())
 	if err != nil {
 		return fmt.Errorf("cluster: snapshot store: %w", err)
@@ -505,18 +504,30 @@ func (n *Node) Close() error {
 	return errors.Join(errs...)
 }
 
-// syncLoop syncs the raft log every half sync interval of the store's
-// settings (as the store syncs its own log: an append is durable within
-// the interval; every second when the store has none), for the appends
-// that were not synced one by one (appendfsync everysec and no); at Close,
-// once more.
+// relaxLogSync says whether the raft log's fsyncs may be put off (not
+// with appendfsync always) and for how long at most: half the store's sync
+// interval, as the store syncs its own log, so that an append is durable
+// within the interval (a second without periodic sync).
+func (n *Node) relaxLogSync() (bool, time.Duration) {
+	st := n.db.Settings()
+	return !st.SyncWrites, logSyncEvery(st.SyncInterval)
+}
+
+func logSyncEvery(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return time.Second
+	}
+	return interval / 2
+}
+
+// syncLoop fsyncs the raft log every half sync interval if an fsync was
+// put off meanwhile (appendfsync everysec and no: relaxLogSync), so that
+// the last appends before a quiet spell are durable too; at Close, once
+// more.
 func (n *Node) syncLoop() {
 	defer n.wg.Done()
 	for {
-		interval := n.db.Settings().SyncInterval / 2
-		if interval <= 0 {
-			interval = time.Second
-		}
+		interval := logSyncEvery(n.db.Settings().SyncInterval)
 		select {
 		case <-n.done:
 			return
