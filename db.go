@@ -280,7 +280,7 @@ func (db *DB) openEngine() (_ *pebble.DB, err error) {
 		}
 	}()
 	popts := &pebble.Options{
-		Cache:              pebble.NewCache(o.CacheSize),
+		Cache:              pebble.NewCache(pebbleCacheSize(o)),
 		MemTableSize:       o.MemTableSize,
 		Merger:             &pebble.Merger{Name: mergerName, Merge: db.merge},
 		Logger:             pebbleLogger{o.Logger},
@@ -308,6 +308,13 @@ func (db *DB) openEngine() (_ *pebble.DB, err error) {
 	}
 	return pdb, nil
 }
+
+// pebbleCacheSize is the capacity of Pebble's cache: CacheSize for blocks,
+// plus the memtables, which Pebble reserves in the same cache (a mutable
+// one and one being flushed at full size). Without them a write-heavy
+// store's memtables would take the whole block cache, and every read
+// missing the memtables would decompress and check its blocks again.
+func pebbleCacheSize(o *Options) int64 { return o.CacheSize + 2*int64(o.MemTableSize) }
 
 // loadSystem checks the format version (writing it on a new store) and loads
 // the persistent key counters.

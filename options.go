@@ -133,11 +133,13 @@ type Options struct {
 	MaxValueSize int
 
 	// CacheSize is the size of Pebble's block cache in bytes. The default is
-	// 64 MiB.
+	// 64 MiB. Pebble accounts its memtables in the same cache; EpochDB opens
+	// it with room for two memtables on top, so that the blocks keep
+	// CacheSize however much is being written.
 	CacheSize int64
 
 	// MemTableSize is the size of one Pebble memtable in bytes. The default is
-	// 64 MiB.
+	// 64 MiB. Up to two are in memory (one filling, one being flushed).
 	MemTableSize uint64
 
 	// RecordCacheSize bounds the record cache: the latest header (and value,

@@ -46,7 +46,7 @@ func (quietLogger) Fatalf(format string, args ...any) {
 
 func openPebble(dir string, m mode) (Engine, error) {
 	opts := &pebble.Options{
-		Cache:              pebble.NewCache(64 << 20),
+		Cache:              pebble.NewCache(64<<20 + 2*64<<20), // blocks plus two memtables, as EpochDB opens it
 		MemTableSize:       64 << 20,
 		Logger:             quietLogger{},
 		FormatMajorVersion: pebble.FormatNewest,

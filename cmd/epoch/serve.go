@@ -57,6 +57,8 @@ type serveOptions struct {
 	maxclients      int
 	protoMaxBulkLen string
 	maxmemory       string
+	cacheSize       string
+	memtableSize    string
 	queryBufLimit   string
 	outputBufLimit  string
 	protectedMode   bool
@@ -195,6 +197,8 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for in-flight commands")
+	f.StringVar(&o.cacheSize, "cache-size", "64mb", "the engine's block cache (Options.CacheSize; its memtables come on top)")
+	f.StringVar(&o.memtableSize, "memtable-size", "64mb", "one engine memtable (Options.MemTableSize): larger ones absorb more writes between flushes; up to two are in memory")
 	f.Int64Var(&o.maxKeys, "maxkeys", 0, "budget on the number of keys (0: none); see --maxmemory-policy")
 	f.StringVar(&o.maxDisk, "maxdisk", "0", "budget on live data (keys + values), e.g. 10gb (0: none)")
 	f.StringVar(&o.maxmemoryPolicy, "maxmemory-policy", "noeviction", "over budget: noeviction (writes fail), allkeys-lfu, volatile-lfu, allkeys-lru")
@@ -256,6 +260,14 @@ func dbOptions(o serveOptions, log *slog.Logger) (*epochdb.Options, error) {
 	if err != nil {
 		return nil, fmt.Errorf("maxdisk: %w", err)
 	}
+	if opts.CacheSize, err = server.ParseMemory(o.cacheSize); err != nil || opts.CacheSize <= 0 {
+		return nil, fmt.Errorf("cache-size %q: must be a positive size (64mb, 1gb)", o.cacheSize)
+	}
+	memtable, err := server.ParseMemory(o.memtableSize)
+	if err != nil || memtable < 1<<20 || memtable >= 4<<30 {
+		return nil, fmt.Errorf("memtable-size %q: must be a size from 1mb to under 4gb", o.memtableSize)
+	}
+	opts.MemTableSize = uint64(memtable)
 	policy, err := epochdb.ParseEvictionPolicy(o.maxmemoryPolicy)
 	if err != nil {
 		return nil, fmt.Errorf("maxmemory-policy: %w", err)

@@ -102,7 +102,8 @@ func TestConfig_Precedence(t *testing.T) {
 }
 
 func TestDBOptions(t *testing.T) {
-	base := serveOptions{syncInterval: 100 * time.Millisecond, maxDisk: "0", maxmemoryPolicy: "noeviction", lfuHalfLife: time.Hour, pruneInterval: time.Minute, eventLogMaxEntries: 1000}
+	base := serveOptions{syncInterval: 100 * time.Millisecond, maxDisk: "0", maxmemoryPolicy: "noeviction", lfuHalfLife: time.Hour, pruneInterval: time.Minute, eventLogMaxEntries: 1000,
+		cacheSize: "64mb", memtableSize: "64mb"}
 	for _, tc := range []struct {
 		fsync    string
 		sync     bool
@@ -120,6 +121,7 @@ func TestDBOptions(t *testing.T) {
 	}
 	o := base
 	o.appendfsync, o.maxmemoryPolicy, o.maxDisk, o.maxKeys = "everysec", "allkeys-lfu", "1gb", 1000
+	o.cacheSize, o.memtableSize = "256mb", "32mb"
 	opts, err := dbOptions(o, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -127,10 +129,16 @@ func TestDBOptions(t *testing.T) {
 	if opts.EvictionPolicy != epochdb.EvictAllKeysLFU || opts.MaxDiskBytes != 1<<30 || opts.MaxKeys != 1000 {
 		t.Errorf("lifecycle options: %+v", opts)
 	}
+	if opts.CacheSize != 256<<20 || opts.MemTableSize != 32<<20 {
+		t.Errorf("engine sizes: cache %d memtable %d", opts.CacheSize, opts.MemTableSize)
+	}
 	for _, bad := range []func(*serveOptions){
 		func(o *serveOptions) { o.appendfsync = "sometimes" },
 		func(o *serveOptions) { o.maxmemoryPolicy = "volatile-ttl" },
 		func(o *serveOptions) { o.maxDisk = "lots" },
+		func(o *serveOptions) { o.cacheSize = "0" },
+		func(o *serveOptions) { o.memtableSize = "100kb" },
+		func(o *serveOptions) { o.memtableSize = "8gb" },
 	} {
 		o := base
 		o.appendfsync = "everysec"
@@ -154,6 +162,7 @@ func testOptions(t *testing.T) serveOptions {
 		shutdownTimeout: 10 * time.Second, maxDisk: "0", maxmemoryPolicy: "noeviction", lfuHalfLife: time.Hour,
 		pruneInterval: time.Minute, eventLogMaxEntries: 1_000_000,
 		maxmemory: get("maxmemory"), queryBufLimit: get("client-query-buffer-limit"),
+		cacheSize: get("cache-size"), memtableSize: get("memtable-size"),
 		outputBufLimit: get("client-output-buffer-limit"),
 	}
 	return o
