@@ -825,6 +825,14 @@ func (h collHandle) read(fn func(v *collView) error) error {
 	return nil
 }
 
+// length returns the number of members of the key's collection (0 for a
+// missing key).
+func (h collHandle) length() (int64, error) {
+	var n int64
+	err := h.read(func(v *collView) error { n = v.length(); return nil })
+	return n, err
+}
+
 // write runs fn on the key's view and makes what it changes one atomic
 // write (a DB handle) or part of the transaction.
 func (h collHandle) write(fn func(v *collView) error) error {

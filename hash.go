@@ -141,9 +141,7 @@ func (h *Hash) Del(fields ...[]byte) (int, error) {
 // but that the sweeper has not removed yet (at most about ExpiryInterval
 // old), as Redis's HLEN. It is 0 for a missing key.
 func (h *Hash) Len() (int64, error) {
-	var n int64
-	err := h.h.read(func(v *collView) error { n = v.length(); return nil })
-	return n, err
+	return h.h.length()
 }
 
 // Scan calls fn for each field after the field after (nil: from the

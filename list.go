@@ -132,9 +132,7 @@ func (l *List) pop(end End, count int) ([][]byte, error) {
 
 // Len returns the number of items (0 for a missing list).
 func (l *List) Len() (int64, error) {
-	var n int64
-	err := l.h.read(func(v *collView) error { n = v.length(); return nil })
-	return n, err
+	return l.h.length()
 }
 
 // Index returns the item at index i, or ErrNotFound if the list does not

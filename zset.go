@@ -183,9 +183,7 @@ func (z *ZSet) Remove(members ...[]byte) (int, error) {
 
 // Card returns the number of members (0 for a missing key).
 func (z *ZSet) Card() (int64, error) {
-	var n int64
-	err := z.h.read(func(v *collView) error { n = v.length(); return nil })
-	return n, err
+	return z.h.length()
 }
 
 // Score returns member's score, or ErrNotFound if the sorted set or the
