@@ -306,13 +306,9 @@ func (n *Node) VerifyLeader() error {
 // round trip however many readers there are.
 func (n *Node) verify() error {
 	ch := make(chan error, 1)
-	n.verifyMu.Lock()
-	n.verifyWait = append(n.verifyWait, ch)
-	if !n.verifying {
-		n.verifying = true
+	if n.awaitVerify(ch) {
 		go n.verifyRounds() // ends with the last caller (await ends at Close)
 	}
-	n.verifyMu.Unlock()
 	select {
 	case err := <-ch:
 		return err
@@ -321,19 +317,38 @@ func (n *Node) verify() error {
 	}
 }
 
+// awaitVerify queues ch for the next leadership check and reports whether
+// the caller must start verifyRounds.
+func (n *Node) awaitVerify(ch chan error) (start bool) {
+	n.verifyMu.Lock()
+	defer n.verifyMu.Unlock()
+	n.verifyWait = append(n.verifyWait, ch)
+	start = !n.verifying
+	n.verifying = true
+	return start
+}
+
+// nextVerifyBatch takes the callers waiting for a check; none ends
+// verifyRounds (the next caller starts another).
+func (n *Node) nextVerifyBatch() []chan error {
+	n.verifyMu.Lock()
+	defer n.verifyMu.Unlock()
+	batch := n.verifyWait
+	n.verifyWait = nil
+	if len(batch) == 0 {
+		n.verifying = false
+	}
+	return batch
+}
+
 // verifyRounds runs leadership checks while callers wait for one, each for
 // the callers that were waiting when it started.
 func (n *Node) verifyRounds() {
 	for {
-		n.verifyMu.Lock()
-		batch := n.verifyWait
-		n.verifyWait = nil
+		batch := n.nextVerifyBatch()
 		if len(batch) == 0 {
-			n.verifying = false
-			n.verifyMu.Unlock()
 			return
 		}
-		n.verifyMu.Unlock()
 		err := n.await(n.raft.VerifyLeader())
 		for _, ch := range batch {
 			ch <- err

@@ -30,6 +30,14 @@ const (
 	unblockError
 )
 
+// setUnblock sets (nil: clears) how CLIENT UNBLOCK ends the connection's
+// wait.
+func (sh *connShared) setUnblock(fn func(reason int32)) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.unblock = fn
+}
+
 // blockContext returns the context a blocking command waits on, and the
 // function that ends the wait (idempotent); call it before writing the
 // reply. CLIENT UNBLOCK cancels the context too, having set the reason
@@ -41,12 +49,10 @@ func (c *Conn) blockContext() (context.Context, func()) {
 	s.st.blocked.Add(1)
 	c.shared.blocked.Store(true)
 	c.shared.unblocked.Store(unblockNone)
-	c.shared.mu.Lock()
-	c.shared.unblock = func(reason int32) {
+	c.shared.setUnblock(func(reason int32) {
 		c.shared.unblocked.Store(reason)
 		cancel()
-	}
-	c.shared.mu.Unlock()
+	})
 	// Disarm the idle timeout: blocked clients do not time out (Redis
 	// exempts them too). From here until the watcher has exited, only
 	// wake-ups (shutdown, stop below) set the read deadline, so a wake-up
@@ -79,9 +85,7 @@ func (c *Conn) blockContext() (context.Context, func()) {
 			return
 		}
 		stopped = true
-		c.shared.mu.Lock()
-		c.shared.unblock = nil
-		c.shared.mu.Unlock()
+		c.shared.setUnblock(nil)
 		cancel()
 		_ = c.nc.SetReadDeadline(time.Now()) // wake the watcher
 		<-done
