@@ -240,17 +240,19 @@ func (db *DB) cacheDelete(sh *shard, key []byte) {
 	db.cacheInsertLocked(sh, string(key), e)
 }
 
-// cacheForget forgets what the cache holds of key after a write that began
-// with cacheWriting and whose outcome is unknown (it failed, or was
-// interrupted) or was made elsewhere (a replicated write): the key's
-// unflushed reads go back to the shard's pending reads. The caller holds
-// the shard lock.
-func (db *DB) cacheForget(sh *shard, key []byte) {
+// cacheForget forgets what the cache holds of key after a write whose
+// outcome is unknown (it failed, or was interrupted: began, it began with
+// cacheWriting) or that was made elsewhere (a replicated write, applied
+// without cacheWriting): the key's unflushed reads go back to the shard's
+// pending reads. The caller holds the shard lock.
+func (db *DB) cacheForget(sh *shard, key []byte, began bool) {
 	c := &sh.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.writing--
+	if began {
+		c.writing--
+	}
 	if old := c.m[string(key)]; old != nil {
 		if n := old.reads.Swap(0); n > 0 {
 			sh.addPending(old.key, access{count: n, last: old.last.Load()})

@@ -301,7 +301,7 @@ func (db *DB) forgetRecord(key []byte) {
 	sh := db.shardFor(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	db.cacheForget(sh, key)
+	db.cacheForget(sh, key, false) // applied without cacheWriting
 	delete(sh.zhints, string(key))
 	db.bumpVersions(&keyList{first: key, n: 1})
 }

@@ -157,6 +157,21 @@ func TestReplicated_FollowerMirrorsLeader(t *testing.T) {
 		t.Fatalf("event logs differ: leader %d events, follower %d", len(levs), len(fevs))
 	}
 	checkClean(t, follower)
+	// Applying entries it did not build leaves no write in flight in the
+	// follower's record cache: were the count off, a Get racing with a
+	// write once this node leads could fill the cache with the state the
+	// write replaces.
+	for _, db := range []*DB{leader, follower} {
+		for i := range db.shards {
+			c := &db.shards[i].cache
+			c.mu.RLock()
+			writing := c.writing
+			c.mu.RUnlock()
+			if writing != 0 {
+				t.Fatalf("shard %d's cache counts %d writes in flight, want 0", i, writing)
+			}
+		}
+	}
 
 	if err := follower.Set([]byte("mine"), []byte("v"), 0); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("a write on the follower: %v, want ErrNotLeader", err)

@@ -145,7 +145,7 @@ func (w *writeOp) release() {
 		// its update: forget what it holds of the keys, applied or not.
 		for i := range w.cops.n {
 			op := w.cops.at(i)
-			w.db.cacheForget(w.db.shardFor(op.key), op.key)
+			w.db.cacheForget(w.db.shardFor(op.key), op.key, true)
 		}
 	}
 	w.unlock()
