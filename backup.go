@@ -168,17 +168,7 @@ func (db *DB) writeRecords(snap *pebble.Snapshot, pending map[string]access, now
 
 // backupEnd records the outcome of a backup in the stats and the log.
 func (db *DB) backupEnd(startAt time.Time, took time.Duration, info BackupInfo, err error) {
-	m := &db.met
-	m.backupMu.Lock()
-	m.lastBackup = BackupStats{At: startAt, Duration: took, OK: err == nil}
-	if err == nil {
-		m.backups++
-		m.lastBackup.Bytes = info.Bytes
-		m.lastBackup.Keys = info.Keys
-	} else {
-		m.backupFails++
-	}
-	m.backupMu.Unlock()
+	db.met.noteBackup(startAt, took, info, err)
 	if err != nil {
 		db.log.Error("epochdb: backup failed", "err", err)
 		return
@@ -395,4 +385,18 @@ func writeMembers(snap *pebble.Snapshot, key, coll []byte, now int64, rec *backu
 		return false, fmt.Errorf("epochdb: backup: %w", err)
 	}
 	return wrote, nil
+}
+
+// noteBackup records a backup's outcome for Stats.
+func (m *metrics) noteBackup(startAt time.Time, took time.Duration, info BackupInfo, err error) {
+	m.backupMu.Lock()
+	defer m.backupMu.Unlock()
+	m.lastBackup = BackupStats{At: startAt, Duration: took, OK: err == nil}
+	if err == nil {
+		m.backups++
+		m.lastBackup.Bytes = info.Bytes
+		m.lastBackup.Keys = info.Keys
+	} else {
+		m.backupFails++
+	}
 }

@@ -169,8 +169,8 @@ func absentEntry() *cacheEntry { return &cacheEntry{absent: true, hasVal: true} 
 // it ends with cacheSet or cacheDelete. The caller holds the shard lock.
 func (c *recordCache) cacheWriting() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.writing++
-	c.mu.Unlock()
 }
 
 // admitFill reports whether a fill of key (of about size bytes) read at
@@ -309,19 +309,23 @@ func (db *DB) cacheEvictLocked(sh *shard, keep string) {
 // holds every shard lock.
 func (db *DB) cacheDropNamespace(ns byte) {
 	for i := range db.shards {
-		c := &db.shards[i].cache
-		c.mu.Lock()
-		c.gen++
-		for k, e := range c.m {
-			if k[0] == ns {
-				e.reads.Store(0)
-				c.bytes -= e.size(k)
-				db.st.cacheBytes.Add(-e.size(k))
-				db.st.cacheEntries.Add(-1)
-				delete(c.m, k)
-			}
+		db.cacheDropShardNamespace(&db.shards[i].cache, ns)
+	}
+}
+
+// cacheDropShardNamespace forgets the cached keys of namespace ns in c.
+func (db *DB) cacheDropShardNamespace(c *recordCache, ns byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	for k, e := range c.m {
+		if k[0] == ns {
+			e.reads.Store(0)
+			c.bytes -= e.size(k)
+			db.st.cacheBytes.Add(-e.size(k))
+			db.st.cacheEntries.Add(-1)
+			delete(c.m, k)
 		}
-		c.mu.Unlock()
 	}
 }
 
@@ -369,18 +373,27 @@ func (sh *shard) addPending(key string, a access) {
 	sh.pending[key] = p
 }
 
+// swapTracked takes the shard's pending map and tracked list, leaving
+// empty ones (nil, nil if there is nothing).
+func (sh *shard) swapTracked() (map[string]access, []*cacheEntry) {
+	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
+	pending, tracked := sh.pending, sh.tracked
+	if len(pending) == 0 && len(tracked) == 0 {
+		return nil, nil
+	}
+	sh.pending, sh.tracked = make(map[string]access, len(pending)), nil
+	return pending, tracked
+}
+
 // takeTracked hands the shard's unflushed reads over to the caller (a
 // flush): the pending map, with the counts of the listed cache entries
 // moved into it, or nil if there are none.
 func (sh *shard) takeTracked() map[string]access {
-	sh.trackMu.Lock()
-	pending, tracked := sh.pending, sh.tracked
-	if len(pending) == 0 && len(tracked) == 0 {
-		sh.trackMu.Unlock()
+	pending, tracked := sh.swapTracked()
+	if pending == nil {
 		return nil
 	}
-	sh.pending, sh.tracked = make(map[string]access, len(pending)), nil
-	sh.trackMu.Unlock()
 	// An entry replaced or evicted since it was listed has handed its
 	// counts on: it has none.
 	for _, e := range tracked {

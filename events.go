@@ -93,9 +93,7 @@ func (db *DB) Subscribe(buffer int) (*Subscription, error) {
 	}
 	defer db.leave()
 	s := &Subscription{db: db, ch: make(chan Event, max(buffer, 1))}
-	db.ev.mu.Lock()
-	db.ev.subs[s] = struct{}{}
-	db.ev.mu.Unlock()
+	db.ev.addSub(s)
 	return s, nil
 }
 
@@ -426,4 +424,22 @@ func (db *DB) trimEventLog(now int64) error {
 		return err
 	}
 	return b.Close()
+}
+
+// addSub registers a subscription.
+func (ev *eventHub) addSub(s *Subscription) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.subs[s] = struct{}{}
+}
+
+// setLastSeq sets the event log's last sequence number to seq (atLeast:
+// raises it to seq if lower).
+func (ev *eventHub) setLastSeq(seq uint64, atLeast bool) {
+	ev.logMu.Lock()
+	defer ev.logMu.Unlock()
+	if atLeast {
+		seq = max(ev.lastSeq, seq)
+	}
+	ev.lastSeq = seq
 }

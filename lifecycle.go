@@ -130,9 +130,7 @@ type PruneStatus struct {
 // Prune share one cursor: a Prune with a limit continues the pass under
 // way.
 func (db *DB) PruneStatus() PruneStatus {
-	db.life.pruneMu.Lock()
-	st := PruneStatus{PassSeen: db.life.passSeen, LastPassEnd: db.life.lastPassEnd}
-	db.life.pruneMu.Unlock()
+	st := db.life.pruneProgress()
 	st.RuleOn = db.pruneRuleOn()
 	st.Passes = db.st.prunePasses.Load()
 	st.Pruned = db.st.pruned.Load()
@@ -222,10 +220,7 @@ func (db *DB) Prune(limit int) (PruneResult, error) {
 	}
 	defer db.leave()
 	if limit <= 0 { // a whole pass: from the first key
-		db.life.pruneMu.Lock()
-		db.life.pruneCursor = nil
-		db.life.passSeen = 0
-		db.life.pruneMu.Unlock()
+		db.life.restartPrunePass()
 	}
 	var r PruneResult
 	for limit <= 0 || r.Examined < limit {
@@ -578,4 +573,27 @@ func (db *DB) makeMetadata(h keyspace.Header, m keyspace.Meta, now int64) Metada
 		ExpiresAt:  msToTime(h.ExpiresAt),
 		Type:       Type(h.Type),
 	}
+}
+
+// pruneProgress returns the current pruning pass's progress.
+func (l *lifecycleState) pruneProgress() PruneStatus {
+	l.pruneMu.Lock()
+	defer l.pruneMu.Unlock()
+	return PruneStatus{PassSeen: l.passSeen, LastPassEnd: l.lastPassEnd}
+}
+
+// restartPrunePass makes the next pruning step start a pass from the first
+// key.
+func (l *lifecycleState) restartPrunePass() {
+	l.pruneMu.Lock()
+	defer l.pruneMu.Unlock()
+	l.pruneCursor = nil
+	l.passSeen = 0
+}
+
+// resetPool empties the eviction candidate pool.
+func (l *lifecycleState) resetPool() {
+	l.evictMu.Lock()
+	defer l.evictMu.Unlock()
+	l.pool = nil
 }

@@ -219,10 +219,10 @@ func (db *DB) fillStats(s *Stats) {
 		s.WALSyncLag = time.Duration(monoNanos() - at)
 	}
 	m.backupMu.Lock()
+	defer m.backupMu.Unlock()
 	s.Backups = m.backups
 	s.BackupFailures = m.backupFails
 	s.LastBackup = m.lastBackup
-	m.backupMu.Unlock()
 }
 
 // subStats subtracts the totals of the metrics above (Stats.Sub).

@@ -299,14 +299,19 @@ func (db *DB) droppedNamespace(ns byte) {
 				delete(sh.runs, k)
 			}
 		}
-		sh.trackMu.Lock()
-		for k := range sh.pending {
-			if k[0] == ns {
-				delete(sh.pending, k)
-			}
-		}
-		sh.trackMu.Unlock()
+		sh.dropPendingNamespace(ns)
 	}
 	db.rlog.invalidate(seq)
 	db.cacheDropNamespace(ns)
+}
+
+// dropPendingNamespace forgets the shard's unflushed reads of namespace ns.
+func (sh *shard) dropPendingNamespace(ns byte) {
+	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
+	for k := range sh.pending {
+		if k[0] == ns {
+			delete(sh.pending, k)
+		}
+	}
 }

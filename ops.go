@@ -197,21 +197,26 @@ func (db *DB) read(sh *shard, key []byte) (v []byte, hdr keyspace.Header, e *cac
 func (db *DB) track(key []byte, now int64) {
 	sh := db.shardFor(key)
 	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
 	a := sh.pending[string(key)]
 	if a.count < math.MaxUint64 {
 		a.count++
 	}
 	a.last = now
 	sh.pending[string(key)] = a
-	sh.trackMu.Unlock()
+}
+
+// pendingReads returns key's reads in the shard's pending map.
+func (sh *shard) pendingReads(key []byte) access {
+	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
+	return sh.pending[string(key)]
 }
 
 // pendingOf returns key's unflushed tracked reads: in the pending map and
 // on its cache entry.
 func (sh *shard) pendingOf(key []byte) access {
-	sh.trackMu.Lock()
-	a := sh.pending[string(key)]
-	sh.trackMu.Unlock()
+	a := sh.pendingReads(key)
 	if e := sh.cache.peek(key); e != nil {
 		a.add(e.reads.Load(), e.last.Load())
 	}

@@ -179,18 +179,14 @@ func (db *DB) reload() error {
 	if err != nil {
 		return err
 	}
-	db.ev.logMu.Lock()
-	db.ev.lastSeq = uint64(seq)
-	db.ev.logMu.Unlock()
+	db.ev.setLastSeq(uint64(seq), false)
 	if uint64(seq) > db.ev.durable.Load() {
 		db.eventsDurable(uint64(seq))
 	}
 	db.syncedSeq.Store(db.writeSeq.Load())
 	db.sweepFrom.Store(0)
 	db.fieldSweepFrom.Store(0)
-	db.life.evictMu.Lock()
-	db.life.pool = nil
-	db.life.evictMu.Unlock()
+	db.life.resetPool()
 	for i := range db.shards {
 		db.resetShard(&db.shards[i])
 	}

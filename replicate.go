@@ -277,9 +277,7 @@ func (db *DB) deriveApplied(repr []byte) (err error) {
 		}
 	}
 	if lastSeq > 0 {
-		db.ev.logMu.Lock()
-		db.ev.lastSeq = max(db.ev.lastSeq, lastSeq)
-		db.ev.logMu.Unlock()
+		db.ev.setLastSeq(lastSeq, true)
 		db.publish(events)
 		db.eventsDurable(lastSeq)
 	}

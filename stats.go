@@ -167,10 +167,7 @@ func (db *DB) Stats() Stats {
 		EngineReopens:        db.st.reopens.Load(),
 	}
 	for i := range db.shards {
-		sh := &db.shards[i]
-		sh.trackMu.Lock()
-		s.PendingTrackedKeys += len(sh.pending) + len(sh.tracked)
-		sh.trackMu.Unlock()
+		s.PendingTrackedKeys += db.shards[i].pendingCount()
 	}
 	db.fillStats(&s)
 	if db.enter() == nil {
@@ -178,4 +175,12 @@ func (db *DB) Stats() Stats {
 		db.leave()
 	}
 	return s
+}
+
+// pendingCount is the number of the shard's unflushed tracked reads (keys
+// in the pending map and entries on the tracked list).
+func (sh *shard) pendingCount() int {
+	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
+	return len(sh.pending) + len(sh.tracked)
 }

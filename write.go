@@ -517,6 +517,6 @@ func (w *writeOp) expireLazily(key []byte, rec record) {
 // when the write updates the cache. The caller holds sh.mu.
 func (sh *shard) dropPending(key []byte) {
 	sh.trackMu.Lock()
+	defer sh.trackMu.Unlock()
 	delete(sh.pending, string(key))
-	sh.trackMu.Unlock()
 }

@@ -402,19 +402,14 @@ func (n *Node) Replicate(repr []byte) error {
 	}
 	seq := n.seq.Add(1)
 	ch := make(chan error, 1)
-	n.pendMu.Lock()
-	n.pending[seq] = ch
-	n.pendMu.Unlock()
+	n.addPending(seq, ch)
 	data := make([]byte, 0, 1+binary.MaxVarintLen64+len(n.cfg.NodeID)+8+len(repr))
 	data = append(data, entryBatch)
 	data = appendString(data, n.cfg.NodeID)
 	data = binary.BigEndian.AppendUint64(data, seq)
 	data = append(data, repr...)
 	if err := n.await(n.raft.Apply(data, applyTimeout)); err != nil {
-		n.pendMu.Lock()
-		_, mine := n.pending[seq]
-		delete(n.pending, seq)
-		n.pendMu.Unlock()
+		_, mine := n.claim(seq)
 		if mine { // not applied here
 			return proposalError(err)
 		}
@@ -458,6 +453,13 @@ func (n *Node) await(f raft.Future) error {
 	case <-t.C:
 		return errNoAnswer
 	}
+}
+
+// addPending registers this node's proposal seq, awaited on ch.
+func (n *Node) addPending(seq uint64, ch chan error) {
+	n.pendMu.Lock()
+	defer n.pendMu.Unlock()
+	n.pending[seq] = ch
 }
 
 // claim takes the proposal seq of this node, if a writer still awaits it.
@@ -600,9 +602,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		id, rest, ok := readString(l.Data[1:])
 		client, _, ok2 := readString(rest)
 		if ok && ok2 {
-			n.leaderMu.Lock()
-			n.leaderID, n.leaderClient = id, client
-			n.leaderMu.Unlock()
+			n.adoptLeader(id, client, true)
 		}
 	}
 	return nil

@@ -196,8 +196,8 @@ func (n *Node) publishedLeader() (id, clientAddr string) {
 	return n.leaderID, n.leaderClient
 }
 
-// adoptLeader takes the published leader from a snapshot: always after an
-// install, otherwise only while none is known.
+// adoptLeader takes a published leader: from the log always, from a
+// snapshot always after an install, otherwise only while none is known.
 func (n *Node) adoptLeader(id, clientAddr string, always bool) {
 	n.leaderMu.Lock()
 	defer n.leaderMu.Unlock()
