@@ -233,14 +233,11 @@ func cmdPubsub(c *Conn, cmd Command) {
 	h := &c.srv.hub
 	switch {
 	case sub == "channels" && len(args) <= 3:
-		h.mu.RLock()
-		var names []string
-		for ch := range h.channels {
-			if len(args) == 2 || globMatch(args[2], []byte(ch)) {
-				names = append(names, ch)
-			}
+		var pattern []byte
+		if len(args) == 3 {
+			pattern = args[2]
 		}
-		h.mu.RUnlock()
+		names := h.channelNames(pattern)
 		slices.Sort(names)
 		c.WriteArray(len(names))
 		for _, n := range names {
@@ -248,17 +245,12 @@ func cmdPubsub(c *Conn, cmd Command) {
 		}
 	case sub == "numsub":
 		c.WriteMap(len(args) - 2)
-		h.mu.RLock()
 		for _, ch := range args[2:] {
 			c.WriteBulk(ch)
-			c.WriteInt(int64(len(h.channels[string(ch)])))
+			c.WriteInt(int64(h.subscribers(ch)))
 		}
-		h.mu.RUnlock()
 	case sub == "numpat" && len(args) == 2:
-		h.mu.RLock()
-		n := len(h.patterns)
-		h.mu.RUnlock()
-		c.WriteInt(int64(n))
+		c.WriteInt(int64(h.patternCount()))
 	case sub == "help" && len(args) == 2:
 		writeHelp(c, "PUBSUB", []string{
 			"CHANNELS [<pattern>]", "    Return the currently active channels matching a <pattern> (default: '*').",
@@ -482,24 +474,17 @@ type pushQueue struct {
 
 // enqueue appends b to c's queue; over the limit, it disconnects c.
 func (q *pushQueue) enqueue(c *Conn, b []byte) error {
-	q.mu.Lock()
-	if q.dead || q.wake == nil {
-		q.mu.Unlock()
-		return errConnGone
-	}
-	if int64(len(q.buf)+len(b)) > c.srv.pubsubLimit() {
-		q.dead = true
-		q.buf = nil
-		q.mu.Unlock()
+	wake, ok, over := q.add(b, c.srv.pubsubLimit())
+	if over {
 		c.srv.log.Warn("server: closing subscriber over its output buffer limit", "client", c.raddr,
 			"limit", c.srv.pubsubLimit())
 		c.kill()
+	}
+	if !ok {
 		return errConnGone
 	}
-	q.buf = append(q.buf, b...)
-	q.mu.Unlock()
 	select {
-	case q.wake <- struct{}{}:
+	case wake <- struct{}{}:
 	default:
 	}
 	return nil
@@ -555,19 +540,9 @@ func (c *Conn) pushLoop() {
 		case <-q.stop:
 			stopping = true
 		}
-		q.mu.Lock()
-		b := q.buf
-		q.buf = spare[:0]
-		if stopping {
-			q.dead = true
-			q.buf = nil
-		}
-		q.mu.Unlock()
+		b := q.take(spare, stopping)
 		if len(b) > 0 && c.writeAll(b) != nil {
-			q.mu.Lock()
-			q.dead = true
-			q.buf = nil
-			q.mu.Unlock()
+			q.kill()
 			return
 		}
 		if stopping {
@@ -579,4 +554,69 @@ func (c *Conn) pushLoop() {
 			spare = nil
 		}
 	}
+}
+
+// add appends b to the queue unless the connection is gone (ok false) or b
+// would take it over limit (over: the queue is dead and ok false), and
+// returns the channel that wakes the pusher.
+func (q *pushQueue) add(b []byte, limit int64) (wake chan struct{}, ok, over bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.dead || q.wake == nil {
+		return nil, false, false
+	}
+	if int64(len(q.buf)+len(b)) > limit {
+		q.dead, q.buf = true, nil
+		return nil, false, true
+	}
+	q.buf = append(q.buf, b...)
+	return q.wake, true, false
+}
+
+// take returns the queued bytes, leaving spare as the new buffer; stopping
+// marks the queue dead.
+func (q *pushQueue) take(spare []byte, stopping bool) []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b := q.buf
+	q.buf = spare[:0]
+	if stopping {
+		q.dead, q.buf = true, nil
+	}
+	return b
+}
+
+// kill marks the queue dead (its connection failed).
+func (q *pushQueue) kill() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dead, q.buf = true, nil
+}
+
+// channelNames returns the channels with subscribers matching pattern (nil:
+// all).
+func (h *hub) channelNames(pattern []byte) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var names []string
+	for ch := range h.channels {
+		if pattern == nil || globMatch(pattern, []byte(ch)) {
+			names = append(names, ch)
+		}
+	}
+	return names
+}
+
+// subscribers returns the number of subscribers of channel ch.
+func (h *hub) subscribers(ch []byte) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.channels[string(ch)])
+}
+
+// patternCount returns the number of pattern subscriptions.
+func (h *hub) patternCount() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.patterns)
 }

@@ -401,18 +401,25 @@ func (s *Server) snapshotConns() []*Conn {
 	return cs
 }
 
+// markShutdown marks the server shutting down (first: this call did), ends
+// blocking commands, and returns the listeners to close.
+func (s *Server) markShutdown() (first bool, lns []net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first = !s.inShutdown.Swap(true)
+	s.cancelBase() // ends blocking commands
+	lns = make([]net.Listener, 0, len(s.listeners))
+	for ln := range s.listeners {
+		lns = append(lns, *ln)
+	}
+	return first, lns
+}
+
 // beginShutdown stops accepting and wakes idle connections, which then
 // end after finishing the commands they have already received.
 func (s *Server) beginShutdown() {
 	s.init()
-	s.mu.Lock()
-	first := !s.inShutdown.Swap(true)
-	s.cancelBase() // ends blocking commands
-	lns := make([]net.Listener, 0, len(s.listeners))
-	for ln := range s.listeners {
-		lns = append(lns, *ln)
-	}
-	s.mu.Unlock()
+	first, lns := s.markShutdown()
 	for _, ln := range lns {
 		_ = ln.Close()
 	}
