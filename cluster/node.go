@@ -85,10 +85,11 @@ type Node struct {
 	db    *epochdb.DB
 	raft  *raft.Raft
 	logs  *logStore
-	trans *raft.NetworkTransport
+	trans *confirmTransport
 	log   *slog.Logger
 
-	ready atomic.Bool // leader, and every earlier entry applied
+	ready     atomic.Bool   // leader, and every earlier entry applied
+	readyTerm atomic.Uint64 // the term ready was set in
 
 	seq     atomic.Uint64 // numbers this node's proposals
 	pendMu  sync.Mutex
@@ -182,7 +183,7 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("cluster: raft transport on %s: %w", n.cfg.RaftAddr, err)
 	}
-	trans := raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, n.hclog())
+	trans := newConfirmTransport(raft.NewNetworkTransportWithLogger(stream, 3, 10*time.Second, n.hclog()))
 	n.trans = trans
 
 	rc := raft.DefaultConfig()
@@ -238,8 +239,13 @@ func (n *Node) DB() *epochdb.DB { return n.db }
 func (n *Node) ID() string { return n.cfg.NodeID }
 
 // Leader reports whether this node leads and has applied the whole log, so
-// that its writes go through (epochdb.Replicator).
-func (n *Node) Leader() bool { return n.ready.Load() }
+// that its writes go through (epochdb.Replicator): ready, and still in the
+// term it became ready in (raft's notifications of leadership changes
+// keep only the latest, so a leadership lost and won again might not be
+// seen by watchLeadership).
+func (n *Node) Leader() bool {
+	return n.ready.Load() && n.raft.CurrentTerm() == n.readyTerm.Load()
+}
 
 // LeaderInfo returns the ID and client address the current leader
 // published ("" while unknown).
@@ -290,7 +296,7 @@ func (n *Node) Snapshot() error {
 // VerifyLeader confirms, by a round trip to a quorum, that this node still
 // leads: a read served after it is linearizable.
 func (n *Node) VerifyLeader() error {
-	if !n.ready.Load() {
+	if !n.Leader() {
 		return ErrNotLeader
 	}
 	if err := n.verify(); err != nil {
@@ -349,11 +355,67 @@ func (n *Node) verifyRounds() {
 		if len(batch) == 0 {
 			return
 		}
-		err := n.await(n.raft.VerifyLeader())
+		err := n.confirmLeadership(time.Now())
 		for _, ch := range batch {
 			ch <- err
 		}
 	}
+}
+
+// confirmLeadership confirms that this node led, in the term it became
+// ready in, until some moment after start: raft's leadership check (which
+// also sends every follower a heartbeat at once), then, if raft counted a
+// reply to a heartbeat sent before start, the replies to those newer
+// heartbeats (see confirmTransport).
+func (n *Node) confirmLeadership(start time.Time) error {
+	term := n.readyTerm.Load()
+	if err := n.await(n.raft.VerifyLeader()); err != nil {
+		return err
+	}
+	deadline := time.NewTimer(applyTimeout)
+	defer deadline.Stop()
+	poll := time.NewTicker(confirmPoll)
+	defer poll.Stop()
+	for {
+		if !n.ready.Load() || n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term {
+			return raft.ErrNotLeader
+		}
+		voters, err := n.voters()
+		if err != nil {
+			return err
+		}
+		ok, changed := n.trans.confirmed(raft.ServerID(n.cfg.NodeID), voters, term, start)
+		if ok {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-poll.C:
+		case <-deadline.C:
+			return errNoAnswer
+		case <-n.done:
+			return raft.ErrRaftShutdown
+		}
+	}
+}
+
+// confirmPoll is how often confirmLeadership, waiting for heartbeat
+// replies, checks that the node still leads.
+const confirmPoll = 20 * time.Millisecond
+
+// voters returns the IDs of the voters in raft's latest configuration.
+func (n *Node) voters() ([]raft.ServerID, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []raft.ServerID
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			out = append(out, s.ID)
+		}
+	}
+	return out, nil
 }
 
 // Member is a node of the cluster's configuration. (An alias of a plain
@@ -484,6 +546,9 @@ func (n *Node) watchLeadership() {
 				n.ready.Store(false)
 				continue
 			}
+			// The term is read before the barrier and checked after it:
+			// the barrier then ran in the term ready is set for.
+			term := n.raft.CurrentTerm()
 			if err := n.await(n.raft.Barrier(applyTimeout)); err != nil {
 				n.log.Warn("cluster: barrier after election failed", "err", err)
 				continue
@@ -494,7 +559,8 @@ func (n *Node) watchLeadership() {
 				n.log.Warn("cluster: publishing the leader's address failed", "err", err)
 				continue
 			}
-			if n.raft.State() == raft.Leader {
+			if n.raft.State() == raft.Leader && n.raft.CurrentTerm() == term {
+				n.readyTerm.Store(term)
 				n.ready.Store(true)
 				n.log.Info("cluster: leading", "node", n.cfg.NodeID)
 			}

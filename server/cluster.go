@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -22,9 +23,10 @@ import (
 //     it is linearizable; a follower forwards it, unless the connection
 //     sent READONLY, when it reads its own store (possibly stale, as Redis
 //     Cluster's replicas);
-//   - MULTI/EXEC, WATCH and the blocking writes (BLPOP, BLMOVE, ...) run
-//     on the leader only: a follower refuses them with the leader's
-//     address.
+//   - MULTI/EXEC runs on the leader: a follower queues the commands and
+//     forwards MULTI, them and EXEC together; WATCH and the blocking
+//     writes (BLPOP, BLMOVE, ...) run on the leader only: a follower
+//     refuses them with the leader's address.
 //
 // Connection, server and EpochDB administration commands run where they
 // are sent.
@@ -65,46 +67,131 @@ func (c *Conn) routeCluster(e *entry, args [][]byte) bool {
 	if flags&(FlagKeyspace|FlagWrite|FlagTx) == 0 && e.spec.Name != "watch" {
 		return true // connection, server, administration
 	}
+	switch e.spec.Name {
+	case "multi", "discard":
+		// The queue is the connection's, wherever EXEC runs. MULTI is
+		// never refused: a client pipelines MULTI, its commands and EXEC,
+		// and commands after a refused MULTI would run one by one.
+		c.route = "here"
+		return true
+	case "exec":
+		if cl.Leader() || c.tx == nil || c.tx.aborted {
+			c.route = "here"
+			return true // run, or answered without a write
+		}
+		return c.routeExec()
+	}
 	if cl.Leader() {
-		if flags&FlagWrite != 0 || flags&FlagTx != 0 || e.spec.Name == "watch" {
+		if flags&FlagWrite != 0 || e.spec.Name == "watch" {
+			c.route = "leader"
 			return true // the store replicates the writes
 		}
 		if err := cl.VerifyLeader(); err == nil {
+			c.route = "leader-verified"
 			return true
 		}
 		// Deposed meanwhile: the new leader answers.
-	} else if flags&FlagWrite == 0 && flags&FlagTx == 0 && e.spec.Name != "watch" && c.readOnly {
+	} else if flags&FlagWrite == 0 && e.spec.Name != "watch" && c.readOnly {
+		c.route = "readonly"
 		return true
 	}
+	c.route = "refused"
 	addr := c.leaderAddr()
-	if flags&FlagTx != 0 || e.spec.Name == "watch" || flags&(FlagBlocking|FlagWrite) == FlagBlocking|FlagWrite {
-		// A forwarded command must end within the forward timeout: a
-		// blocking one may wait for ever.
-		what := "transactions"
+	if e.spec.Name == "watch" || flags&(FlagBlocking|FlagWrite) == FlagBlocking|FlagWrite {
+		// WATCH's keys are watched in the store of the node that runs
+		// EXEC. A forwarded command must end within the forward timeout:
+		// a blocking one may wait for ever.
+		what := "transactions with WATCH"
 		if flags&FlagBlocking != 0 {
 			what = "blocking commands"
 		}
-		if addr == "" {
-			c.WriteError("TRYAGAIN no leader is elected yet")
-		} else {
-			c.WriteError("READONLY " + what + " run on the leader, at " + addr)
-		}
+		c.refuse(what, addr)
 		return false
 	}
 	if addr == "" {
 		c.WriteError("TRYAGAIN no leader is elected yet")
 		return false
 	}
-	if sent, err := c.forward(addr, args); err != nil {
-		c.closeForward()
-		if sent && flags&FlagWrite != 0 {
-			// The leader may have run it: only its reply was lost.
-			c.WriteError(errOutcomeUnknown + " (the leader at " + addr + " did not answer: " + sanitize(err.Error()) + ")")
-		} else {
-			c.WriteError("TRYAGAIN the leader at " + addr + " did not answer: " + sanitize(err.Error()))
-		}
-	}
+	c.forwardOrFail(addr, flags&FlagWrite != 0, args)
 	return false
+}
+
+// routeExec runs on the leader the transaction a follower queued: MULTI,
+// its commands and EXEC are forwarded in one go, and EXEC's reply is
+// relayed. A transaction that watches keys cannot go (they are watched in
+// this node's store, which the leader's writes do not pass through first):
+// it is discarded, as a leader deposed between WATCH and EXEC discards
+// its own.
+func (c *Conn) routeExec() bool {
+	queued := c.tx
+	c.endTx()
+	defer c.unwatchAll()
+	c.route = "refused"
+	addr := c.leaderAddr()
+	if len(c.watches) > 0 {
+		c.refuse("transactions with WATCH", addr)
+		return false
+	}
+	if addr == "" {
+		c.WriteError("TRYAGAIN no leader is elected yet")
+		return false
+	}
+	cmds := make([][][]byte, 0, len(queued.cmds)+2)
+	cmds = append(cmds, [][]byte{[]byte("MULTI")})
+	for _, q := range queued.cmds {
+		cmds = append(cmds, q.args)
+	}
+	cmds = append(cmds, [][]byte{[]byte("EXEC")})
+	c.forwardOrFail(addr, true, cmds...)
+	return false
+}
+
+// refuse answers a command that runs on the leader only.
+func (c *Conn) refuse(what, addr string) {
+	if addr == "" {
+		c.WriteError("TRYAGAIN no leader is elected yet")
+	} else {
+		c.WriteError("READONLY " + what + " run on the leader, at " + addr)
+	}
+}
+
+// forwardOrFail forwards cmds to the leader at addr and relays the last
+// one's reply, or answers why it could not: the outcome of a write is
+// unknown once it was sent.
+func (c *Conn) forwardOrFail(addr string, write bool, cmds ...[][]byte) {
+	c.route = "forward " + addr
+	sent, err := c.forward(addr, cmds...)
+	if err == nil {
+		return
+	}
+	c.closeForward()
+	if sent && write {
+		// The leader may have run it: only its reply was lost.
+		c.WriteError(errOutcomeUnknown + " (the leader at " + addr + " did not answer: " + sanitize(err.Error()) + ")")
+	} else {
+		c.WriteError("TRYAGAIN the leader at " + addr + " did not answer: " + sanitize(err.Error()))
+	}
+}
+
+// traceRoute writes the DebugTrace line of a data command whose reply
+// starts at c.out[mark:].
+func (c *Conn) traceRoute(e *entry, args [][]byte, mark int) {
+	cl := c.srv.Cluster
+	st := cl.Stats()
+	var key []byte
+	if len(args) > 1 {
+		key = args[1]
+	}
+	var reply []byte
+	if mark <= len(c.out) {
+		reply = c.out[mark:min(len(c.out), mark+48)]
+	}
+	line := fmt.Sprintf("%d node=%s conn=%d cmd=%s key=%q route=%q state=%s ready=%t term=%s commit=%s applied=%s reply=%q\n",
+		time.Now().UnixNano(), cl.ID(), c.id, e.spec.Name, key, c.route, cl.State(), cl.Leader(),
+		st["term"], st["commit_index"], st["applied_index"], reply)
+	c.srv.traceMu.Lock()
+	defer c.srv.traceMu.Unlock()
+	_, _ = io.WriteString(c.srv.DebugTrace, line)
 }
 
 // leaderWait bounds how long a follower waits for a newly elected leader
@@ -136,11 +223,11 @@ type forwarder struct {
 	resp int
 }
 
-// forward sends args to the leader at addr, in the connection's database
-// and protocol, and relays the reply. sent reports that the failure, if
-// any, came once the command itself was being sent: the leader may have
-// run it.
-func (c *Conn) forward(addr string, args [][]byte) (sent bool, err error) {
+// forward sends cmds to the leader at addr, in the connection's database
+// and protocol, in one go, and relays the last one's reply. sent reports
+// that the failure, if any, came once the commands themselves were being
+// sent: the leader may have run them.
+func (c *Conn) forward(addr string, cmds ...[][]byte) (sent bool, err error) {
 	f := c.fwd
 	if f != nil && f.addr != addr {
 		c.closeForward()
@@ -165,12 +252,8 @@ func (c *Conn) forward(addr string, args [][]byte) (sent bool, err error) {
 		}
 		f.db = c.db
 	}
-	strs := make([]string, len(args))
-	for i, a := range args {
-		strs[i] = string(a)
-	}
-	var reply []byte
-	if err := f.do(&reply, strs...); err != nil {
+	reply, err := f.send(cmds)
+	if err != nil {
 		return true, err
 	}
 	c.out = append(c.out, reply...)
@@ -228,6 +311,36 @@ func (f *forwarder) do(into *[]byte, args ...string) error {
 		return errors.New(strings.TrimSpace(string(reply[1:])))
 	}
 	return nil
+}
+
+// send writes cmds at once and reads their replies, returning the last
+// one raw.
+func (f *forwarder) send(cmds [][][]byte) ([]byte, error) {
+	_ = f.nc.SetDeadline(time.Now().Add(forwardTimeout))
+	var b []byte
+	for _, args := range cmds {
+		b = append(b, '*')
+		b = strconv.AppendInt(b, int64(len(args)), 10)
+		b = append(b, "\r\n"...)
+		for _, a := range args {
+			b = append(b, '$')
+			b = strconv.AppendInt(b, int64(len(a)), 10)
+			b = append(b, "\r\n"...)
+			b = append(b, a...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	if _, err := f.nc.Write(b); err != nil {
+		return nil, err
+	}
+	var reply []byte
+	for range cmds {
+		reply = reply[:0]
+		if err := readRawReply(f.br, &reply); err != nil {
+			return nil, err
+		}
+	}
+	return reply, nil
 }
 
 // closeForward drops the connection to the leader.

@@ -3,9 +3,11 @@ package server
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/epochdb/epochdb"
@@ -113,6 +115,103 @@ func TestCluster_ForwardedWriteWithLostReplyIsUnknown(t *testing.T) {
 	c2 := ts2.client(t, func(o *redis.Options) { o.MaxRetries = -1 })
 	if err := c2.Incr(ctx, "k").Err(); err == nil || !strings.HasPrefix(err.Error(), "TRYAGAIN") {
 		t.Fatalf("INCR forwarded to an unreachable leader: %v, want TRYAGAIN", err)
+	}
+}
+
+// flipNode is a fakeNode whose leadership can change.
+type flipNode struct {
+	fakeNode
+	leads atomic.Bool
+}
+
+func (f *flipNode) Leader() bool { return f.leads.Load() }
+func (f *flipNode) LeaderInfo() (string, string) {
+	if f.leads.Load() {
+		return "n1", ""
+	}
+	return "n2", f.leaderAddr
+}
+
+// A follower queues MULTI's commands and runs the transaction on the
+// leader: MULTI, the commands and EXEC are forwarded together, and the
+// replies are EXEC's, as on the leader.
+func TestCluster_FollowerForwardsTransactions(t *testing.T) {
+	ctx := context.Background()
+	leader := startServer(t, func(s *Server) { s.Cluster = fakeNode{leader: true} })
+	follower := startServer(t, func(s *Server) { s.Cluster = fakeNode{leaderAddr: leader.addr} })
+	fc := follower.client(t, func(o *redis.Options) { o.MaxRetries = -1; o.DB = 2 })
+	cmds, err := fc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "a", "1", 0)
+		p.Incr(ctx, "a")
+		p.Get(ctx, "a")
+		return nil
+	})
+	must(t, err)
+	if got := fmt.Sprintf("%v %v %v", cmds[0].(*redis.StatusCmd).Val(), cmds[1].(*redis.IntCmd).Val(), cmds[2].(*redis.StringCmd).Val()); got != "OK 2 2" {
+		t.Fatalf("MULTI SET INCR GET EXEC through the follower = %s, want OK 2 2", got)
+	}
+	lc := leader.client(t, func(o *redis.Options) { o.DB = 2 })
+	if v, err := lc.Get(ctx, "a").Result(); err != nil || v != "2" {
+		t.Fatalf("the leader holds a = %q, %v, want 2", v, err)
+	}
+	if n := follower.db.Len(); n != 0 {
+		t.Fatalf("the follower's own store was written: %d keys", n)
+	}
+	// A command that fails to queue aborts the transaction, on the
+	// follower already.
+	_, err = fc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "b", "1", 0)
+		p.Do(ctx, "NOSUCHCOMMAND")
+		return nil
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "EXECABORT") {
+		t.Fatalf("EXEC after a command that failed to queue: %v, want EXECABORT", err)
+	}
+	if err := lc.Get(ctx, "b").Err(); err != redis.Nil {
+		t.Fatalf("b after an aborted transaction: %v, want nil", err)
+	}
+}
+
+// A transaction whose keys were watched on a node that led, and that no
+// longer leads when EXEC comes, is discarded: its commands run neither
+// there nor, one by one, on the new leader. (Before, MULTI was refused on
+// a follower and the pipelined commands after it ran as plain commands:
+// a CAS reported as failed had written.)
+func TestCluster_DeposedLeaderDiscardsWatchedTransaction(t *testing.T) {
+	ctx := context.Background()
+	leader := startServer(t, func(s *Server) { s.Cluster = fakeNode{leader: true} })
+	node := &flipNode{fakeNode: fakeNode{leaderAddr: leader.addr}}
+	node.leads.Store(true)
+	deposed := startServer(t, func(s *Server) { s.Cluster = node })
+	c := deposed.client(t, func(o *redis.Options) { o.MaxRetries = -1 })
+	must(t, c.Set(ctx, "k", "old", 0).Err())
+	err := c.Watch(ctx, func(tx *redis.Tx) error {
+		if v, err := tx.Get(ctx, "k").Result(); err != nil || v != "old" {
+			t.Errorf("GET under WATCH = %q, %v", v, err)
+		}
+		node.leads.Store(false) // deposed between WATCH and EXEC
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "k", "new", 0)
+			p.Incr(ctx, "n")
+			return nil
+		})
+		return err
+	}, "k")
+	if err == nil || !strings.HasPrefix(err.Error(), "READONLY") {
+		t.Fatalf("EXEC of a watched transaction on a deposed leader: %v, want READONLY", err)
+	}
+	if v, err := deposed.db.Get([]byte("\x00k")); err != nil || string(v) != "old" {
+		t.Fatalf("k on the deposed leader after the discarded transaction: %q, %v, want old", v, err)
+	}
+	if n := leader.db.Len(); n != 0 {
+		t.Fatalf("the new leader holds %d keys after the discarded transaction, want 0", n)
+	}
+	if _, err := deposed.db.Get([]byte("\x00n")); !errors.Is(err, epochdb.ErrNotFound) {
+		t.Fatalf("n on the deposed leader after the discarded transaction: %v, want not found", err)
+	}
+	// The connection is usable, with no transaction or watch left.
+	if err := c.Do(ctx, "EXEC").Err(); err == nil || !strings.Contains(err.Error(), "EXEC without MULTI") {
+		t.Fatalf("EXEC after the discarded transaction: %v, want EXEC without MULTI", err)
 	}
 }
 

@@ -36,6 +36,7 @@ type Conn struct {
 	incr     incrOp     // the INCR family's step, reused (commands_string.go)
 	fwd      *forwarder // the link to the leader, on a follower (cluster.go)
 	readOnly bool       // READONLY: reads served here even on a follower
+	route    string     // where routeCluster sent the command (DebugTrace)
 	srv      *Server
 	nc       net.Conn // possibly *tls.Conn
 	raw      net.Conn // the transport under nc, closed to abort

@@ -66,11 +66,19 @@ func (c *Conn) execute(args [][]byte) {
 		c.WriteError("ERR Can't execute '" + e.spec.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		return
 	}
-	if s.Cluster != nil && !c.routeCluster(e, args) {
-		return
+	if s.Cluster != nil {
+		mark := len(c.out)
+		here := c.routeCluster(e, args)
+		if s.DebugTrace != nil && e.spec.Flags&(FlagKeyspace|FlagWrite|FlagTx) != 0 {
+			defer c.traceRoute(e, args, mark)
+		}
+		if !here {
+			return
+		}
 	}
 	if c.tryGroup(e, args) {
 		c.grouped1(e, args)
+		c.route = "grouped"
 		return
 	}
 	c.flushGroup()

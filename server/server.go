@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -136,6 +137,14 @@ type Server struct {
 	// default) refuses the command.
 	DebugClock DebugClock
 
+	// DebugTrace, if set on a replicated server, receives a line for every
+	// data command: where it ran (here after a leadership check, here as a
+	// READONLY read, forwarded to the leader, refused), raft's view at that
+	// moment, and the start of the reply. A test hook for fault-injection
+	// harnesses (epoch serve --debug-trace FILE), to tell which node
+	// answered what; it costs a lock and a write per command.
+	DebugTrace io.Writer
+
 	// ConfigRewrite, if set, is what CONFIG REWRITE calls with every
 	// parameter's current value, in CONFIG GET's order, to write them to the
 	// configuration file. Without it CONFIG REWRITE answers that the server
@@ -179,6 +188,7 @@ type Server struct {
 	log      *slog.Logger
 	cfg      liveConfig
 
+	traceMu    sync.Mutex // serializes DebugTrace lines
 	mu         sync.Mutex // guards listeners, conns
 	listeners  map[*net.Listener]struct{}
 	conns      map[*Conn]struct{}

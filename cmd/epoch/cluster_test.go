@@ -179,6 +179,19 @@ func TestServe_Cluster_ForwardsAndFailsOver(t *testing.T) {
 	if err := fc.Watch(ctx, func(tx *redis.Tx) error { return nil }, "k1"); err == nil || !strings.Contains(err.Error(), "READONLY") {
 		t.Fatalf("WATCH on a follower: %v, want a READONLY error naming the leader", err)
 	}
+	// MULTI/EXEC without WATCH runs on the leader, forwarded whole.
+	cmds, err := fc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "txk", "1", 0)
+		p.IncrBy(ctx, "txk", 41)
+		return nil
+	})
+	if err != nil || cmds[1].(*redis.IntCmd).Val() != 42 {
+		t.Fatalf("MULTI SET INCRBY EXEC through a follower: %v, %v", cmds, err)
+	}
+	if v, err := lc.Get(ctx, "txk").Result(); err != nil || v != "42" {
+		t.Fatalf("txk on the leader = %q, %v, want 42", v, err)
+	}
+	must(t, lc.Del(ctx, "txk").Err())
 	// Lists: pushes and pops are forwarded; a blocking pop, which could
 	// outwait the forwarding, runs on the leader only.
 	if n, err := fc.RPush(ctx, "list", "a", "b").Result(); err != nil || n != 2 {

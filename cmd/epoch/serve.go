@@ -91,6 +91,8 @@ type serveOptions struct {
 
 	// debugClock enables EPOCH.DEBUG CLOCK (a hidden test hook).
 	debugClock bool
+	// debugTrace is Server.DebugTrace's file (a hidden test hook).
+	debugTrace string
 
 	// init lets serve create a store in a non-empty directory that is not
 	// one; unknownEnv are EPOCH_* variables that name no setting.
@@ -221,6 +223,10 @@ closed, the exit status is 0.`,
 	// can make this process's clock jump.
 	f.BoolVar(&o.debugClock, "debug-clock", false, "test hook: let EPOCH.DEBUG CLOCK move the store's clock")
 	_ = f.MarkHidden("debug-clock")
+	// Another: a replicated server appends a line per data command to
+	// this file (Server.DebugTrace), to tell which node answered what.
+	f.StringVar(&o.debugTrace, "debug-trace", "", "test hook: append where each data command ran, and its reply, to this file")
+	_ = f.MarkHidden("debug-trace")
 	return cmd
 }
 
@@ -510,6 +516,14 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 		opts.Clock = debugClock
 		log.Warn("epoch: --debug-clock: EPOCH.DEBUG CLOCK can move the store's clock (a test hook)")
 	}
+	var traceFile *os.File
+	if o.debugTrace != "" {
+		if traceFile, err = os.OpenFile(o.debugTrace, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+			closeListeners()
+			return err
+		}
+		defer traceFile.Close()
+	}
 	logSettings(log, o, opts)
 	var node *cluster.Node
 	var db *epochdb.DB
@@ -560,6 +574,9 @@ func runServe(ctx context.Context, o serveOptions, logw io.Writer, ready func(re
 	}
 	if debugClock != nil {
 		srv.DebugClock = debugClock
+	}
+	if traceFile != nil && node != nil {
+		srv.DebugTrace = traceFile
 	}
 	// The Go runtime's memory limit is process-wide: the previous one is
 	// restored when runServe returns (CONFIG SET maxmemory changes it too).

@@ -59,7 +59,7 @@ func TestLinearizable_FindsViolations(t *testing.T) {
 			{Client: 3, Kind: CAS, Key: "r", Old: 4, Value: 2, Call: ms(4), Return: ms(5), Status: OK, Found: true, Result: 1},
 		}, porcupine.Illegal},
 	} {
-		if got, _ := Linearizable(c.ops, 10*time.Second, ""); got != c.want {
+		if got, _, _ := Linearizable(c.ops, 10*time.Second, ""); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}

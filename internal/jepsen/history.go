@@ -106,6 +106,9 @@ type History struct {
 // NewHistory starts a history's clock.
 func NewHistory() *History { return &History{start: time.Now()} }
 
+// Start is the wall-clock time the history's times count from.
+func (h *History) Start() time.Time { return h.start }
+
 // Now is the time since the history started.
 func (h *History) Now() time.Duration { return time.Since(h.start) }
 
@@ -197,10 +200,10 @@ var Model = porcupine.Model{
 // Linearizable checks the operations on register and counter keys (Get,
 // Set, Incr, CAS; Fail left out, Unknown reads left out, Unknown writes
 // given no return) against Model. It returns porcupine's verdict and, for
-// an illegal history, the operations of the first key that is not
-// linearizable; with viz set, porcupine's visualization of an illegal
+// an illegal history, the first key that is not linearizable and its
+// operations; with viz set, porcupine's visualization of an illegal
 // history is written there (an HTML file).
-func Linearizable(ops []Op, timeout time.Duration, viz string) (porcupine.CheckResult, string) {
+func Linearizable(ops []Op, timeout time.Duration, viz string) (res porcupine.CheckResult, key, text string) {
 	var hist []porcupine.Operation
 	for _, o := range ops {
 		if o.Kind != Get && o.Kind != Set && o.Kind != Incr && o.Kind != CAS {
@@ -217,7 +220,7 @@ func Linearizable(ops []Op, timeout time.Duration, viz string) (porcupine.CheckR
 	}
 	res, info := porcupine.CheckOperationsVerbose(Model, hist, timeout)
 	if res != porcupine.Illegal {
-		return res, ""
+		return res, "", ""
 	}
 	if viz != "" {
 		_ = porcupine.VisualizePath(Model, info, viz)
@@ -231,7 +234,7 @@ func Linearizable(ops []Op, timeout time.Duration, viz string) (porcupine.CheckR
 		for _, p := range part {
 			fmt.Fprintln(&b, p.Input.(Op))
 		}
-		return res, b.String()
+		return res, part[0].Input.(Op).Key, b.String()
 	}
-	return res, "(no single key is illegal on its own)"
+	return res, "", "(no single key is illegal on its own)"
 }

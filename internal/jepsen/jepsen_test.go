@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +21,8 @@ import (
 // everysec, every fault once in a random order (about a minute).
 // EPOCH_JEPSEN=long runs the long configuration (make jepsen): three
 // nodes in each appendfsync mode, every fault three times, and five nodes,
-// every fault twice. EPOCH_JEPSEN_SEED=n replays the order of a run.
+// every fault twice. EPOCH_JEPSEN_SEED=n replays the order of a run;
+// EPOCH_JEPSEN_FAULTS=a,b,... runs only those faults.
 
 var (
 	buildOnce sync.Once
@@ -86,11 +88,21 @@ func seed(t *testing.T) uint64 {
 }
 
 // faultPlan returns rounds rounds of every fault, each round in a random
-// order.
-func faultPlan(rng *rand.Rand, rounds int) []string {
+// order; EPOCH_JEPSEN_FAULTS=a,b,... (names of Faults) makes the rounds of
+// those faults only, to chase a failure one of them finds.
+func faultPlan(t *testing.T, rng *rand.Rand, rounds int) []string {
+	faults := Faults
+	if s := os.Getenv("EPOCH_JEPSEN_FAULTS"); s != "" {
+		faults = strings.Split(s, ",")
+		for _, f := range faults {
+			if !slices.Contains(Faults, f) {
+				t.Fatalf("EPOCH_JEPSEN_FAULTS: no fault %q (the faults: %s)", f, strings.Join(Faults, ", "))
+			}
+		}
+	}
 	var out []string
 	for range rounds {
-		round := append([]string(nil), Faults...)
+		round := append([]string(nil), faults...)
 		rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
 		out = append(out, round...)
 	}
@@ -124,7 +136,7 @@ func TestJepsen(t *testing.T) {
 			dir := t.TempDir()
 			rc := RunConfig{
 				Config:  Config{Bin: bin, Dir: dir, Size: r.size, Appendfsync: r.fsync, Logf: t.Logf},
-				Clients: 6, Faults: faultPlan(rng, r.rounds),
+				Clients: 6, Faults: faultPlan(t, rng, r.rounds),
 				Hold: 2 * time.Second, Recover: time.Second, Seed: s,
 			}
 			start := time.Now()

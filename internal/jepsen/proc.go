@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,6 +40,7 @@ type Node struct {
 	Addr     string // its RESP address, the same across restarts
 	Peers    string // its --peers: itself, and the proxies to the others
 	Log      string // the file its stderr is appended to
+	Trace    string // its --debug-trace file: where each command ran
 
 	// Admin is a client for the harness's own questions (ROLE, INFO,
 	// EPOCH.DEBUG): it never retries and times out quickly.
@@ -90,7 +92,7 @@ func StartCluster(cfg Config) (*Cluster, error) {
 		}
 		id := fmt.Sprint("n", i+1)
 		n := &Node{ID: id, Dir: filepath.Join(cfg.Dir, id), RaftAddr: raftAddr, Addr: addr,
-			Log: filepath.Join(cfg.Dir, id+".log")}
+			Log: filepath.Join(cfg.Dir, id+".log"), Trace: filepath.Join(cfg.Dir, id+".trace")}
 		n.Admin = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second,
 			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, PoolSize: 4})
 		c.Nodes = append(c.Nodes, n)
@@ -161,7 +163,7 @@ func (c *Cluster) Start(n *Node) error {
 	cmd := exec.Command(c.cfg.Bin, "serve", "--dir", n.Dir, "--addr", n.Addr, "--http-addr=",
 		"--cluster", "--node-id", n.ID, "--raft-addr", n.RaftAddr, "--peers", n.Peers,
 		"--raft-secret-file", c.secret, "--appendfsync", c.cfg.Appendfsync,
-		"--event-log", "yes", "--debug-clock", "--log-level", "warn")
+		"--event-log", "yes", "--debug-clock", "--debug-trace", n.Trace, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", n.ID, err)
@@ -326,4 +328,42 @@ func sortedIDs(nodes []*Node) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Traces returns the lines of the nodes' --debug-trace files about key,
+// in time order, each time given as history time (since start): which
+// node ran each command on the key, how it routed it, raft's view then,
+// and the reply.
+func (c *Cluster) Traces(key string, start time.Time) string {
+	type line struct {
+		at   time.Duration
+		text string
+	}
+	var lines []line
+	want := fmt.Sprintf("key=%q", key)
+	for _, n := range c.Nodes {
+		data, err := os.ReadFile(n.Trace)
+		if err != nil {
+			lines = append(lines, line{text: fmt.Sprintf("%s: %v", n.ID, err)})
+			continue
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			ns, rest, ok := strings.Cut(l, " ")
+			if !ok || !strings.Contains(rest, want) {
+				continue
+			}
+			t, err := strconv.ParseInt(ns, 10, 64)
+			if err != nil {
+				continue
+			}
+			at := time.Unix(0, t).Sub(start)
+			lines = append(lines, line{at, fmt.Sprintf("%8v %s", at.Round(time.Millisecond), rest)})
+		}
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at < lines[j].at })
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintln(&b, l.text)
+	}
+	return b.String()
 }

@@ -100,11 +100,11 @@ func Run(ctx context.Context, rc RunConfig) (Report, error) {
 	rep.Counts = Counts(rep.Ops)
 
 	phase("checking linearizability")
-	res, bad := Linearizable(rep.Ops, 2*time.Minute, filepath.Join(rc.Dir, "history.html"))
+	res, key, bad := Linearizable(rep.Ops, 2*time.Minute, filepath.Join(rc.Dir, "history.html"))
 	switch res {
 	case porcupine.Illegal:
-		problem("the history is not linearizable (porcupine; %s); the first key's operations:\n%s",
-			filepath.Join(rc.Dir, "history.html"), bad)
+		problem("the history is not linearizable (porcupine; %s); the first key's operations:\n%s\nwhere the nodes ran them:\n%s",
+			filepath.Join(rc.Dir, "history.html"), bad, c.Traces(key, h.Start()))
 	case porcupine.Unknown:
 		problem("porcupine could not decide within its time limit")
 	}
