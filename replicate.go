@@ -2,6 +2,7 @@ package epochdb
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -97,32 +98,83 @@ func (db *DB) replicate(b *pebble.Batch) error {
 // below AppliedIndex was applied already (a replay after a restart) and is
 // skipped. The entry's index is stored with it atomically.
 func (db *DB) ApplyCommitted(index uint64, repr []byte, local bool) error {
+	return db.ApplyCommittedBatch([]Committed{{Index: index, Repr: repr, Local: local}})[0]
+}
+
+// Committed is a replicated log entry for ApplyCommittedBatch: its index,
+// its batch, and whether this node built it (see ApplyCommitted).
+type Committed struct {
+	Index uint64
+	Repr  []byte
+	Local bool
+}
+
+// ApplyCommittedBatch applies consecutive committed entries, in log order,
+// as ApplyCommitted does each, but in one commit to the store: the
+// entries' batches one after the other, and the last index, atomically.
+// It returns each entry's error (nil: applied, or applied before). A
+// malformed entry is left out with ErrCorrupt; the others are applied.
+func (db *DB) ApplyCommittedBatch(entries []Committed) []error {
+	errs := make([]error, len(entries))
 	if err := db.enter(); err != nil {
-		return err
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
 	}
 	defer db.leave()
-	if index <= db.applied.Load() {
-		return nil
+	applied := db.applied.Load()
+	size, count := batchrepr.HeaderLen, uint32(0)
+	var last uint64
+	for i, e := range entries {
+		if e.Index <= applied {
+			continue // a replay after a restart
+		}
+		if err := checkRepr(e.Repr); err != nil {
+			errs[i] = fmt.Errorf("%w: replicated batch %d: %v", ErrCorrupt, e.Index, err)
+			continue
+		}
+		h, _ := batchrepr.ReadHeader(e.Repr)
+		size += len(e.Repr) - batchrepr.HeaderLen
+		count += h.Count
+		last = e.Index
 	}
-	if err := checkRepr(repr); err != nil {
-		return fmt.Errorf("%w: replicated batch: %v", ErrCorrupt, err)
+	if last == 0 {
+		return errs
 	}
+	// The batches' entries one after the other, under one header.
+	repr := make([]byte, batchrepr.HeaderLen, size)
+	for i, e := range entries {
+		if e.Index > applied && errs[i] == nil {
+			repr = append(repr, e.Repr[batchrepr.HeaderLen:]...)
+		}
+	}
+	batchrepr.SetCount(repr, count)
 	b := db.pdb.NewBatch()
-	if err := b.SetRepr(bytes.Clone(repr)); err != nil {
+	if err := b.SetRepr(repr); err != nil {
 		_ = b.Close()
-		return fmt.Errorf("%w: replicated batch: %v", ErrCorrupt, err)
+		err = fmt.Errorf("%w: replicated batch: %v", ErrCorrupt, err)
+		for i := range errs {
+			errs[i] = cmp.Or(errs[i], err)
+		}
+		return errs
 	}
-	_ = b.Set(keyspace.SysKey(sysApplied), binary.BigEndian.AppendUint64(nil, index), nil)
+	_ = b.Set(keyspace.SysKey(sysApplied), binary.BigEndian.AppendUint64(nil, last), nil)
 	if err := db.apply(b, pebble.NoSync); err != nil {
-		return err
+		for i := range errs {
+			errs[i] = cmp.Or(errs[i], err)
+		}
+		return errs
 	}
 	_ = b.Close()
-	db.applied.Store(index)
+	db.applied.Store(last)
 	db.writeSeq.Add(1) // for the periodic sync
-	if local {
-		return nil
+	for i, e := range entries {
+		if e.Index > applied && errs[i] == nil && !e.Local {
+			errs[i] = db.deriveApplied(e.Repr)
+		}
 	}
-	return db.deriveApplied(repr)
+	return errs
 }
 
 // checkRepr checks that repr is a well-formed batch of the kinds of entry

@@ -221,6 +221,70 @@ func TestReplicated_ReplayFromEmpty(t *testing.T) {
 	}
 }
 
+// Committed entries applied in runs (as raft hands a batch of them) give
+// the same store as the leader's; a run that reaches back before the
+// applied index (a replay) applies only what is new; a malformed entry in
+// a run is left out with its own error and the others are applied.
+func TestReplicated_ApplyCommittedBatch(t *testing.T) {
+	clk := clock.NewManual(testutil.Epoch)
+	repl := &logReplicator{isLeader: true}
+	leader, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: repl, ExpiryInterval: time.Hour})
+	testutil.Must(t, err)
+	defer leader.Close()
+	repl.leader = leader
+	for i := range 120 {
+		mustSet(t, leader, fmt.Sprint("k", i%50), fmt.Sprint("v", i), 0)
+		if i%7 == 0 {
+			_, err := leader.Delete([]byte(fmt.Sprint("k", i%13)))
+			testutil.Must(t, err)
+		}
+	}
+	var all []Committed
+	for i, e := range repl.log {
+		all = append(all, Committed{Index: uint64(i + 1), Repr: e})
+	}
+	node, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: followerRepl{}, ExpiryInterval: time.Hour})
+	testutil.Must(t, err)
+	defer node.Close()
+	for i := 0; i < len(all); i += 17 {
+		for _, err := range node.ApplyCommittedBatch(all[i:min(i+17, len(all))]) {
+			testutil.Must(t, err)
+		}
+	}
+	same := func(what string) {
+		t.Helper()
+		if l, n := contents(t, leader), contents(t, node); !slices.Equal(l, n) || node.Len() != leader.Len() {
+			t.Fatalf("%s: the store differs from the leader's (Len %d vs %d):\n%v\n%v", what, node.Len(), leader.Len(), n, l)
+		}
+	}
+	same("applied in runs of 17")
+	if node.AppliedIndex() != uint64(len(all)) {
+		t.Fatalf("applied %d of %d", node.AppliedIndex(), len(all))
+	}
+	for _, err := range node.ApplyCommittedBatch(all) {
+		testutil.Must(t, err)
+	}
+	same("after a replayed run")
+
+	// Three entries, the second malformed.
+	fresh, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: followerRepl{}, ExpiryInterval: time.Hour})
+	testutil.Must(t, err)
+	defer fresh.Close()
+	run := []Committed{all[0], {Index: 2, Repr: []byte("not a batch")}, all[2]}
+	errs := fresh.ApplyCommittedBatch(run)
+	if errs[0] != nil || !errors.Is(errs[1], ErrCorrupt) || errs[2] != nil {
+		t.Fatalf("errors %v, want nil, ErrCorrupt, nil", errs)
+	}
+	if fresh.AppliedIndex() != 3 {
+		t.Fatalf("applied index %d, want 3", fresh.AppliedIndex())
+	}
+	for _, k := range []string{"k0", "k1"} { // entries 1 and 3 (entry 2 deleted k0)
+		if _, err := fresh.Get([]byte(k)); err != nil {
+			t.Fatalf("%s after the run: %v", k, err)
+		}
+	}
+}
+
 func FuzzApplyCommitted(f *testing.F) {
 	clk := testutil.NewClock()
 	repl := &logReplicator{isLeader: true}

@@ -22,7 +22,7 @@ import (
 // testCluster is n nodes in this process, on loopback, each with its own
 // directories, sharing one manual clock.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	conf  func(*Config) // adjusts every node's configuration
 	clk   *clock.Manual
 	peers map[string]string
@@ -30,7 +30,7 @@ type testCluster struct {
 	nodes map[string]*Node
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	testutil.Must(t, err)
@@ -38,7 +38,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newCluster(t *testing.T, size int, conf ...func(*Config)) *testCluster {
+func newCluster(t testing.TB, size int, conf ...func(*Config)) *testCluster {
 	c := &testCluster{t: t, conf: func(*Config) {}, clk: testutil.NewClock(), peers: map[string]string{}, dirs: map[string]string{}, nodes: map[string]*Node{}}
 	if len(conf) > 0 {
 		c.conf = conf[0]
@@ -128,7 +128,7 @@ func (c *testCluster) converged(leader *Node) {
 	}
 }
 
-func contents(t *testing.T, db *epochdb.DB) []string {
+func contents(t testing.TB, db *epochdb.DB) []string {
 	t.Helper()
 	for {
 		var out []string
@@ -227,7 +227,7 @@ func TestCluster_ReplicatesAndFailsOver(t *testing.T) {
 }
 
 // testWriter logs to the test (warnings and errors of the nodes).
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))

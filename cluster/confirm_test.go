@@ -63,7 +63,7 @@ func TestConfirmTransport_CountsOnlyRequestsSentSince(t *testing.T) {
 // began; with both followers stopped, none newer comes and the check
 // fails.
 func TestCluster_LeadershipCheckUsesFreshHeartbeats(t *testing.T) {
-	c := newCluster(t, 3)
+	c := newCluster(t, 3, func(cfg *Config) { cfg.QuorumReads = true })
 	l := c.leader()
 	voters, err := l.voters()
 	if err != nil || len(voters) != 3 {
@@ -83,5 +83,54 @@ func TestCluster_LeadershipCheckUsesFreshHeartbeats(t *testing.T) {
 	}
 	if err := l.VerifyLeader(); err == nil {
 		t.Fatal("VerifyLeader passed with both followers stopped")
+	}
+}
+
+// Under the lease, a healthy leader reads without a round trip: its
+// followers accept its heartbeats continually. Once they stop, the lease
+// runs out within half a heartbeat timeout and reads need (and fail) a
+// quorum round.
+func TestCluster_LeaseRunsOutWithoutFollowers(t *testing.T) {
+	c := newCluster(t, 3)
+	l := c.leader()
+	if l.lease == 0 {
+		t.Fatal("no lease by default")
+	}
+	waitFor(t, "the leader's lease", l.leaseHolds)
+	if err := l.VerifyLeader(); err != nil {
+		t.Fatalf("VerifyLeader under the lease: %v", err)
+	}
+	for id, n := range c.nodes {
+		if n != l {
+			c.stop(id)
+		}
+	}
+	waitFor(t, "the lease to run out", func() bool { return !l.leaseHolds() })
+	if err := l.VerifyLeader(); err == nil {
+		t.Fatal("VerifyLeader passed with both followers stopped and the lease over")
+	}
+}
+
+// A node under QuorumReads has no lease.
+func TestCluster_QuorumReadsHaveNoLease(t *testing.T) {
+	c := newCluster(t, 1, func(cfg *Config) { cfg.QuorumReads = true })
+	l := c.leader()
+	if l.lease != 0 || l.leaseHolds() {
+		t.Fatalf("lease %v under QuorumReads", l.lease)
+	}
+	if err := l.VerifyLeader(); err != nil {
+		t.Fatalf("VerifyLeader of a single node: %v", err)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -60,6 +60,15 @@ type Config struct {
 	// Timing, for tests; zero values take raft's defaults.
 	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
 
+	// QuorumReads makes every linearizable read confirm the leadership
+	// with a quorum round trip (the read index rule). By default the
+	// leader reads under a lease instead: while a majority accepted a
+	// heartbeat it sent within the last half heartbeat timeout, no other
+	// node can be elected (see Node.VerifyLeader), so it reads its store
+	// at once. The lease trusts the machines' clocks to run at rates
+	// within a factor of two of each other.
+	QuorumReads bool
+
 	// SnapshotThreshold is how many log entries since the last snapshot
 	// make the node take a snapshot of its store and compact its log; it
 	// checks every SnapshotInterval (with jitter). TrailingLogs entries
@@ -90,6 +99,7 @@ type Node struct {
 
 	ready     atomic.Bool   // leader, and every earlier entry applied
 	readyTerm atomic.Uint64 // the term ready was set in
+	lease     time.Duration // how long a heartbeat a majority accepted lets the leader read (0: QuorumReads)
 
 	seq     atomic.Uint64 // numbers this node's proposals
 	pendMu  sync.Mutex
@@ -115,6 +125,10 @@ const (
 	entryLeader byte = 2 // the leader's ID and client address
 )
 
+// logCacheSize is how many of the newest log entries a node keeps in
+// memory for replication.
+const logCacheSize = 4096
+
 // applyTimeout bounds how long a write waits for its entry to commit.
 const applyTimeout = 10 * time.Second
 
@@ -131,6 +145,7 @@ func Open(cfg Config, dbDir string, opts *epochdb.Options) (*Node, error) {
 	if _, ok := cfg.Peers[cfg.NodeID]; !ok && len(cfg.Peers) > 0 {
 		return nil, fmt.Errorf("cluster: Peers does not list this node (%s)", cfg.NodeID)
 	}
+	opened := time.Now()
 	n := &Node{cfg: cfg, pending: map[uint64]chan error{}, done: make(chan struct{}), log: cfg.Logger}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
@@ -145,7 +160,7 @@ func Open(cfg Config, dbDir string, opts *epochdb.Options) (*Node, error) {
 		return nil, err
 	}
 	n.db = db
-	if err := n.startRaft(); err != nil {
+	if err := n.startRaft(opened); err != nil {
 		_ = db.Close()
 		n.closeRaftStores()
 		return nil, err
@@ -156,7 +171,7 @@ func Open(cfg Config, dbDir string, opts *epochdb.Options) (*Node, error) {
 	return n, nil
 }
 
-func (n *Node) startRaft() error {
+func (n *Node) startRaft(opened time.Time) error {
 	if err := os.MkdirAll(n.cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -204,6 +219,9 @@ func (n *Node) startRaft() error {
 	if n.cfg.LeaderLeaseTimeout > 0 {
 		rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
 	}
+	if !n.cfg.QuorumReads {
+		n.lease = rc.HeartbeatTimeout / 2
+	}
 	existing, err := raft.HasExistingState(logs, logs, snaps)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
@@ -218,7 +236,18 @@ func (n *Node) startRaft() error {
 			return fmt.Errorf("cluster: bootstrap: %w", err)
 		}
 	}
-	r, err := raft.NewRaft(rc, (*fsm)(n), logs, logs, snaps, trans)
+	// A node that restarts has forgotten which leader it followed, and
+	// would vote for anyone at once: the heartbeats it accepted before it
+	// stopped may still hold up the leader's lease. It joins the election
+	// only once those leases are over.
+	time.Sleep(time.Until(opened.Add(n.lease)))
+	// The newest entries stay in memory: replication reads each entry it
+	// sends back from the log store, a Pebble seek apiece otherwise.
+	cached, err := raft.NewLogCache(logCacheSize, logs)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	r, err := raft.NewRaft(rc, (*fsm)(n), cached, logs, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -293,11 +322,24 @@ func (n *Node) Snapshot() error {
 	return nil
 }
 
-// VerifyLeader confirms, by a round trip to a quorum, that this node still
-// leads: a read served after it is linearizable.
+// VerifyLeader confirms that this node still leads, so that a read of its
+// store served after it is linearizable: under the lease, at once; else by
+// a round trip to a quorum.
+//
+// The lease: a follower that accepted a heartbeat refuses to vote for
+// another candidate for a whole heartbeat timeout after it (raft's leader
+// stickiness; its own election timer does not fire either). So while a
+// majority accepted heartbeats this leader sent within the last half
+// heartbeat timeout, every majority that could elect another leader
+// includes one of them, none of which votes yet: no other leader exists,
+// nor any write this node has not applied. A node that restarts forgot
+// whom it followed, and waits a lease before its raft starts (Open).
 func (n *Node) VerifyLeader() error {
 	if !n.Leader() {
 		return ErrNotLeader
+	}
+	if n.leaseHolds() {
+		return nil
 	}
 	if err := n.verify(); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotLeader, err)
@@ -397,6 +439,19 @@ func (n *Node) confirmLeadership(start time.Time) error {
 			return raft.ErrRaftShutdown
 		}
 	}
+}
+
+// leaseHolds reports whether this node reads under its lease now.
+func (n *Node) leaseHolds() bool {
+	if n.lease == 0 || n.raft.State() != raft.Leader {
+		return false
+	}
+	voters, err := n.voters()
+	if err != nil {
+		return false
+	}
+	ok, _ := n.trans.confirmed(raft.ServerID(n.cfg.NodeID), voters, n.readyTerm.Load(), time.Now().Add(-n.lease))
+	return ok
 }
 
 // confirmPoll is how often confirmLeadership, waiting for heartbeat
@@ -640,15 +695,46 @@ func (n *Node) closeRaftStores() {
 type fsm Node
 
 func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries (raft.BatchingFSM): each run of
+// store batches in one store commit (DB.ApplyCommittedBatch), so that a
+// node applies what raft committed together at the cost of one write,
+// and releases the writers waiting for its own entries together.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	n := (*Node)(f)
-	if l.Type != raft.LogCommand || len(l.Data) == 0 {
-		return nil
+	out := make([]any, len(logs))
+	var entries []epochdb.Committed
+	var at []int             // each entry's position in logs
+	var waiting []chan error // each entry's local writer (nil for the others)
+	flush := func() {
+		if len(entries) == 0 {
+			return
+		}
+		errs := n.db.ApplyCommittedBatch(entries)
+		for i, err := range errs {
+			if err != nil {
+				n.log.Error("cluster: applying a committed entry failed", "index", entries[i].Index, "err", err)
+				out[at[i]] = err
+			}
+			if waiting[i] != nil {
+				waiting[i] <- err
+			}
+		}
+		entries, at, waiting = entries[:0], at[:0], waiting[:0]
 	}
-	switch l.Data[0] {
-	case entryBatch:
+	for i, l := range logs {
+		if l.Type != raft.LogCommand || len(l.Data) == 0 || l.Data[0] != entryBatch {
+			flush()
+			out[i] = f.applyOther(l)
+			continue
+		}
 		proposer, rest, ok := readString(l.Data[1:])
 		if !ok || len(rest) < 8 {
-			return fmt.Errorf("cluster: malformed entry %d", l.Index)
+			flush()
+			out[i] = fmt.Errorf("cluster: malformed entry %d", l.Index)
+			continue
 		}
 		seq, repr := binary.BigEndian.Uint64(rest), rest[8:]
 		var ch chan error
@@ -656,15 +742,21 @@ func (f *fsm) Apply(l *raft.Log) any {
 		if proposer == n.cfg.NodeID {
 			ch, local = n.claim(seq)
 		}
-		err := n.db.ApplyCommitted(l.Index, repr, local)
-		if err != nil {
-			n.log.Error("cluster: applying a committed entry failed", "index", l.Index, "err", err)
-		}
-		if local {
-			ch <- err
-		}
-		return err
-	case entryLeader:
+		entries = append(entries, epochdb.Committed{Index: l.Index, Repr: repr, Local: local})
+		at = append(at, i)
+		waiting = append(waiting, ch)
+	}
+	flush()
+	return out
+}
+
+// applyOther applies an entry that is not a store batch.
+func (f *fsm) applyOther(l *raft.Log) any {
+	n := (*Node)(f)
+	if l.Type != raft.LogCommand || len(l.Data) == 0 {
+		return nil
+	}
+	if l.Data[0] == entryLeader {
 		id, rest, ok := readString(l.Data[1:])
 		client, _, ok2 := readString(rest)
 		if ok && ok2 {

@@ -46,7 +46,7 @@ func (c *testCluster) startJoiner(id string) {
 
 // storeDigest hashes every key-value pair of db's store, as its image
 // holds them, and returns it with the applied index.
-func storeDigest(t *testing.T, db *epochdb.DB) (string, uint64) {
+func storeDigest(t testing.TB, db *epochdb.DB) (string, uint64) {
 	t.Helper()
 	im, err := db.Image()
 	for errors.Is(err, epochdb.ErrInstallingImage) { // a snapshot being installed: in a moment

@@ -52,6 +52,7 @@ type serveOptions struct {
 	raftSnapThresh  uint64
 	raftSnapEvery   time.Duration
 	raftTrailing    uint64
+	raftReads       string
 	syncInterval    time.Duration
 	timeout         int
 	maxclients      int
@@ -183,6 +184,7 @@ closed, the exit status is 0.`,
 	f.StringVar(&o.raftTLSCA, "raft-tls-ca", "", "with --cluster: PEM file of the CA that signed the nodes' raft certificates")
 	f.Uint64Var(&o.raftSnapThresh, "raft-snapshot-threshold", cluster.DefaultSnapshotThreshold, "with --cluster: log entries since the last snapshot that make the node snapshot its store and compact its log")
 	f.DurationVar(&o.raftSnapEvery, "raft-snapshot-interval", cluster.DefaultSnapshotInterval, "with --cluster: how often the node checks --raft-snapshot-threshold")
+	f.StringVar(&o.raftReads, "raft-reads", "lease", "with --cluster: how the leader confirms a linearizable read: lease (reads at once while a majority accepted its heartbeats of the last half heartbeat timeout; trusts clock rates) or quorum (a quorum round trip per read, shared by concurrent reads)")
 	f.Uint64Var(&o.raftTrailing, "raft-trailing-logs", cluster.DefaultTrailingLogs, "with --cluster: log entries kept behind a snapshot, so that a follower a little behind catches up from the log rather than a snapshot")
 	f.StringVar(&o.appendfsync, "appendfsync", "everysec", "durability: always (fsync each write), everysec (fsync every --sync-interval), no (leave it to the OS)")
 	f.DurationVar(&o.syncInterval, "sync-interval", 100*time.Millisecond, "WAL fsync interval with appendfsync everysec")
@@ -664,6 +666,13 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 		NodeID: o.nodeID, RaftAddr: o.raftAddr, Peers: peers, Dir: filepath.Join(o.dir, "raft"),
 		ClientAddr: clientAddr, Logger: log,
 		SnapshotThreshold: o.raftSnapThresh, SnapshotInterval: o.raftSnapEvery, TrailingLogs: o.raftTrailing,
+	}
+	switch o.raftReads {
+	case "lease":
+	case "quorum":
+		cfg.QuorumReads = true
+	default:
+		return nil, fmt.Errorf("cluster: --raft-reads %q: want lease or quorum", o.raftReads)
 	}
 	if o.raftSnapThresh == 0 || o.raftTrailing == 0 || o.raftSnapEvery < 5*time.Millisecond {
 		return nil, errors.New("cluster: --raft-snapshot-threshold and --raft-trailing-logs must be at least 1, --raft-snapshot-interval at least 5ms")
