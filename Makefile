@@ -44,6 +44,7 @@ run:
 # The long configuration of the cluster's fault-injection harness
 # (internal/jepsen): three nodes in each appendfsync mode, every fault three
 # times, then five nodes (about 15 minutes). `make unit` runs its short
-# configuration. EPOCH_JEPSEN_SEED=n replays a run's order of faults.
+# configuration. EPOCH_JEPSEN_SEED=n replays a run's order of faults,
+# EPOCH_JEPSEN_FAULTS=a,b,... runs only those faults.
 jepsen:
 	EPOCH_JEPSEN=long $(GO) test -count=1 -timeout 45m -run 'TestJepsen$$' -v ./internal/jepsen
