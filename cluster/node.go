@@ -105,6 +105,10 @@ type Node struct {
 	pendMu  sync.Mutex
 	pending map[uint64]chan error // proposals awaited by this node's writers
 
+	proposeMu sync.Mutex
+	proposing bool       // a proposeRounds goroutine runs
+	proposeQ  []proposal // batches waiting to be proposed
+
 	verifyMu   sync.Mutex
 	verifying  bool         // a verifyRounds goroutine runs
 	verifyWait []chan error // callers waiting for the next leadership check
@@ -121,8 +125,9 @@ type Node struct {
 
 // Entry kinds in the raft log.
 const (
-	entryBatch  byte = 1 // a store batch: proposer, sequence, Pebble batch
-	entryLeader byte = 2 // the leader's ID and client address
+	entryBatch   byte = 1 // a store batch: proposer, sequence, Pebble batch
+	entryBatches byte = 3 // store batches: proposer, count, then each one's sequence, length and batch
+	entryLeader  byte = 2 // the leader's ID and client address
 )
 
 // logCacheSize is how many of the newest log entries a node keeps in
@@ -513,19 +518,15 @@ func (n *Node) Remove(id string) error {
 }
 
 // Replicate commits a store batch to the raft log (epochdb.Replicator).
+// The batches of concurrent writers go into one log entry (see propose).
 func (n *Node) Replicate(repr []byte) error {
-	if !n.ready.Load() {
+	if !n.Leader() {
 		return ErrNotLeader
 	}
 	seq := n.seq.Add(1)
 	ch := make(chan error, 1)
 	n.addPending(seq, ch)
-	data := make([]byte, 0, 1+binary.MaxVarintLen64+len(n.cfg.NodeID)+8+len(repr))
-	data = append(data, entryBatch)
-	data = appendString(data, n.cfg.NodeID)
-	data = binary.BigEndian.AppendUint64(data, seq)
-	data = append(data, repr...)
-	if err := n.await(n.raft.Apply(data, applyTimeout)); err != nil {
+	if err := n.propose(seq, repr); err != nil {
 		_, mine := n.claim(seq)
 		if mine { // not applied here
 			return proposalError(err)
@@ -533,6 +534,65 @@ func (n *Node) Replicate(repr []byte) error {
 		// Applied meanwhile, as this node's own entry: its result stands.
 	}
 	return <-ch
+}
+
+// proposal is a batch waiting to be proposed, and where its entry's
+// outcome goes.
+type proposal struct {
+	seq  uint64
+	repr []byte
+	done chan error
+}
+
+// propose puts the batch seq into the raft log and returns raft's verdict
+// on the entry that carries it (nil: committed and applied). Proposals
+// are merged as group commits are: one goroutine hands raft an entry at a
+// time, with every batch queued meanwhile, so that many writers cost raft
+// one entry (one handoff, one encoding, one log record on every node).
+func (n *Node) propose(seq uint64, repr []byte) error {
+	done := make(chan error, 1)
+	n.proposeMu.Lock()
+	n.proposeQ = append(n.proposeQ, proposal{seq: seq, repr: repr, done: done})
+	start := !n.proposing
+	n.proposing = true
+	n.proposeMu.Unlock()
+	if start {
+		go n.proposeRounds()
+	}
+	// Always answered, within raft's enqueue timeout and await's bound:
+	// until then proposeRounds may still read repr.
+	return <-done
+}
+
+// nextProposals takes the queued proposals; none ends proposeRounds.
+func (n *Node) nextProposals() []proposal {
+	n.proposeMu.Lock()
+	defer n.proposeMu.Unlock()
+	q := n.proposeQ
+	n.proposeQ = nil
+	if len(q) == 0 {
+		n.proposing = false
+	}
+	return q
+}
+
+// proposeRounds proposes the queued batches, one entry at a time, while
+// there are some; each entry's outcome is awaited apart, so that the next
+// entry need not wait for the last one's commit.
+func (n *Node) proposeRounds() {
+	for {
+		q := n.nextProposals()
+		if len(q) == 0 {
+			return
+		}
+		f := n.raft.Apply(encodeBatches(n.cfg.NodeID, q), applyTimeout)
+		go func() {
+			err := n.await(f)
+			for _, p := range q {
+				p.done <- err
+			}
+		}()
+	}
 }
 
 // proposalError is the error of a proposal raft did not report applied:
@@ -724,19 +784,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		entries, at, waiting = entries[:0], at[:0], waiting[:0]
 	}
-	for i, l := range logs {
-		if l.Type != raft.LogCommand || len(l.Data) == 0 || l.Data[0] != entryBatch {
-			flush()
-			out[i] = f.applyOther(l)
-			continue
-		}
-		proposer, rest, ok := readString(l.Data[1:])
-		if !ok || len(rest) < 8 {
-			flush()
-			out[i] = fmt.Errorf("cluster: malformed entry %d", l.Index)
-			continue
-		}
-		seq, repr := binary.BigEndian.Uint64(rest), rest[8:]
+	add := func(i int, l *raft.Log, proposer string, seq uint64, repr []byte) {
 		var ch chan error
 		local := false
 		if proposer == n.cfg.NodeID {
@@ -746,8 +794,77 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		at = append(at, i)
 		waiting = append(waiting, ch)
 	}
+	for i, l := range logs {
+		if l.Type != raft.LogCommand || len(l.Data) == 0 || l.Data[0] != entryBatch && l.Data[0] != entryBatches {
+			flush()
+			out[i] = f.applyOther(l)
+			continue
+		}
+		proposer, rest, ok := readString(l.Data[1:])
+		if ok && l.Data[0] == entryBatch && len(rest) >= 8 {
+			add(i, l, proposer, binary.BigEndian.Uint64(rest), rest[8:])
+			continue
+		}
+		// Several batches in one entry: all of them go into the run, so
+		// that the entry applies whole.
+		var batches []proposal
+		if ok && l.Data[0] == entryBatches {
+			batches, ok = decodeBatches(rest)
+		}
+		if !ok {
+			flush()
+			out[i] = fmt.Errorf("cluster: malformed entry %d", l.Index)
+			continue
+		}
+		for _, b := range batches {
+			add(i, l, proposer, b.seq, b.repr)
+		}
+	}
 	flush()
 	return out
+}
+
+// encodeBatches makes the entryBatches entry of proposer's batches q.
+func encodeBatches(proposer string, q []proposal) []byte {
+	size := 1 + 2*binary.MaxVarintLen64 + len(proposer)
+	for _, p := range q {
+		size += 8 + binary.MaxVarintLen64 + len(p.repr)
+	}
+	data := make([]byte, 0, size)
+	data = append(data, entryBatches)
+	data = appendString(data, proposer)
+	data = binary.AppendUvarint(data, uint64(len(q)))
+	for _, p := range q {
+		data = binary.BigEndian.AppendUint64(data, p.seq)
+		data = binary.AppendUvarint(data, uint64(len(p.repr)))
+		data = append(data, p.repr...)
+	}
+	return data
+}
+
+// decodeBatches reads the batches of an entryBatches entry after its
+// proposer.
+func decodeBatches(b []byte) ([]proposal, bool) {
+	count, w := binary.Uvarint(b)
+	if w <= 0 || count > uint64(len(b)) {
+		return nil, false
+	}
+	b = b[w:]
+	out := make([]proposal, 0, count)
+	for range count {
+		if len(b) < 8 {
+			return nil, false
+		}
+		seq := binary.BigEndian.Uint64(b)
+		size, w := binary.Uvarint(b[8:])
+		if w <= 0 || size > uint64(len(b)-8-w) {
+			return nil, false
+		}
+		b = b[8+w:]
+		out = append(out, proposal{seq: seq, repr: b[:size:size]})
+		b = b[size:]
+	}
+	return out, len(b) == 0
 }
 
 // applyOther applies an entry that is not a store batch.
