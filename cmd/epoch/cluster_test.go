@@ -330,3 +330,9 @@ func TestServe_Cluster_ForwardsOverTLS(t *testing.T) {
 		t.Fatalf("GET from the leader = %q, %v", v, err)
 	}
 }
+
+// --raft-reads takes lease or quorum.
+func TestServe_Cluster_RaftReadsFlag(t *testing.T) {
+	wantFail(t, `--raft-reads "sometimes": want lease or quorum`, "serve", "--cluster", "--node-id", "n1",
+		"--raft-addr", "127.0.0.1:0", "--dir", t.TempDir(), "--addr", "127.0.0.1:0", "--http-addr", "", "--raft-reads", "sometimes")
+}

@@ -668,7 +668,7 @@ func openClusterNode(o serveOptions, clientAddr, storeDir string, opts *epochdb.
 		SnapshotThreshold: o.raftSnapThresh, SnapshotInterval: o.raftSnapEvery, TrailingLogs: o.raftTrailing,
 	}
 	switch o.raftReads {
-	case "lease":
+	case "lease", "": // "": options built without the flags
 	case "quorum":
 		cfg.QuorumReads = true
 	default:
