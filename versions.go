@@ -27,8 +27,9 @@ import (
 // applied while it validates: no window in which a write is visible but
 // undetected.
 
-// versionSlots is the size of each shard's version table.
-const versionSlots = 1024
+// versionSlots is the size of each shard's version table (262,144 slots
+// in all).
+const versionSlots = 64
 
 // slotOf returns key's shard and version slot.
 func (db *DB) slotOf(key []byte) (shard, slot int) {
