@@ -130,7 +130,7 @@ func TestRecover_Automatic(t *testing.T) {
 		t.Fatal("reopened while the log still fails")
 	}
 	tg.Off()
-	waitUntil(t, "the engine is reopened", func() bool { return db.Health() == nil })
+	testutil.Eventually(t, "the engine is reopened", func() bool { return db.Health() == nil })
 	mustSet(t, db, "after", "v", 0)
 	for _, k := range append(acked, "k", "after") {
 		if _, err := db.Get([]byte(k)); err != nil {

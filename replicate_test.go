@@ -49,6 +49,28 @@ type followerRepl struct{}
 func (followerRepl) Replicate([]byte) error { return ErrNotLeader }
 func (followerRepl) Leader() bool           { return false }
 
+// openLogLeader opens a store on disk replicating through a logReplicator
+// it leads, with the expiry sweeper out of the way.
+func openLogLeader(t *testing.T, clk *clock.Manual) (*DB, *logReplicator) {
+	t.Helper()
+	repl := &logReplicator{isLeader: true}
+	leader, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: repl, ExpiryInterval: time.Hour})
+	testutil.Must(t, err)
+	t.Cleanup(func() { _ = leader.Close() })
+	repl.leader = leader
+	return leader, repl
+}
+
+// openLogFollower opens a store on disk that only applies committed
+// entries.
+func openLogFollower(t *testing.T, clk *clock.Manual) *DB {
+	t.Helper()
+	db, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: followerRepl{}, ExpiryInterval: time.Hour})
+	testutil.Must(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
 // contents lists every live key of db with its value and metadata.
 func contents(t *testing.T, db *DB) []string {
 	t.Helper()
@@ -199,17 +221,11 @@ func TestReplicated_FollowerMirrorsLeader(t *testing.T) {
 // leader's store, as a new node catching up would.
 func TestReplicated_ReplayFromEmpty(t *testing.T) {
 	clk := clock.NewManual(testutil.Epoch)
-	repl := &logReplicator{isLeader: true}
-	leader, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: repl, ExpiryInterval: time.Hour})
-	testutil.Must(t, err)
-	defer leader.Close()
-	repl.leader = leader
+	leader, repl := openLogLeader(t, clk)
 	for i := range 200 {
 		mustSet(t, leader, fmt.Sprint("k", i%70), fmt.Sprint("v", i), 0)
 	}
-	fresh, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: followerRepl{}, ExpiryInterval: time.Hour})
-	testutil.Must(t, err)
-	defer fresh.Close()
+	fresh := openLogFollower(t, clk)
 	for i, e := range repl.log {
 		testutil.Must(t, fresh.ApplyCommitted(uint64(i+1), e, false))
 	}
@@ -227,11 +243,7 @@ func TestReplicated_ReplayFromEmpty(t *testing.T) {
 // a run is left out with its own error and the others are applied.
 func TestReplicated_ApplyCommittedBatch(t *testing.T) {
 	clk := clock.NewManual(testutil.Epoch)
-	repl := &logReplicator{isLeader: true}
-	leader, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: repl, ExpiryInterval: time.Hour})
-	testutil.Must(t, err)
-	defer leader.Close()
-	repl.leader = leader
+	leader, repl := openLogLeader(t, clk)
 	for i := range 120 {
 		mustSet(t, leader, fmt.Sprint("k", i%50), fmt.Sprint("v", i), 0)
 		if i%7 == 0 {
@@ -243,9 +255,7 @@ func TestReplicated_ApplyCommittedBatch(t *testing.T) {
 	for i, e := range repl.log {
 		all = append(all, Committed{Index: uint64(i + 1), Repr: e})
 	}
-	node, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: followerRepl{}, ExpiryInterval: time.Hour})
-	testutil.Must(t, err)
-	defer node.Close()
+	node := openLogFollower(t, clk)
 	for i := 0; i < len(all); i += 17 {
 		for _, err := range node.ApplyCommittedBatch(all[i:min(i+17, len(all))]) {
 			testutil.Must(t, err)
@@ -267,9 +277,7 @@ func TestReplicated_ApplyCommittedBatch(t *testing.T) {
 	same("after a replayed run")
 
 	// Three entries, the second malformed.
-	fresh, err := Open(t.TempDir(), &Options{Clock: clk, Replicator: followerRepl{}, ExpiryInterval: time.Hour})
-	testutil.Must(t, err)
-	defer fresh.Close()
+	fresh := openLogFollower(t, clk)
 	run := []Committed{all[0], {Index: 2, Repr: []byte("not a batch")}, all[2]}
 	errs := fresh.ApplyCommittedBatch(run)
 	if errs[0] != nil || !errors.Is(errs[1], ErrCorrupt) || errs[2] != nil {

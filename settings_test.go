@@ -11,20 +11,6 @@ import (
 	"github.com/epochdb/epochdb/internal/testutil"
 )
 
-// waitUntil polls cond until it holds, failing the test after 10s. For
-// background work the settings kick off (eviction, sync); the clock the
-// lifecycle reads is never waited on.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestReconfigure_InvalidChangesNothing(t *testing.T) {
 	db, _ := mustOpen(t, &Options{MaxKeys: 10})
 	before := db.Settings()
@@ -69,7 +55,7 @@ func TestReconfigure_BudgetLoweredEvictsDownToIt(t *testing.T) {
 		s.MaxKeys = 20
 		s.EvictionPolicy = EvictAllKeysLFU
 	}))
-	waitUntil(t, "the store is down to its new budget", func() bool { return db.Len() <= 20 })
+	testutil.Eventually(t, "the store is down to its new budget", func() bool { return db.Len() <= 20 })
 	if got := db.Len(); got != 20 {
 		t.Fatalf("Len = %d after eviction, want exactly the budget, 20", got)
 	}
@@ -189,7 +175,7 @@ func TestReconfigure_SyncWritesSurvivesPowerLoss(t *testing.T) {
 		s.SyncInterval = 10 * time.Millisecond
 	}))
 	keys := writeKeys(t, db, "periodic", 2, 20)
-	waitUntil(t, "the periodic sync covers the writes", func() bool {
+	testutil.Eventually(t, "the periodic sync covers the writes", func() bool {
 		return db.syncedSeq.Load() == db.writeSeq.Load()
 	})
 	db = powerLoss(t, fs, db)
@@ -205,10 +191,10 @@ func TestReconfigure_EventLogRetention(t *testing.T) {
 		mustSet(t, db, fmt.Sprintf("k%d", i), "v", time.Second)
 	}
 	clk.Advance(2 * time.Second)
-	waitUntil(t, "the keys expire", func() bool { return db.Len() == 0 })
+	testutil.Eventually(t, "the keys expire", func() bool { return db.Len() == 0 })
 	testutil.Must(t, db.SyncEvents())
 	testutil.Must(t, db.Reconfigure(func(s *Settings) { s.EventLogMaxEntries = 3 }))
-	waitUntil(t, "the log is trimmed to 3 events", func() bool {
+	testutil.Eventually(t, "the log is trimmed to 3 events", func() bool {
 		evs, _, err := db.ReadEvents(0, 100)
 		testutil.Must(t, err)
 		return len(evs) == 3
@@ -227,7 +213,7 @@ func TestStats_WALSyncLag(t *testing.T) {
 		t.Fatalf("lag %v before any write", lag)
 	}
 	mustSet(t, db, "k", "v", 0)
-	waitUntil(t, "the lag shows", func() bool { return db.Stats().WALSyncLag > 0 })
+	testutil.Eventually(t, "the lag shows", func() bool { return db.Stats().WALSyncLag > 0 })
 	testutil.Must(t, db.Sync())
 	if lag := db.Stats().WALSyncLag; lag != 0 {
 		t.Fatalf("lag %v after Sync", lag)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/epochdb/epochdb/internal/testutil"
 	"github.com/hashicorp/raft"
 )
 
@@ -96,7 +97,7 @@ func TestCluster_LeaseRunsOutWithoutFollowers(t *testing.T) {
 	if l.lease == 0 {
 		t.Fatal("no lease by default")
 	}
-	waitFor(t, "the leader's lease", l.leaseHolds)
+	testutil.Eventually(t, "the leader's lease", l.leaseHolds)
 	if err := l.VerifyLeader(); err != nil {
 		t.Fatalf("VerifyLeader under the lease: %v", err)
 	}
@@ -105,7 +106,7 @@ func TestCluster_LeaseRunsOutWithoutFollowers(t *testing.T) {
 			c.stop(id)
 		}
 	}
-	waitFor(t, "the lease to run out", func() bool { return !l.leaseHolds() })
+	testutil.Eventually(t, "the lease to run out", func() bool { return !l.leaseHolds() })
 	if err := l.VerifyLeader(); err == nil {
 		t.Fatal("VerifyLeader passed with both followers stopped and the lease over")
 	}
@@ -120,17 +121,5 @@ func TestCluster_QuorumReadsHaveNoLease(t *testing.T) {
 	}
 	if err := l.VerifyLeader(); err != nil {
 		t.Fatalf("VerifyLeader of a single node: %v", err)
-	}
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -105,13 +105,8 @@ type Node struct {
 	pendMu  sync.Mutex
 	pending map[uint64]chan error // proposals awaited by this node's writers
 
-	proposeMu sync.Mutex
-	proposing bool       // a proposeRounds goroutine runs
-	proposeQ  []proposal // batches waiting to be proposed
-
-	verifyMu   sync.Mutex
-	verifying  bool         // a verifyRounds goroutine runs
-	verifyWait []chan error // callers waiting for the next leadership check
+	proposals rounds[proposal]   // batches waiting to be proposed (proposeRounds)
+	verifies  rounds[chan error] // callers waiting for a leadership check (verifyRounds)
 
 	leaderMu     sync.Mutex
 	leaderID     string // as published by the leader (entryLeader)
@@ -359,7 +354,7 @@ func (n *Node) VerifyLeader() error {
 // round trip however many readers there are.
 func (n *Node) verify() error {
 	ch := make(chan error, 1)
-	if n.awaitVerify(ch) {
+	if n.verifies.add(ch) {
 		go n.verifyRounds() // ends with the last caller (await ends at Close)
 	}
 	select {
@@ -370,35 +365,42 @@ func (n *Node) verify() error {
 	}
 }
 
-// awaitVerify queues ch for the next leadership check and reports whether
-// the caller must start verifyRounds.
-func (n *Node) awaitVerify(ch chan error) (start bool) {
-	n.verifyMu.Lock()
-	defer n.verifyMu.Unlock()
-	n.verifyWait = append(n.verifyWait, ch)
-	start = !n.verifying
-	n.verifying = true
+// rounds queues work for a goroutine that takes it in rounds: the caller
+// that queues first starts the goroutine, and it ends when it finds the
+// queue empty (the next caller starts another).
+type rounds[T any] struct {
+	mu      sync.Mutex
+	running bool
+	queue   []T
+}
+
+// add queues x and reports whether the caller must start the goroutine.
+func (r *rounds[T]) add(x T) (start bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queue = append(r.queue, x)
+	start = !r.running
+	r.running = true
 	return start
 }
 
-// nextVerifyBatch takes the callers waiting for a check; none ends
-// verifyRounds (the next caller starts another).
-func (n *Node) nextVerifyBatch() []chan error {
-	n.verifyMu.Lock()
-	defer n.verifyMu.Unlock()
-	batch := n.verifyWait
-	n.verifyWait = nil
-	if len(batch) == 0 {
-		n.verifying = false
+// next takes what is queued; nothing means the goroutine must end.
+func (r *rounds[T]) next() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.queue
+	r.queue = nil
+	if len(q) == 0 {
+		r.running = false
 	}
-	return batch
+	return q
 }
 
 // verifyRounds runs leadership checks while callers wait for one, each for
 // the callers that were waiting when it started.
 func (n *Node) verifyRounds() {
 	for {
-		batch := n.nextVerifyBatch()
+		batch := n.verifies.next()
 		if len(batch) == 0 {
 			return
 		}
@@ -551,12 +553,7 @@ type proposal struct {
 // one entry (one handoff, one encoding, one log record on every node).
 func (n *Node) propose(seq uint64, repr []byte) error {
 	done := make(chan error, 1)
-	n.proposeMu.Lock()
-	n.proposeQ = append(n.proposeQ, proposal{seq: seq, repr: repr, done: done})
-	start := !n.proposing
-	n.proposing = true
-	n.proposeMu.Unlock()
-	if start {
+	if n.proposals.add(proposal{seq: seq, repr: repr, done: done}) {
 		go n.proposeRounds()
 	}
 	// Always answered, within raft's enqueue timeout and await's bound:
@@ -564,24 +561,12 @@ func (n *Node) propose(seq uint64, repr []byte) error {
 	return <-done
 }
 
-// nextProposals takes the queued proposals; none ends proposeRounds.
-func (n *Node) nextProposals() []proposal {
-	n.proposeMu.Lock()
-	defer n.proposeMu.Unlock()
-	q := n.proposeQ
-	n.proposeQ = nil
-	if len(q) == 0 {
-		n.proposing = false
-	}
-	return q
-}
-
 // proposeRounds proposes the queued batches, one entry at a time, while
 // there are some; each entry's outcome is awaited apart, so that the next
 // entry need not wait for the last one's commit.
 func (n *Node) proposeRounds() {
 	for {
-		q := n.nextProposals()
+		q := n.proposals.next()
 		if len(q) == 0 {
 			return
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/epochdb/epochdb/internal/testutil"
 	"log/slog"
 	"strings"
 	"sync"
@@ -110,7 +111,7 @@ func TestSecurity_AuthDelayEndsAtShutdown(t *testing.T) {
 	rc.send(encodeCommand("AUTH", "wrong"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	eventually(t, "the AUTH is being delayed", func() bool {
+	testutil.Eventually(t, "the AUTH is being delayed", func() bool {
 		ts.srv.auth.mu.Lock()
 		defer ts.srv.auth.mu.Unlock()
 		return h.failures == 101

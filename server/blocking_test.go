@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -23,7 +24,7 @@ import (
 // db.
 func waitFor(t *testing.T, ts *testServer, db int, key string, n int) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d clients blocked on %q", n, key), func() bool {
+	testutil.Eventually(t, fmt.Sprintf("%d clients blocked on %q", n, key), func() bool {
 		return len(ts.srv.waits.waiters(db, []byte(key))) == n
 	})
 }
@@ -105,7 +106,7 @@ func TestBlocking_DisconnectLosesNoItem(t *testing.T) {
 	must(t, b.nc.Close())
 	// Once the server has seen them go, a push is for nobody.
 	waitFor(t, ts, 0, "q", 0)
-	eventually(t, "no client blocked", func() bool { return ts.srv.st.blocked.Load() == 0 })
+	testutil.Eventually(t, "no client blocked", func() bool { return ts.srv.st.blocked.Load() == 0 })
 	runScript(t, ts, ts.dial(t), `
 		RPUSH q 1 2 => :2
 		LRANGE q 0 -1 => ["1" "2"]
@@ -162,11 +163,11 @@ func TestBlocking_ClientUnblockEvents(t *testing.T) {
 	a, p := ts.dial(t), ts.dial(t)
 	id := strings.TrimPrefix(a.do("CLIENT", "ID"), ":")
 	a.send(encodeCommand("EPOCH.EVENTS", "BLOCK", "0"))
-	eventually(t, "blocked", func() bool { return ts.srv.st.blocked.Load() == 1 })
+	testutil.Eventually(t, "blocked", func() bool { return ts.srv.st.blocked.Load() == 1 })
 	eq(t, "unblock", p.do("CLIENT", "UNBLOCK", id, "ERROR"), ":1")
 	eq(t, "events unblocked", a.read(), "-UNBLOCKED client unblocked via CLIENT UNBLOCK")
 	a.send(encodeCommand("EPOCH.EVENTS", "BLOCK", "0"))
-	eventually(t, "blocked", func() bool { return ts.srv.st.blocked.Load() == 1 })
+	testutil.Eventually(t, "blocked", func() bool { return ts.srv.st.blocked.Load() == 1 })
 	eq(t, "unblock", p.do("CLIENT", "UNBLOCK", id), ":1")
 	eq(t, "events timed out", a.read(), `[:0 []]`)
 }

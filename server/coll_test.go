@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -325,7 +326,7 @@ func TestCommands_CollectionsLifecycle(t *testing.T) {
 	// with an hexpired notification; the hash goes with its last field.
 	ts.clock.Advance(100 * time.Millisecond)
 	eq(t, "hexpired", sub.read(), `["pmessage" "__keyevent@0__:*" "__keyevent@0__:hexpired" "h"]`)
-	eventually(t, "the empty hash goes", func() bool { return ts.db.Len() == 0 })
+	testutil.Eventually(t, "the empty hash goes", func() bool { return ts.db.Len() == 0 })
 }
 
 func TestGoRedis_Collections(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 )
 
 // The lifecycle and durability parameters change at run time, take effect
@@ -26,7 +27,7 @@ func TestConfig_LifecycleAtRunTime(t *testing.T) {
 		CONFIG SET maxmemory-policy allkeys-lfu maxkeys 20 => +OK
 		CONFIG GET maxmemory-policy => ["maxmemory-policy" "allkeys-lfu"]
 	`)
-	eventually(t, "eviction down to the new budget", func() bool { return rc.do("DBSIZE") == ":20" })
+	testutil.Eventually(t, "eviction down to the new budget", func() bool { return rc.do("DBSIZE") == ":20" })
 	eq(t, "INFO policy", strings.Contains(rc.do("INFO", "memory"), "maxmemory_policy:allkeys-lfu"), true)
 
 	runScript(t, ts, rc, `

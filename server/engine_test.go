@@ -63,7 +63,7 @@ func TestServer_EngineFailure_RecoversByItself(t *testing.T) {
 		t.Fatalf("SET on a failing log = %s, want a MISCONF error", got)
 	}
 	tg.Off()
-	eventually(t, "writes are accepted again", func() bool { return rc.do("SET", "k3", "v") == "+OK" })
+	testutil.Eventually(t, "writes are accepted again", func() bool { return rc.do("SET", "k3", "v") == "+OK" })
 	eq(t, "GET acknowledged before the failure", rc.do("GET", "k"), `"v"`)
 	eq(t, "DBSIZE", rc.do("DBSIZE"), ":2")
 	if info := rc.do("INFO", "persistence"); !strings.Contains(info, "aof_last_write_status:ok") {

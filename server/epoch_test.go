@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -161,7 +162,7 @@ func TestBgsave(t *testing.T) {
 	ts.srv.bg.gate = nil
 	ts.srv.bg.mu.Unlock()
 	close(gate)
-	eventually(t, "BGSAVE done", func() bool { return rc.do("LASTSAVE") == ":1767323055" })
+	testutil.Eventually(t, "BGSAVE done", func() bool { return rc.do("LASTSAVE") == ":1767323055" })
 	info := rc.do("INFO", "persistence")
 	for _, want := range []string{`rdb_bgsave_in_progress:0\r\n`, `rdb_last_bgsave_status:ok\r\n`, `rdb_last_save_time:1767323055\r\n`} {
 		if !strings.Contains(info, want) {
@@ -174,11 +175,11 @@ func TestBgsave(t *testing.T) {
 	`)
 	// go-redis, RESP3 and RESP2; Shutdown (test cleanup) waits for the
 	// BGSAVE still running.
-	eventually(t, "BGSAVE done", func() bool { return !ts.srv.bg.inProgress() })
+	testutil.Eventually(t, "BGSAVE done", func() bool { return !ts.srv.bg.inProgress() })
 	got, err := ts.client(t, resp2).BgSave(context.Background()).Result()
 	must(t, err)
 	eq(t, "go-redis RESP2 BGSAVE", got, "Background saving started")
-	eventually(t, "BGSAVE done", func() bool { return !ts.srv.bg.inProgress() })
+	testutil.Eventually(t, "BGSAVE done", func() bool { return !ts.srv.bg.inProgress() })
 	got, err = ts.client(t).BgSave(context.Background()).Result()
 	must(t, err)
 	eq(t, "go-redis RESP3 BGSAVE", got, "Background saving started")
@@ -275,7 +276,7 @@ func TestEpochEvents_ExpiredAndValues(t *testing.T) {
 		SET t "v\x00al" PX 500 => +OK
 		!advance 1s
 	`)
-	eventually(t, "the sweeper expires t", func() bool { return rc.do("EPOCH.EVENTS", "COUNT", "1") != "[:0 []]" })
+	testutil.Eventually(t, "the sweeper expires t", func() bool { return rc.do("EPOCH.EVENTS", "COUNT", "1") != "[:0 []]" })
 	eq(t, "expired event", rc.do("EPOCH.EVENTS"),
 		`[:1 [["seq" :1 "kind" "expired" "key" "t" "time" :1767323046000 "frequency" :0 "created_at" :1767323045000 "expires_at" :1767323045500 "value" "v\x00al"]]]`)
 	runScript(t, ts, rc, `
@@ -307,7 +308,7 @@ func TestEpochEvents_Block(t *testing.T) {
 			}
 			got <- r
 		}()
-		eventually(t, "the client blocks", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:1\r\n`) })
+		testutil.Eventually(t, "the client blocks", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:1\r\n`) })
 		if list := w.do("CLIENT", "LIST"); !strings.Contains(list, "flags=b ") || !strings.Contains(list, "cmd=epoch.events") {
 			t.Errorf("CLIENT LIST of a blocked client: %s", list)
 		}
@@ -333,7 +334,7 @@ func TestEpochEvents_Block(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the blocked client did not get the event")
 		}
-		eventually(t, "unblocked", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:0\r\n`) })
+		testutil.Eventually(t, "unblocked", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:0\r\n`) })
 	}
 
 	// BLOCK ms times out with the cursor and no events; a pipelined
@@ -354,7 +355,7 @@ func TestEpochEvents_Block(t *testing.T) {
 
 	// A command sent while the client is blocked is served after it.
 	rc.send(encodeCommand("EPOCH.EVENTS", "FROM", "$", "BLOCK", "300"))
-	eventually(t, "blocked", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:1\r\n`) })
+	testutil.Eventually(t, "blocked", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:1\r\n`) })
 	rc.send(encodeCommand("ECHO", "later"))
 	eq(t, "timeout", rc.read(), "[:2 []]")
 	eq(t, "ECHO sent while blocked", rc.read(), `"later"`)
@@ -382,7 +383,7 @@ func TestEpochEvents_BlockedClientGoesAway(t *testing.T) {
 		rc := ts.dial(t)
 		eq(t, "CLIENT ID", strings.HasPrefix(rc.do("CLIENT", "ID"), ":"), true)
 		rc.send(encodeCommand("EPOCH.EVENTS", "BLOCK", "0"))
-		eventually(t, "blocked", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:1\r\n`) })
+		testutil.Eventually(t, "blocked", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:1\r\n`) })
 		switch how {
 		case "close":
 			_ = rc.nc.Close()
@@ -393,7 +394,7 @@ func TestEpochEvents_BlockedClientGoesAway(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 			_ = rc.nc.Close()
 		}
-		eventually(t, "released after "+how, func() bool {
+		testutil.Eventually(t, "released after "+how, func() bool {
 			info := w.do("INFO", "clients")
 			return strings.Contains(info, `blocked_clients:0\r\n`) && strings.Contains(info, `connected_clients:1\r\n`)
 		})
@@ -414,7 +415,7 @@ func TestEpochEvents_BlockedClientAndShutdown(t *testing.T) {
 			blocked.send(encodeCommand("EPOCH.EVENTS", "BLOCK", "0"))
 			pipelined.send(encodeCommand("EPOCH.EVENTS", "BLOCK", "0") + encodeCommand("PING", strings.Repeat("p", 20<<10)))
 			w := ts.dial(t)
-			eventually(t, "blocked", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:2\r\n`) })
+			testutil.Eventually(t, "blocked", func() bool { return strings.Contains(w.do("INFO", "clients"), `blocked_clients:2\r\n`) })
 			start := time.Now()
 			if how == "SHUTDOWN" {
 				w.send(encodeCommand("SHUTDOWN"))
@@ -459,7 +460,7 @@ func TestEpochEvents_Retention(t *testing.T) {
 		CONFIG GET event-log-max-age => ["event-log-max-age" "1m0s"]
 		!advance 2m
 	`)
-	eventually(t, "the log is trimmed", func() bool { return rc.do("EPOCH.EVENTS", "COUNT", "1") == "[:2 []]" })
+	testutil.Eventually(t, "the log is trimmed", func() bool { return rc.do("EPOCH.EVENTS", "COUNT", "1") == "[:2 []]" })
 	start := time.Now()
 	eq(t, "BLOCK from before the trimmed events", rc.do("EPOCH.EVENTS", "FROM", "0", "BLOCK", "200"), "[:2 []]")
 	if d := time.Since(start); d < 200*time.Millisecond {
@@ -685,7 +686,7 @@ func TestEpochEvents_BlockOverTLS(t *testing.T) {
 		}
 		got <- r
 	}()
-	eventually(t, "blocked", func() bool { return ts.srv.st.blocked.Load() == 1 })
+	testutil.Eventually(t, "blocked", func() bool { return ts.srv.st.blocked.Load() == 1 })
 	w := ts.client(t, func(o *redis.Options) {
 		o.TLSConfig = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	})

@@ -324,16 +324,3 @@ func runScript(t *testing.T, ts *testServer, rc *rawConn, script string) {
 	}
 }
 
-// eventually polls cond until it holds, failing after 10 seconds. It waits
-// for the server's asynchronous bookkeeping (a connection's end), never
-// for time-based behaviour: TTL tests advance the manual clock.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 )
 
 // Tests of the introspection commands: MONITOR, CLIENT, INFO's statistics
@@ -109,7 +110,7 @@ func TestMonitor_SlowMonitorIsDisconnected(t *testing.T) {
 			break
 		}
 	}
-	eventually(t, "the monitor is disconnected", func() bool {
+	testutil.Eventually(t, "the monitor is disconnected", func() bool {
 		return !strings.Contains(cl.do("CLIENT", "LIST", "ID", monID), "id=")
 	})
 	if !strings.Contains(logs.String(), "output buffer limit") {
@@ -264,7 +265,7 @@ func TestClient_KillFilters(t *testing.T) {
 	eq(t, "KILL old form", a.do("CLIENT", "KILL", localAddr(f)), "+OK")
 	f.expectClosed()
 	// The server forgets a killed connection once its goroutine ends.
-	eventually(t, "only a is connected", func() bool {
+	testutil.Eventually(t, "only a is connected", func() bool {
 		ts.srv.mu.Lock()
 		defer ts.srv.mu.Unlock()
 		return len(ts.srv.conns) == 1
@@ -305,9 +306,9 @@ func TestClient_PauseWrite(t *testing.T) {
 	eq(t, "MULTI", m.do("MULTI"), "+OK")
 	eq(t, "GET queued", m.do("GET", "k"), "+QUEUED")
 	w.send(encodeCommand("SET", "k", "new"))
-	eventually(t, "the SET is held", func() bool { return len(heldClients(ts)) == 1 })
+	testutil.Eventually(t, "the SET is held", func() bool { return len(heldClients(ts)) == 1 })
 	m.send(encodeCommand("SET", "k", "multi"))
-	eventually(t, "the queued SET is held", func() bool { return len(heldClients(ts)) == 2 })
+	testutil.Eventually(t, "the queued SET is held", func() bool { return len(heldClients(ts)) == 2 })
 	eq(t, "GET while paused", ctl.do("GET", "k"), `"old"`)
 	if list := ctl.do("CLIENT", "LIST"); strings.Count(list, "flags=b ")+strings.Count(list, "flags=xb ") != 2 {
 		t.Errorf("held clients not flagged b: %s", list)
@@ -325,7 +326,7 @@ func TestClient_PauseWrite(t *testing.T) {
 	eq(t, "INCR queued", m.do("INCR", "n"), "+QUEUED")
 	eq(t, "PAUSE", ctl.do("CLIENT", "PAUSE", "100000000", "WRITE"), "+OK")
 	m.send(encodeCommand("EXEC"))
-	eventually(t, "EXEC is held", func() bool { return len(heldClients(ts)) == 1 })
+	testutil.Eventually(t, "EXEC is held", func() bool { return len(heldClients(ts)) == 1 })
 	eq(t, "PUBLISH is held too", len(heldClients(ts)), 1)
 	eq(t, "MULTI read-only", w.do("MULTI"), "+OK")
 	eq(t, "GET queued", w.do("GET", "n"), "+QUEUED")
@@ -342,14 +343,14 @@ func TestClient_PauseAll(t *testing.T) {
 	eq(t, "PAUSE", a.do("CLIENT", "PAUSE", "100000000"), "+OK")
 	a.send(encodeCommand("PING"))
 	b.send(encodeCommand("GET", "k"))
-	eventually(t, "both held", func() bool { return len(heldClients(ts)) == 2 })
+	testutil.Eventually(t, "both held", func() bool { return len(heldClients(ts)) == 2 })
 	ts.srv.intro.pause.unpause() // CLIENT UNPAUSE would be held as well
 	eq(t, "PING", a.read(), "+PONG")
 	eq(t, "GET", b.read(), "nil")
 	// A pause of 1ms ends without UNPAUSE.
 	eq(t, "short PAUSE", a.do("CLIENT", "PAUSE", "1", "ALL"), "+OK")
 	eq(t, "PING after it", b.do("PING"), "+PONG")
-	eventually(t, "the pause ended", func() bool { return !ts.srv.intro.pause.on.Load() })
+	testutil.Eventually(t, "the pause ended", func() bool { return !ts.srv.intro.pause.on.Load() })
 }
 
 // TestClient_NoTouch: with CLIENT NO-TOUCH on, the connection's reads

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"fmt"
+	"github.com/epochdb/epochdb/internal/testutil"
 	"net"
 	"sync"
 	"testing"
@@ -61,7 +62,7 @@ func TestLoad_ThousandConnections(t *testing.T) {
 	for _, nc := range conns {
 		_ = nc.Close()
 	}
-	eventually(t, "the server notices the closes", func() bool { return ts.srv.st.connections.Load() <= 1 })
+	testutil.Eventually(t, "the server notices the closes", func() bool { return ts.srv.st.connections.Load() <= 1 })
 }
 
 func contains(s, sub string) bool { return len(sub) == 0 || indexOf(s, sub) >= 0 }

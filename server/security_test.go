@@ -170,7 +170,7 @@ func TestSecurity_MaxClients(t *testing.T) {
 	eq(t, "over maxclients", fmt.Sprint(rc.expectClosed()), "[-ERR max number of clients reached]")
 	_ = conns[0].nc.Close()
 	// The freed slot is usable once the server noticed the close.
-	eventually(t, "the slot is freed", func() bool {
+	testutil.Eventually(t, "the slot is freed", func() bool {
 		rc := ts.dial(t)
 		rc.send("PING\r\n")
 		return rc.read() == "+PONG"
@@ -215,7 +215,7 @@ func TestSecurity_SlowSubscriber(t *testing.T) {
 	}
 	// The server has forgotten it (the kernel may still hold megabytes
 	// for it, which a 4 KiB receive window drains slowly).
-	eventually(t, "the subscriber's connection ends", func() bool {
+	testutil.Eventually(t, "the subscriber's connection ends", func() bool {
 		return pub.do("CLIENT", "LIST", "TYPE", "pubsub") == `""`
 	})
 	eq(t, "PUBLISH", pub.do("PUBLISH", "ch", "x"), ":0")

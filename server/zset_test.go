@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/epochdb/epochdb"
+	"github.com/epochdb/epochdb/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -182,7 +183,7 @@ func TestCommands_ZSetLifecycle(t *testing.T) {
 		ZADD big 1 x => :1
 		ZRANGE big 0 -1 => ["x"]
 	`)
-	eventually(t, "the expired key goes", func() bool { return ts.db.Len() == 1 })
+	testutil.Eventually(t, "the expired key goes", func() bool { return ts.db.Len() == 1 })
 	r, err := ts.db.Check()
 	must(t, err)
 	if len(r.Problems) > 0 || r.ScoreEntries != 1 {
