@@ -132,6 +132,13 @@ func (c *Conn) routeExec() bool {
 		c.refuse("transactions with WATCH", addr)
 		return false
 	}
+	for _, q := range queued.cmds {
+		if connState[q.e.spec.Name] {
+			// It would change the forwarding connection, not this one.
+			c.refuse("transactions with "+strings.ToUpper(q.e.spec.Name), addr)
+			return false
+		}
+	}
 	if addr == "" {
 		c.WriteError("TRYAGAIN no leader is elected yet")
 		return false
@@ -145,6 +152,10 @@ func (c *Conn) routeExec() bool {
 	c.forwardOrFail(addr, true, cmds...)
 	return false
 }
+
+// connState are the commands that may be queued in MULTI and change the
+// connection's own state.
+var connState = map[string]bool{"select": true, "client": true, "readonly": true, "readwrite": true}
 
 // refuse answers a command that runs on the leader only.
 func (c *Conn) refuse(what, addr string) {
@@ -241,13 +252,13 @@ func (c *Conn) forward(addr string, cmds ...[][]byte) (sent bool, err error) {
 		c.fwd = f
 	}
 	if f.resp != c.resp {
-		if err := f.do(nil, "HELLO", strconv.Itoa(c.resp)); err != nil {
+		if err := f.do("HELLO", strconv.Itoa(c.resp)); err != nil {
 			return false, err
 		}
 		f.resp = c.resp
 	}
 	if f.db != c.db {
-		if err := f.do(nil, "SELECT", strconv.Itoa(c.db)); err != nil {
+		if err := f.do("SELECT", strconv.Itoa(c.db)); err != nil {
 			return false, err
 		}
 		f.db = c.db
@@ -279,7 +290,7 @@ func (s *Server) dialLeader(addr string) (*forwarder, error) {
 	}
 	f := &forwarder{addr: addr, nc: nc, br: bufio.NewReader(nc), resp: 2}
 	if pass := s.cfg.plainPassword(); pass != "" {
-		if err := f.do(nil, "AUTH", pass); err != nil {
+		if err := f.do("AUTH", pass); err != nil {
 			_ = nc.Close()
 			return nil, err
 		}
@@ -287,25 +298,15 @@ func (s *Server) dialLeader(addr string) (*forwarder, error) {
 	return f, nil
 }
 
-// do sends one command and reads its reply, appended raw to *into (nil:
-// the reply must not be an error).
-func (f *forwarder) do(into *[]byte, args ...string) error {
-	_ = f.nc.SetDeadline(time.Now().Add(forwardTimeout))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+// do sends one command whose reply must not be an error.
+func (f *forwarder) do(args ...string) error {
+	cmd := make([][]byte, len(args))
+	for i, a := range args {
+		cmd[i] = []byte(a)
 	}
-	if _, err := f.nc.Write([]byte(b.String())); err != nil {
+	reply, err := f.send([][][]byte{cmd})
+	if err != nil {
 		return err
-	}
-	var reply []byte
-	if err := readRawReply(f.br, &reply); err != nil {
-		return err
-	}
-	if into != nil {
-		*into = reply
-		return nil
 	}
 	if len(reply) > 0 && reply[0] == '-' {
 		return errors.New(strings.TrimSpace(string(reply[1:])))

@@ -69,7 +69,7 @@ func (rf *readForwarder) send(reads []epochdb.TrackedRead) error {
 		for _, r := range reads[:n] {
 			args = append(args, string(r.Key), strconv.FormatUint(r.Count, 10), strconv.FormatInt(r.Last.UnixMilli(), 10))
 		}
-		if err := rf.f.do(nil, args...); err != nil {
+		if err := rf.f.do(args...); err != nil {
 			_ = rf.f.nc.Close()
 			rf.f = nil
 			return err

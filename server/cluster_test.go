@@ -170,6 +170,19 @@ func TestCluster_FollowerForwardsTransactions(t *testing.T) {
 	if err := lc.Get(ctx, "b").Err(); err != redis.Nil {
 		t.Fatalf("b after an aborted transaction: %v, want nil", err)
 	}
+	// SELECT inside MULTI would change the forwarding connection: such a
+	// transaction runs on the leader only, and nothing of it runs here.
+	_, err = fc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Select(ctx, 5)
+		p.Set(ctx, "c", "1", 0)
+		return nil
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "READONLY transactions with SELECT run on the leader") {
+		t.Fatalf("EXEC of a transaction with SELECT through the follower: %v, want READONLY", err)
+	}
+	if n := leader.db.Len(); n != 1 {
+		t.Fatalf("the leader holds %d keys, want 1 (a)", n)
+	}
 }
 
 // A transaction whose keys were watched on a node that led, and that no
