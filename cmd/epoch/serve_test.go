@@ -462,13 +462,16 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// --debug-clock, a test hook, exists but is not listed in the help.
-func TestServe_DebugClockIsHidden(t *testing.T) {
-	f := newServeCmd().Flags().Lookup("debug-clock")
-	if f == nil || !f.Hidden || f.DefValue != "false" {
-		t.Fatalf("debug-clock flag: %+v, want a hidden flag, off by default", f)
-	}
-	if strings.Contains(newServeCmd().UsageString(), "debug-clock") {
-		t.Fatal("serve's usage lists --debug-clock")
+// --debug-clock and --debug-trace, test hooks, exist but are not listed
+// in the help, and are off by default.
+func TestServe_DebugHooksAreHidden(t *testing.T) {
+	for name, off := range map[string]string{"debug-clock": "false", "debug-trace": ""} {
+		f := newServeCmd().Flags().Lookup(name)
+		if f == nil || !f.Hidden || f.DefValue != off {
+			t.Fatalf("%s flag: %+v, want a hidden flag, off by default", name, f)
+		}
+		if strings.Contains(newServeCmd().UsageString(), name) {
+			t.Fatalf("serve's usage lists --%s", name)
+		}
 	}
 }
