@@ -323,4 +323,3 @@ func runScript(t *testing.T, ts *testServer, rc *rawConn, script string) {
 		}
 	}
 }
-
